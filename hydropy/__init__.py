@@ -1,0 +1,14 @@
+"""hydropy: a Hydro-style dataflow compiler for Python.
+
+Write a single-node dataflow program with :class:`Flow`; hydropy lifts it into an IR,
+rewrites it into distributed design points and runs them, each producing what the
+single-node program produces.
+"""
+from hydropy import lattices
+from hydropy.errors import (HydropyError, InputError, LoadError, ProgramError, RewriteRefused,
+                            UserCodeError)
+from hydropy.flow import Collection, Flow, KeyedSingleton, Placeholder, Singleton, Stream
+
+__all__ = ["Flow", "Stream", "Singleton", "KeyedSingleton", "Collection", "Placeholder", "lattices",
+           "HydropyError", "InputError", "LoadError", "ProgramError", "RewriteRefused",
+           "UserCodeError"]

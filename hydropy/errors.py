@@ -1,0 +1,43 @@
+"""The one exceptions module: every error a user can cause is a HydropyError.
+
+Each carries the user's source location where there is one; ``str(err)`` is a
+single line ``file:line: message`` that the CLI prints without a traceback.
+"""
+from __future__ import annotations
+
+
+class HydropyError(Exception):
+    """Base of every error a user can cause (bad program, bad input, refused rewrite)."""
+
+    #: the CLI's exit code for this error: 2 for bad input or a refused request
+    exit_code = 2
+
+    def __init__(self, message: str, loc=None):
+        self.message = message
+        self.loc = loc
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.loc}: {self.message}" if self.loc else self.message
+
+
+class ProgramError(HydropyError):
+    """The dataflow program is malformed (bad operator use, cycle, duplicate sink)."""
+
+
+class InputError(HydropyError):
+    """Run-time inputs do not fit the program (unknown name, wrong record shape, bad file)."""
+
+
+class LoadError(HydropyError):
+    """A PROGRAM, plan or compiled directory cannot be found or loaded."""
+
+
+class RewriteRefused(HydropyError):
+    """A rewrite's precondition does not hold; the message names operator, line and reason."""
+
+
+class UserCodeError(HydropyError):
+    """A user function raised while the program ran."""
+
+    exit_code = 1
