@@ -1,0 +1,33 @@
+"""The voting protocol as a single-node program.
+
+A leader broadcasts each client request to every participant; each participant votes for
+it; once all participants have voted for ``(client, request_id)`` the leader replies.
+Requests are ``(client, request_id, payload)``.
+
+    hydropy run examples/voting.py --inputs examples/voting.yaml
+"""
+import hydropy as hp
+
+PARTICIPANTS = ("p1", "p2", "p3")
+
+
+def vote(broadcast):
+    (client, request_id, payload), participant = broadcast
+    return ((client, request_id), participant)
+
+
+def count_vote(n, participant):
+    return n + 1
+
+
+flow = hp.Flow("voting")
+requests = flow.source("requests")
+participants = flow.source_iter(PARTICIPANTS, name="participants")
+broadcast = requests.cross(participants, name="broadcast")
+votes = broadcast.map(vote, name="vote")
+tally = votes.fold_keyed(int, count_vote, name="tally")
+replies = (tally.snapshot(name="read_tally")
+           .filter(lambda kv: kv[1] == len(PARTICIPANTS), name="all_voted")
+           .map(lambda kv: kv[0], name="reply")
+           .unique(name="reply_once"))
+replies.sink("replies")

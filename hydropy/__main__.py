@@ -1,0 +1,5 @@
+import sys
+
+from hydropy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""The ``hydropy`` command line. Exit codes: 0 success, 2 bad input or refused request, 1 otherwise.
+
+Errors print as one line on stderr (``hydropy: error: file:line: message``); ``--debug``
+shows the traceback as well.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from typing import Any, Sequence
+
+from hydropy.errors import HydropyError
+
+
+def to_jsonable(value: Any) -> Any:
+    """Records as JSON: tuples as lists, sets sorted, lattices by their revealed value."""
+    from hydropy.lattices import Lattice
+    if isinstance(value, Lattice):
+        return to_jsonable(value.reveal())
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((to_jsonable(v) for v in value), key=repr)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return repr(value)
+
+
+def format_results(results: dict[str, list], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({k: to_jsonable(v) for k, v in results.items()})
+    out = []
+    for name, records in results.items():
+        out.append(f"{name} ({len(records)} record{'s' if len(records) != 1 else ''})")
+        out.extend(f"  {r!r}" for r in records)
+    return "\n".join(out)
+
+
+def _cmd_run(args) -> int:
+    from hydropy.loader import load_flow, load_inputs
+    inputs = load_inputs(args.inputs) if args.inputs else None
+    flow = load_flow(args.program)
+    results = flow.run(inputs, target="local")
+    print(format_results(results, args.format))
+    return 0
+
+
+def _cmd_explain(args) -> int:
+    from hydropy import ir
+    from hydropy.loader import load_flow
+    graph = load_flow(args.program).graph()
+    printer = {"text": ir.to_text, "mermaid": ir.to_mermaid, "dot": ir.to_dot, "json": ir.to_json}
+    text = printer[args.format](graph)
+    print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hydropy", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    program_help = "path/to/file.py, path/to/file.py:attr, or package.module:attr"
+
+    run = sub.add_parser("run", help="run a program on the local target and print its sinks")
+    run.add_argument("program", help=program_help)
+    run.add_argument("--inputs", metavar="FILE", help="YAML or JSON mapping input names to record lists")
+    run.add_argument("--format", choices=["text", "json"], default="text")
+    run.set_defaults(handler=_cmd_run)
+
+    explain = sub.add_parser("explain", help="print a program's IR")
+    explain.add_argument("program", help=program_help)
+    explain.add_argument("--format", choices=["text", "mermaid", "dot", "json"], default="text")
+    explain.set_defaults(handler=_cmd_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except HydropyError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"hydropy: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hydropy: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in hydropy: say so in one line, details with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"hydropy: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
