@@ -1,0 +1,1 @@
+"""What running programs use: operator implementations, batches and routing, stage hosts."""

@@ -1,0 +1,317 @@
+"""Operator implementations shared by the local interpreter and the emitted stage code.
+
+Each operator is an object built once per run (it holds the operator's state, if any)
+whose ``step(*batches)`` takes the records each input produced in this tick and returns
+the records it produces in this tick. Singleton and keyed operators also expose
+``value``: their current value (``UNSET`` until they have one; a dict for keyed ones).
+The semantics are those documented in :mod:`hydropy.targets.local`.
+
+``where`` names the operator and the user's line (``map 'parse' (app.py:12)``) for errors.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable
+
+from hydropy.errors import InputError, UserCodeError
+
+UNSET = type("Unset", (), {"__repr__": lambda self: "UNSET", "__reduce__": lambda self: "UNSET"})()
+
+
+class Op:
+    """Base: ``where`` for messages, ``loc`` (file:line) for the error's location."""
+
+    def __init__(self, where: str = "", loc=None):
+        self.where, self.loc = where, loc
+
+    def call(self, fn: Callable, role: str, *args):
+        try:
+            return fn(*args)
+        except Exception as exc:  # a user function failed: report it at the operator
+            name = getattr(fn, "__qualname__", repr(fn))
+            raise UserCodeError(f"{self.where}: {role} {name} raised {type(exc).__name__}: {exc}",
+                                self.loc) from exc
+
+    def pair(self, rec: Any) -> tuple[Any, Any]:
+        if isinstance(rec, (tuple, list)) and len(rec) == 2:
+            self.hashable(rec[0], "keys")
+            return rec[0], rec[1]
+        raise InputError(f"{self.where} expects (key, value) pairs, got {rec!r}", self.loc)
+
+    def hashable(self, x: Any, what: str = "records") -> Any:
+        try:
+            hash(x)
+        except TypeError:
+            raise InputError(f"{self.where} needs hashable {what}, got {x!r}", self.loc) from None
+        return x
+
+
+# -- stateless ----------------------------------------------------------------------
+
+class Map(Op):
+    def __init__(self, fn, **kw):
+        super().__init__(**kw)
+        self.fn = fn
+
+    def step(self, batch):
+        return [self.call(self.fn, "fn", x) for x in batch]
+
+
+class MapSingleton(Map):
+    """``map`` of a singleton: recomputed when its input changes."""
+
+    value = UNSET
+
+    def step(self, batch):
+        if not batch:
+            return []
+        self.value = self.call(self.fn, "fn", batch[-1])
+        return [self.value]
+
+
+class Filter(Map):
+    def step(self, batch):
+        return [x for x in batch if self.call(self.fn, "fn", x)]
+
+
+class FlatMap(Map):
+    def step(self, batch):
+        out = []
+        for x in batch:
+            result = self.call(self.fn, "fn", x)
+            try:
+                out.extend(result)
+            except TypeError:
+                raise UserCodeError(f"{self.where}: fn must return an iterable, returned {result!r}",
+                                    self.loc) from None
+        return out
+
+
+class FilterMap(Map):
+    def step(self, batch):
+        return [y for y in (self.call(self.fn, "fn", x) for x in batch) if y is not None]
+
+
+class Inspect(Map):
+    def step(self, batch):
+        for x in batch:
+            self.call(self.fn, "fn", x)
+        return list(batch)
+
+
+class Union(Op):
+    def step(self, *batches):
+        return [x for batch in batches for x in batch]
+
+
+# -- stateful, monotone -------------------------------------------------------------
+
+class Join(Op):
+    """Remembers both sides; each matching pair is emitted once, when its later member arrives."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.left, self.right = defaultdict(list), defaultdict(list)
+
+    def step(self, left, right):
+        out = []
+        for rec in left:
+            k, x = self.pair(rec)
+            out.extend((k, (x, y)) for y in self.right[k])
+            self.left[k].append(x)
+        for rec in right:
+            k, y = self.pair(rec)
+            out.extend((k, (x, y)) for x in self.left[k])
+            self.right[k].append(y)
+        return out
+
+
+class Cross(Op):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.left, self.right = [], []
+
+    def step(self, left, right):
+        out = [(x, y) for x in left for y in self.right]
+        self.left.extend(left)
+        out += [(x, y) for y in right for x in self.left]
+        self.right.extend(right)
+        return out
+
+
+class Unique(Op):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.seen = set()
+
+    def step(self, batch):
+        out = []
+        for x in batch:
+            if self.hashable(x) not in self.seen:
+                self.seen.add(x)
+                out.append(x)
+        return out
+
+
+class AntiJoin(Op):
+    """Decides each ``(k, x)`` in its arrival tick against the keys seen so far (this tick's too)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.keys = set()
+
+    def step(self, batch, keys):
+        self.keys.update(self.hashable(k, "keys") for k in keys)
+        return [rec for rec in batch if self.pair(rec)[0] not in self.keys]
+
+
+# -- folds ----------------------------------------------------------------------------
+
+class Fold(Op):
+    """``acc = fn(acc, x)`` from ``init()``; the initial value is visible in the first tick."""
+
+    def __init__(self, init, fn, **kw):
+        super().__init__(**kw)
+        self.init, self.fn, self.value = init, fn, UNSET
+
+    def step(self, batch):
+        fresh = self.value is UNSET
+        acc = self.call(self.init, "init") if fresh else self.value
+        for x in batch:
+            acc = self.call(self.fn, "fn", acc, x)
+        self.value = acc
+        return [acc] if (fresh or batch) else []
+
+
+class Reduce(Op):
+    def __init__(self, fn, **kw):
+        super().__init__(**kw)
+        self.fn, self.value = fn, UNSET
+
+    def step(self, batch):
+        for x in batch:
+            self.value = x if self.value is UNSET else self.call(self.fn, "fn", self.value, x)
+        return [self.value] if batch else []
+
+
+class Count(Op):
+    value = UNSET
+
+    def step(self, batch):
+        fresh = self.value is UNSET
+        self.value = (0 if fresh else self.value) + len(batch)
+        return [self.value] if (fresh or batch) else []
+
+
+class _Lifts(Op):
+    lattice: type
+
+    def lift(self, x):
+        try:
+            return self.lattice.of(x)
+        except Exception as exc:
+            raise InputError(f"{self.where}: cannot make a {self.lattice.__name__} of {x!r}: {exc}",
+                             self.loc) from exc
+
+
+class LatticeFold(_Lifts):
+    """Merge of ``lattice.of(x)`` over all records; emits only when the value grows."""
+
+    def __init__(self, lattice, **kw):
+        super().__init__(**kw)
+        self.lattice, self.value = lattice, UNSET
+
+    def step(self, batch):
+        fresh = self.value is UNSET
+        if fresh:
+            self.value = self.lattice.bottom()
+        changed = False
+        for x in batch:
+            changed |= self.value.merge(self.lift(x))
+        return [self.value] if (fresh or changed) else []
+
+
+class Keyed(Op):
+    """Base of keyed folds: ``value`` is a dict; ``step`` returns the pairs changed this tick.
+
+    Subclasses define ``update(k, v) -> bool``: fold one pair in, say whether ``value[k]`` changed.
+    """
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.value: dict = {}
+
+    def step(self, batch):
+        changed = {}
+        for rec in batch:
+            k, v = self.pair(rec)
+            if self.update(k, v):
+                changed[k] = self.value[k]
+        return list(changed.items())
+
+
+class FoldKeyed(Keyed):
+    def __init__(self, init, fn, **kw):
+        super().__init__(**kw)
+        self.init, self.fn = init, fn
+
+    def update(self, k, v):
+        acc = self.value[k] if k in self.value else self.call(self.init, "init")
+        self.value[k] = self.call(self.fn, "fn", acc, v)
+        return True
+
+
+class ReduceKeyed(Keyed):
+    def __init__(self, fn, **kw):
+        super().__init__(**kw)
+        self.fn = fn
+
+    def update(self, k, v):
+        self.value[k] = self.call(self.fn, "fn", self.value[k], v) if k in self.value else v
+        return True
+
+
+class LatticeFoldKeyed(Keyed, _Lifts):
+    def __init__(self, lattice, **kw):
+        super().__init__(**kw)
+        self.lattice = lattice
+
+    def update(self, k, v):
+        if k not in self.value:
+            self.value[k] = self.lattice.bottom()
+            self.value[k].merge(self.lift(v))
+            return True
+        return self.value[k].merge(self.lift(v))
+
+
+# -- point-in-time reads ----------------------------------------------------------------
+
+def sorted_items(d: dict) -> list[tuple]:
+    """A dict's items sorted by key (by repr of the key where keys do not compare)."""
+    items = list(d.items())
+    try:
+        return sorted(items, key=lambda kv: kv[0])
+    except TypeError:
+        return sorted(items, key=lambda kv: repr(kv[0]))
+
+
+class Snapshot(Op):
+    """The current value of ``source`` (an op with ``value``) once per tick."""
+
+    def step(self, source):
+        value = source.value
+        if isinstance(value, dict):
+            return sorted_items(value)
+        return [] if value is UNSET else [value]
+
+
+class Lookup(Op):
+    """``(k, q)`` -> ``(k, (q, table[k]))`` against the table's state in this tick."""
+
+    def step(self, batch, table):
+        return [(k, (q, table.value.get(k))) for k, q in map(self.pair, batch)]
+
+
+class Identity(Op):
+    def step(self, batch):
+        return list(batch)
