@@ -5,10 +5,10 @@ rewrites it into distributed design points and runs them, each producing what th
 single-node program produces.
 """
 from hydropy import lattices
-from hydropy.errors import (HydropyError, InputError, LoadError, ProgramError, RewriteRefused,
+from hydropy.errors import (HydropyError, InputError, LoadError, PlanError, ProgramError, RewriteRefused,
                             UserCodeError)
 from hydropy.flow import Collection, Flow, KeyedSingleton, Placeholder, Singleton, Stream
 
 __all__ = ["Flow", "Stream", "Singleton", "KeyedSingleton", "Collection", "Placeholder", "lattices",
-           "HydropyError", "InputError", "LoadError", "ProgramError", "RewriteRefused",
+           "HydropyError", "InputError", "LoadError", "PlanError", "ProgramError", "RewriteRefused",
            "UserCodeError"]

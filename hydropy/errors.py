@@ -33,6 +33,10 @@ class LoadError(HydropyError):
     """A PROGRAM, plan or compiled directory cannot be found or loaded."""
 
 
+class PlanError(HydropyError):
+    """A plan file or plan step is malformed (unknown step, missing operator or stage)."""
+
+
 class RewriteRefused(HydropyError):
     """A rewrite's precondition does not hold; the message names operator, line and reason."""
 

@@ -58,11 +58,12 @@ class Flow:
             raise ProgramError(f"flow.{what}() is never completed: call .complete(stream) on its handle", loc)
         return verify(self._graph.copy())
 
-    def run(self, inputs: dict[str, Iterable[Any]] | None = None, target: str = "local",
-            **options) -> dict[str, list]:
-        """Run the program and return each sink's contents (see ``hydropy.targets.local``)."""
-        from hydropy.targets import run_target
-        return run_target(self.graph(), inputs, target, **options)
+    def run(self, inputs: dict[str, Iterable[Any]] | None = None, target: str = "local", *,
+            plan: str | None = None, **options) -> dict[str, list]:
+        """Run the program (after ``plan``, a plan file) on ``target`` (``local`` or ``ray``) and
+        return each sink's contents; the semantics are documented in ``hydropy.targets.local``."""
+        from hydropy.targets import run_flow
+        return run_flow(self, inputs, target, plan=plan, **options)
 
     # -- internals --------------------------------------------------------
     def _name(self, kind: str, name: str | None, loc) -> str:

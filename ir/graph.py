@@ -47,9 +47,10 @@ class Node:
     def copy(self, **changes) -> "Node":
         return replace(self, **changes)
 
-    def where(self) -> str:
-        """``'name' (file:line)``: how messages refer to this operator."""
-        return f"{self.kind} '{self.name}'" + (f" ({self.loc})" if self.loc else "")
+    def where(self, short: bool = False) -> str:
+        """``kind 'name' (file:line)``: how messages refer to this operator."""
+        loc = "" if self.loc is None else f" ({self.loc.short if short else self.loc})"
+        return f"{self.kind} '{self.name}'{loc}"
 
     def same_as(self, other: "Node") -> bool:
         return (self.id, self.kind, self.name, self.inputs, self.params, self.fns, self.loc,
@@ -61,8 +62,10 @@ class Node:
 class Graph:
     """A dataflow program. Passes never mutate a Graph they are given: they ``copy()`` it."""
 
-    def __init__(self, name: str, nodes=()):
+    def __init__(self, name: str, nodes=(), members: dict[str, int] | None = None):
         self.name = name
+        #: stage -> number of members (partitions or replicas); absent means 1
+        self.members: dict[str, int] = dict(members or {})
         self.nx = nx.MultiDiGraph()
         for n in nodes:
             self.add(n)
@@ -87,7 +90,10 @@ class Graph:
         return max(self.nx.nodes, default=-1) + 1
 
     def copy(self, name: str | None = None) -> "Graph":
-        return Graph(name or self.name, self.nodes())
+        return Graph(name or self.name, self.nodes(), self.members)
+
+    def members_of(self, stage: str) -> int:
+        return self.members.get(stage, 1)
 
     # -- reading ----------------------------------------------------------
     def node(self, node_id: int) -> Node:
@@ -139,4 +145,5 @@ class Graph:
 
     def same_as(self, other: "Graph") -> bool:
         a, b = self.nodes(), other.nodes()
-        return self.name == other.name and len(a) == len(b) and all(x.same_as(y) for x, y in zip(a, b))
+        return (self.name == other.name and self.members == other.members and len(a) == len(b)
+                and all(x.same_as(y) for x, y in zip(a, b)))

@@ -127,6 +127,12 @@ _op("snapshot", (SK,), monotone=False, output=lambda ins: Collection(STREAM, ins
     doc="the current value (keyed: every current (k, v)) once per tick")
 _op("lookup", (S, frozenset({KEYED})), keyed=(0,), monotone=False, output=_as_stream,
     doc="(k, (q, table[k] or None)) for each (k, q), reading the table's state in that tick")
+# channels between stages
+ROUTINGS = ("direct", "hash", "broadcast", "round_robin", "any")
+_op("network", (S,), params=("routing", "key"),
+    output=lambda ins: Collection(STREAM, ins[0].bounded, ins[0].ordered, ins[0].retry, ins[0].dtype),
+    doc="a channel from the input's stage to this node's stage; FIFO per sender and receiver; "
+        "routing picks the receiving member(s)")
 # sinks
 _op("sink", (ANY,), params=("name",), output=lambda ins: None,
     doc="named output; shows a stream's records, a singleton's or keyed map's final value")

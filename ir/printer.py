@@ -28,12 +28,16 @@ def describe(node: Node) -> str:
     return f"{node.kind}[{', '.join(args)}]" if args else node.kind
 
 
-def _line(graph: Graph, node: Node) -> tuple[str, str, str]:
+def statement(graph: Graph, node: Node) -> str:
+    """``name = kind[params](inputs)``: one operator as the text printer shows it."""
     ins = ", ".join(graph.node(i).name for i in node.inputs)
     call = f"{describe(node)}({ins})" if node.inputs else describe(node)
-    lhs = "" if node.kind == "sink" else f"{node.name} = "
+    return call if node.kind == "sink" else f"{node.name} = {call}"
+
+
+def _line(graph: Graph, node: Node) -> tuple[str, str, str]:
     coll = f"{node.coll}" if node.coll else ""
-    return lhs + call, coll, f"# {node.loc.short}" if node.loc else ""
+    return statement(graph, node), coll, f"# {node.loc.short}" if node.loc else ""
 
 
 def to_text(graph: Graph) -> str:
@@ -44,7 +48,8 @@ def to_text(graph: Graph) -> str:
         rows = [_line(graph, n) for n in order if n.location == stage]
         w0 = max(len(r[0]) for r in rows)
         w1 = max(len(r[1]) for r in rows)
-        out.append(f"stage {stage}:")
+        n = graph.members_of(stage)
+        out.append(f"stage {stage}:" if n == 1 else f"stage {stage} ({n} members):")
         for call, coll, where in rows:
             out.append(f"  {call.ljust(w0)}  {coll.ljust(w1)}  {where}".rstrip())
     return "\n".join(out) + "\n"

@@ -90,10 +90,12 @@ def node_from_dict(d: dict) -> Node:
 
 
 def to_json(graph: Graph, indent: int | None = 2) -> str:
-    return json.dumps({"flow": graph.name, "nodes": [node_to_dict(n) for n in graph.nodes()]},
-                      indent=indent)
+    data = {"flow": graph.name, "nodes": [node_to_dict(n) for n in graph.nodes()]}
+    if graph.members:
+        data["members"] = graph.members
+    return json.dumps(data, indent=indent)
 
 
 def from_json(text: str) -> Graph:
     data = json.loads(text)
-    return Graph(data["flow"], [node_from_dict(d) for d in data["nodes"]])
+    return Graph(data["flow"], [node_from_dict(d) for d in data["nodes"]], data.get("members"))

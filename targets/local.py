@@ -133,7 +133,7 @@ def canonical(graph: Graph, results: Mapping[str, list]) -> dict[str, list]:
 
 #: operator kind -> runtime class; the constructor takes the node's functions then parameters
 OPS = {
-    "forward": ops.Identity, "map": ops.Map, "filter": ops.Filter, "flat_map": ops.FlatMap,
+    "forward": ops.Identity, "network": ops.Identity, "map": ops.Map, "filter": ops.Filter, "flat_map": ops.FlatMap,
     "filter_map": ops.FilterMap, "inspect": ops.Inspect, "union": ops.Union, "join": ops.Join,
     "cross": ops.Cross, "unique": ops.Unique, "anti_join": ops.AntiJoin, "fold": ops.Fold,
     "reduce": ops.Reduce, "count": ops.Count, "lattice_fold": ops.LatticeFold,

@@ -1,0 +1,1 @@
+"""hydropy.passes: analyses and rewrites, each a plain function over a Graph."""

@@ -1,0 +1,31 @@
+"""``hydropy compile``: a program and a plan -> a directory of stage code for a target."""
+from __future__ import annotations
+
+import os
+
+from hydropy.errors import HydropyError
+from hydropy.ir import Graph
+
+from .emit import emit, find_program, write_compiled
+
+
+def design_point(graph: Graph, plan_path: str | None) -> Graph:
+    """The graph after the plan's steps (none: the single-node program), with channels placed."""
+    from hydropy.passes.plan import apply_plan, load_plan
+    from hydropy.passes.stages import insert_channels
+    if plan_path:
+        history = apply_plan(graph, load_plan(plan_path))
+        if history:
+            graph = history[-1][1]
+    return insert_channels(graph)
+
+
+def compile_flow(flow, out_dir: str, *, plan: str | None = None, target: str = "ray",
+                 program_arg: str | None = None, force: bool = False) -> Graph:
+    """Emit ``flow`` (after ``plan``) as stage code into ``out_dir``; return the compiled graph."""
+    if target != "ray":
+        raise HydropyError(f"unknown compile target '{target}'; available: ray")
+    graph = design_point(flow.graph(), plan)
+    program = find_program(graph, flow.loc.file)
+    write_compiled(emit(graph, program, program_arg or os.path.basename(flow.loc.file)), out_dir, force=force)
+    return graph

@@ -1,0 +1,373 @@
+"""The code emitter: one readable Python module per stage, a deployment manifest, an entry point.
+
+Layout of a compiled directory::
+
+    deploy.yaml          stages, members, channels, routing keys, sinks, the source program
+    main.py              entry point: ``python main.py [--inputs FILE] [--address ADDR]``
+    program/<name>.py    a copy of the user's program (stage code imports its functions)
+    stages/<stage>.py    the stage's operators as straight-line code per tick
+
+Every file starts with ``# hydropy-generated sha256=<hash of the rest of the file>``; a
+file whose text no longer matches its hash was edited by hand and is never overwritten
+silently (:func:`write_compiled` refuses unless ``force``).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import keyword
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+import yaml
+
+from hydropy.errors import HydropyError, LoadError
+from hydropy.ir import KEYED, SINGLETON, STREAM, Graph, Node, UserFn
+from hydropy.ir.printer import statement
+from hydropy.ir.source import display_path
+
+HEADER = "# hydropy-generated sha256="
+RUNTIME_CLASSES = {
+    "forward": "Identity", "network": None, "map": "Map", "filter": "Filter", "flat_map": "FlatMap",
+    "filter_map": "FilterMap", "inspect": "Inspect", "union": "Union", "join": "Join",
+    "cross": "Cross", "unique": "Unique", "anti_join": "AntiJoin", "fold": "Fold",
+    "reduce": "Reduce", "count": "Count", "lattice_fold": "LatticeFold",
+    "fold_keyed": "FoldKeyed", "reduce_keyed": "ReduceKeyed",
+    "lattice_fold_keyed": "LatticeFoldKeyed", "snapshot": "Snapshot", "lookup": "Lookup",
+}
+
+
+class CompileError(HydropyError):
+    """The program cannot be emitted as stage code (named operator, file:line, reason)."""
+
+
+@dataclass
+class Program:
+    """The user's program file as the emitted code sees it: ``program/<module>.py``."""
+
+    path: str
+    module: str                       # the name the file is imported under, in hydropy and in stages
+    namespace: dict = field(default_factory=dict)
+
+
+def find_program(graph: Graph, path: str) -> Program:
+    path = os.path.abspath(path)
+    for name, mod in list(sys.modules.items()):
+        if getattr(mod, "__file__", None) and os.path.abspath(mod.__file__) == path:
+            return Program(path, name, vars(mod))
+    raise LoadError(f"the program file {display_path(path)} is not loaded; load it with hydropy first")
+
+
+def ident(name: str) -> str:
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    if not out or out[0].isdigit():
+        out = "_" + out
+    if keyword.iskeyword(out) or out in ("self", "ops") or hasattr(builtins, out):
+        out += "_"
+    return out
+
+
+def class_name(stage: str) -> str:
+    return "".join(part.capitalize() for part in stage.split("_") if part) + "Stage"
+
+
+def lambda_source(fn: UserFn) -> str | None:
+    """The text of a lambda, cut from the lines that hold it; None when it cannot be told apart."""
+    code = getattr(fn.obj, "__code__", None)
+    if not fn.source or code is None:
+        return None
+    try:
+        tree = ast.parse(fn.source)
+    except SyntaxError:
+        try:
+            tree = ast.parse("(\n" + fn.source + "\n)")
+        except SyntaxError:
+            return None
+    params = list(code.co_varnames[:code.co_argcount])
+    found = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda)
+             and [a.arg for a in node.args.args] == params]
+    texts = {ast.unparse(node) for node in found}
+    return texts.pop() if len(texts) == 1 else None
+
+
+class StageWriter:
+    """Builds the source text of one stage: imports, operator construction, tick body."""
+
+    def __init__(self, graph: Graph, stage: str, program: Program):
+        self.graph, self.stage, self.program = graph, stage, program
+        self.imports: dict[str, set[str]] = {}
+        self.vars: dict[int, str] = {n.id: ident(n.name) for n in graph.nodes()}
+
+    # -- references to user code --------------------------------------------------------
+    def ref(self, obj, node: Node, what: str) -> str:
+        """An expression naming ``obj`` (a user function or lattice class) in the stage file."""
+        from hydropy.lattices import Lattice
+        if isinstance(obj, type) and issubclass(obj, Lattice) and getattr(obj, "_origin", None):
+            self._import(obj._origin.__module__, obj._origin.__name__)
+            args = ", ".join(self.ref(p, node, what) for p in obj._params)
+            return f"{obj._origin.__name__}.over({args})"
+        module = getattr(obj, "__module__", None)
+        qualname = getattr(obj, "__qualname__", None)
+        if module and qualname and "<" not in qualname:
+            if module == "builtins" and getattr(builtins, qualname.split(".")[0], None) is not None:
+                return qualname
+            if module == self.program.module:
+                if self.program.namespace.get(qualname.split(".")[0]) is not None:
+                    self._import(module, qualname.split(".")[0])
+                    return qualname
+            elif module in sys.modules and _resolve(module, qualname) is obj:
+                self._import(module, qualname.split(".")[0])
+                return qualname
+        fn = UserFn.wrap(obj)
+        if fn.is_lambda and not obj.__code__.co_freevars:
+            text = lambda_source(fn)
+            unknown = [n for n in _global_names(obj.__code__)
+                       if n not in self.program.namespace and not hasattr(builtins, n)]
+            if text and not unknown and obj.__globals__ is self.program.namespace:
+                return f"({text})"
+        raise CompileError(f"{node.where()}: its {what} {fn.label} cannot be emitted as code: "
+                           f"define it at module level in {os.path.basename(self.program.path)} "
+                           f"(closures over local variables cannot be shipped to a stage)", node.loc)
+
+    def _import(self, module: str, name: str) -> None:
+        self.imports.setdefault(module, set()).add(name)
+
+    # -- the stage file -------------------------------------------------------------------
+    def nodes(self) -> list[Node]:
+        return [n for n in self.graph.topo_order() if n.location == self.stage]
+
+    def render(self) -> str:
+        g, stage = self.graph, self.stage
+        nodes = self.nodes()
+        sources = [n for n in nodes if n.kind == "source"]
+        chans_in = [n for n in nodes if n.kind == "network"]
+        chans_out = [n for n in g.nodes() if n.kind == "network" and n.location != stage
+                     and g.node(n.inputs[0]).location == stage]
+        cycles = [n for n in nodes if n.kind == "cycle"]
+        sinks = [n for n in nodes if n.kind == "sink"]
+
+        init, body = [], []
+        for n in nodes:
+            var = self.vars[n.id]
+            comment = f"        # {n.loc.short if n.loc else '?'}  {statement(self.graph, n)}"
+            ins = [self.vars[i] for i in n.inputs]
+            if n.kind in ("source", "network"):
+                continue
+            if n.kind == "source_iter":
+                values = n.params["values"]
+                if _literal(values) is None:
+                    raise CompileError(f"{n.where()}: its values are not Python literals, so they "
+                                       f"cannot be written into stage code", n.loc)
+                body += [comment, f"        {var} = self.first_tick({_literal(values)})"]
+            elif n.kind == "cycle":
+                body += [comment + "  (records fed back last tick)",
+                         f"        {var} = self.take_cycle({var!r})"]
+            elif n.kind == "sink":
+                src = g.node(n.inputs[0])
+                if src.coll.kind == STREAM:
+                    body += [comment,
+                             f"        self.emit({n.params['name']!r}, {ins[0]})"]
+            else:
+                args = [self.ref(f.obj, n, role) for (role, _), f in zip(n.spec.fns, n.fns)]
+                args += [self.ref(n.params[p], n, p) if p == "lattice" else repr(n.params[p])
+                         for p in n.spec.params]
+                cls = RUNTIME_CLASSES[n.kind]
+                if n.kind == "map" and n.coll.kind == SINGLETON:
+                    cls = "MapSingleton"
+                args.append(f"where={n.where(short=True)!r}")
+                init.append(f"        self.{var} = ops.{cls}({', '.join(args)})")
+                if n.kind in ("snapshot", "lookup"):
+                    ins[-1] = f"self.{ins[-1]}"
+                body += [comment, f"        {var} = self.{var}.step({', '.join(ins)})"]
+        for n in cycles:
+            body.append(f"        self.feed_cycle({self.vars[n.id]!r}, {self.vars[n.inputs[0]]})")
+        out = ", ".join(f"{n.name!r}: {self.vars[n.inputs[0]]}" for n in chans_out)
+        body.append(f"        return {{{out}}}")
+
+        channels_out = {n.name: (n.params["routing"], _key(n)) for n in chans_out}
+        params = [self.vars[n.id] for n in sources + chans_in]
+        inputs = {(n.params["name"] if n.kind == "source" else n.name): self.vars[n.id]
+                  for n in sources + chans_in}
+        sink_table = {n.params["name"]: (g.node(n.inputs[0]).coll.kind, self.vars[n.inputs[0]])
+                      for n in sinks}
+        cls = class_name(stage)
+        lines = [
+            f'"""Stage {stage!r} of flow {g.name!r}, compiled by hydropy from '
+            f'{os.path.basename(self.program.path)}.',
+            "",
+            "Each tick takes the batch that arrived on every input below, runs the operators in",
+            "order once, and returns the records for each outgoing channel. Edit freely: hydropy",
+            "runs this file as it is on disk and will not overwrite it silently.",
+            '"""',
+            "from hydropy.runtime import ops",
+            "from hydropy.runtime.stage import Stage",
+        ]
+        for module in sorted(self.imports):
+            lines.append(f"from {module} import {', '.join(sorted(self.imports[module]))}")
+        lines += [
+            "",
+            "",
+            f"class {cls}(Stage):",
+            f"    NAME = {stage!r}",
+            f"    INPUTS = {inputs!r}",
+            f"    CHANNELS_OUT = {channels_out!r}",
+            f"    SINKS = {sink_table!r}",
+            f"    CYCLES = {tuple(self.vars[n.id] for n in cycles)!r}",
+            "",
+            "    def __init__(self, member=0, members=1, receivers=None):",
+            "        super().__init__(member, members, receivers)",
+            *init,
+            "",
+            f"    def tick(self, {', '.join(params)}):" if params else "    def tick(self):",
+            *body,
+            "",
+            "",
+            f"STAGE = {cls}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _key(net: Node):
+    key = net.params.get("key")
+    return tuple(key) if key is not None else None
+
+
+def _resolve(module: str, qualname: str):
+    obj = sys.modules[module]
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _global_names(code) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _global_names(const)
+    return names
+
+
+def _literal(values) -> str | None:
+    text = repr(tuple(values))
+    try:
+        return text if ast.literal_eval(text) == tuple(values) else None
+    except (ValueError, SyntaxError, TypeError):
+        return None
+
+
+def with_header(text: str) -> str:
+    return f"{HEADER}{hashlib.sha256(text.encode()).hexdigest()}\n{text}"
+
+
+def edited(path: str) -> bool:
+    """True when a generated file's text no longer matches the hash in its header."""
+    with open(path, encoding="utf-8") as fh:
+        first, _, rest = fh.read().partition("\n")
+    if not first.startswith(HEADER):
+        return True
+    return first[len(HEADER):] != hashlib.sha256(rest.encode()).hexdigest()
+
+
+def emit(graph: Graph, program: Program, program_arg: str) -> dict[str, str]:
+    """Relative path -> file text for every file of the compiled directory."""
+    files: dict[str, str] = {}
+    stages = graph.locations()
+    for stage in stages:
+        files[f"stages/{stage}.py"] = with_header(StageWriter(graph, stage, program).render())
+    with open(program.path, encoding="utf-8") as fh:
+        files[f"program/{program.module}.py"] = fh.read()
+    files["deploy.yaml"] = with_header(yaml.safe_dump(manifest(graph, program, program_arg),
+                                                      sort_keys=False))
+    files["main.py"] = with_header(MAIN_PY.format(flow=graph.name))
+    return files
+
+
+def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
+    return {
+        "flow": graph.name,
+        "program": program_arg,
+        "module": program.module,
+        "stages": [{"name": s, "file": f"stages/{s}.py", "class": class_name(s),
+                    "members": graph.members_of(s),
+                    "sources": [n.params["name"] for n in graph.nodes()
+                                if n.kind == "source" and n.location == s]}
+                   for s in graph.locations()],
+        "channels": [{"name": n.name, "from": graph.node(n.inputs[0]).location, "to": n.location,
+                      "routing": n.params["routing"],
+                      "key": list(n.params["key"]) if n.params["key"] is not None else None}
+                     for n in graph.nodes() if n.kind == "network"],
+        "sinks": {n.params["name"]: {"stage": n.location, "kind": graph.node(n.inputs[0]).coll.kind,
+                                     "ordered": bool(graph.node(n.inputs[0]).coll.ordered)}
+                  for n in graph.sinks()},
+    }
+
+
+MAIN_PY = '''"""Run the compiled flow {flow!r} on Ray.
+
+    python main.py [--inputs FILE] [--address ADDR] [--format text|json]
+
+starts a local Ray unless --address names a running cluster; the same as
+``hydropy run <this directory>``.
+"""
+import os
+import sys
+
+from hydropy.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["run", os.path.dirname(os.path.abspath(__file__)), *sys.argv[1:]]))
+'''
+
+
+def write_compiled(files: dict[str, str], out_dir: str, force: bool = False) -> None:
+    """Write ``files`` under ``out_dir`` all at once: into a temporary sibling, then swapped in.
+
+    Refuses (nothing written) when ``out_dir`` holds something other than a compiled program,
+    or generated files that were edited by hand, unless ``force``.
+    """
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir):
+        if not os.path.isdir(out_dir):
+            raise LoadError(f"{display_path(out_dir)} exists and is not a directory")
+        is_compiled = os.path.isfile(os.path.join(out_dir, "deploy.yaml"))
+        if os.listdir(out_dir) and not is_compiled and not force:
+            raise LoadError(f"{display_path(out_dir)} is not empty and holds no compiled program; "
+                            f"choose another directory or pass --force")
+        changed = sorted(rel for rel in _generated_files(out_dir) if edited(os.path.join(out_dir, rel)))
+        if changed and not force:
+            raise LoadError(f"{display_path(out_dir)} has hand-edited files ({', '.join(changed)}); "
+                            f"compile elsewhere or pass --force to overwrite them")
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".hydropy-", dir=parent)
+    try:
+        for rel, text in files.items():
+            path = os.path.join(tmp, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        if os.path.exists(out_dir):
+            old = tempfile.mkdtemp(prefix=".hydropy-old-", dir=parent)
+            os.rename(out_dir, os.path.join(old, "d"))
+            os.rename(tmp, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _generated_files(out_dir: str) -> list[str]:
+    rels = []
+    for root, _, names in os.walk(out_dir):
+        for name in names:
+            if name.endswith((".py", ".yaml")) and "__pycache__" not in root:
+                rel = os.path.relpath(os.path.join(root, name), out_dir)
+                if not rel.startswith("program" + os.sep):
+                    rels.append(rel)
+    return rels

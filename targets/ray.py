@@ -1,0 +1,186 @@
+"""The Ray target: runs a compiled directory as one Ray actor per stage member.
+
+Data moves in rounds. In round r the driver hands each source stage the r-th slice of
+its inputs (``batch_size`` records per input) and calls every stage member's ``tick``
+once, in stage order, passing the object refs of what upstream members produced in the
+same round: one Ray call per tick per member, each channel's batch travelling through
+the object store from actor to actor, never through the driver. Actors run calls in
+submission order, so channels are FIFO. At most ``max_inflight`` rounds are outstanding
+(backpressure). After the inputs, rounds without input run until no stage holds cycle
+records and a round sends nothing; then every member's sinks are gathered and merged.
+"""
+from __future__ import annotations
+
+import math
+import os
+import socket
+from typing import Any, Mapping
+
+import networkx as nx
+import yaml
+
+from hydropy.errors import HydropyError, InputError, LoadError
+from hydropy.runtime.stage import merge_results
+
+MAX_DRAIN_ROUNDS = 10_000
+
+
+def load_manifest(compiled_dir: str) -> dict:
+    path = os.path.join(compiled_dir, "deploy.yaml")
+    if not os.path.isfile(path):
+        raise LoadError(f"{compiled_dir} is not a compiled program (no deploy.yaml); "
+                        f"make one with: hydropy compile PROGRAM --target ray -o {compiled_dir}")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise LoadError(f"{path} is malformed: {exc}") from None
+    if not isinstance(data, dict) or not {"flow", "stages", "channels", "sinks"} <= set(data):
+        raise LoadError(f"{path} is not a hydropy deployment manifest")
+    return data
+
+
+def connect(address: str | None) -> bool:
+    """Make sure Ray is up; returns True when this call started it (so the caller stops it)."""
+    import ray
+    if ray.is_initialized():
+        return False
+    if address:
+        _check_reachable(address)
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    return True
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail fast (not hang) when ``host:port`` accepts no connection."""
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise LoadError(f"Ray address {address!r} is not host:port, ray://host:port or auto")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise LoadError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
+                 address: str | None = None, batch_size: int = 10_000,
+                 max_inflight: int = 4) -> dict[str, list]:
+    """Run the compiled program in ``compiled_dir`` on Ray; return each sink's contents."""
+    compiled_dir = os.path.abspath(compiled_dir)
+    manifest = load_manifest(compiled_dir)
+    inputs = {k: list(v) for k, v in (inputs or {}).items()}
+    sources = {src: st["name"] for st in manifest["stages"] for src in st["sources"]}
+    unknown = sorted(set(inputs) - set(sources))
+    if unknown:
+        raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
+                         f"{', '.join(sorted(sources)) or 'none'}")
+    started = connect(address)
+    import ray
+    hosts: list = []
+    try:
+        driver = _Driver(ray, compiled_dir, manifest, address is not None and started)
+        hosts = [h for members in driver.hosts.values() for h in members]
+        return driver.run(inputs, sources, batch_size, max_inflight)
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, HydropyError):
+            raise type(cause)(cause.message, cause.loc) from None
+        raise
+    finally:
+        for h in hosts:
+            ray.kill(h)
+        if started:
+            ray.shutdown()
+
+
+def run_flow_on_ray(flow, inputs=None, *, plan: str | None = None, **options) -> dict[str, list]:
+    """Compile ``flow`` into a temporary directory, run it on Ray, remove the directory."""
+    import shutil
+    import tempfile
+
+    from .compile import compile_flow
+    tmp = tempfile.mkdtemp(prefix="hydropy-")
+    try:
+        out = os.path.join(tmp, "compiled")
+        compile_flow(flow, out, plan=plan)
+        return run_compiled(out, inputs, **options)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Driver:
+    def __init__(self, ray, compiled_dir: str, manifest: dict, remote: bool):
+        from hydropy.runtime.host import StageHost
+        self.ray = ray
+        self.stages = {st["name"]: st for st in manifest["stages"]}
+        self.channels = manifest["channels"]
+        self.sinks = list(manifest["sinks"])
+        order = nx.DiGraph()
+        order.add_nodes_from(self.stages)
+        order.add_edges_from((c["from"], c["to"]) for c in self.channels)
+        self.order = list(nx.lexicographical_topological_sort(order))
+        options = {"runtime_env": {"working_dir": compiled_dir}} if remote else {}
+        actor = ray.remote(StageHost).options(num_cpus=0, **options)
+        self.hosts = {}
+        for name, st in self.stages.items():
+            receivers = {c["name"]: self.stages[c["to"]]["members"] for c in self.channels
+                         if c["from"] == name}
+            self.hosts[name] = [actor.remote(compiled_dir, st["file"], st["class"], m, st["members"],
+                                             receivers) for m in range(st["members"])]
+        # outgoing slots of each stage, in the order StageHost.tick returns them
+        self.slots = {name: [(c["name"], j) for c in sorted(self.channels, key=lambda c: c["name"])
+                             if c["from"] == name for j in range(self.stages[c["to"]]["members"])]
+                      for name in self.stages}
+
+    def round(self, external: dict[str, dict[str, list]]) -> list:
+        """Submit one tick of every member; return the status refs."""
+        produced: dict[tuple[str, int, str, int], Any] = {}   # (stage, member, channel, to member)
+        statuses = []
+        for name in self.order:
+            incoming = [c for c in self.channels if c["to"] == name]
+            for m, host in enumerate(self.hosts[name]):
+                names, refs = [], []
+                for c in incoming:
+                    for i in range(self.stages[c["from"]]["members"]):
+                        names.append(c["name"])
+                        refs.append(produced[(c["from"], i, c["name"], m)])
+                members = len(self.hosts[name])
+                ext = {src: recs[m::members] for src, recs in external.get(name, {}).items()}
+                slots = self.slots[name]
+                result = host.tick.options(num_returns=len(slots) + 1).remote(names, ext, *refs)
+                result = result if slots else [result]
+                for (channel, j), ref in zip(slots, result[:-1]):
+                    produced[(name, m, channel, j)] = ref
+                statuses.append(result[-1])
+        return statuses
+
+    def run(self, inputs: dict[str, list], sources: dict[str, str], batch_size: int,
+            max_inflight: int) -> dict[str, list]:
+        rounds = max([math.ceil(len(v) / batch_size) for v in inputs.values()] + [1])
+        inflight: list[list] = []
+        for r in range(rounds):
+            external: dict[str, dict[str, list]] = {}
+            for src, records in inputs.items():
+                part = records[r * batch_size:(r + 1) * batch_size]
+                if part:
+                    external.setdefault(sources[src], {})[src] = part
+            inflight.append(self.round(external))
+            if len(inflight) >= max_inflight:
+                self.ray.get(inflight.pop(0))
+        for statuses in inflight:
+            self.ray.get(statuses)
+        for _ in range(MAX_DRAIN_ROUNDS):
+            statuses = self.ray.get(self.round({}))
+            if all(quiet and sent == 0 for sent, quiet in statuses):
+                break
+        else:
+            raise HydropyError(f"the program did not settle after {MAX_DRAIN_ROUNDS} rounds")
+        parts = self.ray.get([h.results.remote() for hs in self.hosts.values() for h in hs])
+        merged = merge_results(parts)
+        return {sink: merged.get(sink, []) for sink in self.sinks}
