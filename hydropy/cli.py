@@ -43,10 +43,20 @@ def format_results(results: dict[str, list], fmt: str) -> str:
 
 
 def _cmd_run(args) -> int:
+    import os
+
     from hydropy.loader import load_flow, load_inputs
     inputs = load_inputs(args.inputs) if args.inputs else None
-    flow = load_flow(args.program)
-    results = flow.run(inputs, target="local")
+    if os.path.isdir(args.program):
+        if args.plan:
+            raise HydropyError("a compiled directory already holds its design point; --plan applies "
+                               "to a PROGRAM file")
+        from hydropy.targets.ray import run_compiled
+        results = run_compiled(args.program, inputs, address=args.address)
+    else:
+        target = args.target or ("ray" if args.address else "local")
+        options = {"address": args.address} if target == "ray" else {}
+        results = load_flow(args.program).run(inputs, target=target, plan=args.plan, **options)
     print(format_results(results, args.format))
     return 0
 
@@ -54,10 +64,33 @@ def _cmd_run(args) -> int:
 def _cmd_explain(args) -> int:
     from hydropy import ir
     from hydropy.loader import load_flow
-    graph = load_flow(args.program).graph()
     printer = {"text": ir.to_text, "mermaid": ir.to_mermaid, "dot": ir.to_dot, "json": ir.to_json}
-    text = printer[args.format](graph)
-    print(text, end="" if text.endswith("\n") else "\n")
+    graph = load_flow(args.program).graph()
+    sections = [("", graph)]
+    if args.plan:
+        from hydropy.passes.plan import apply_plan, load_plan
+        sections += [(f"after step {k}: {step}", g)
+                     for k, (step, g) in enumerate(apply_plan(graph, load_plan(args.plan)), 1)]
+    out = []
+    for title, g in sections:
+        if title and args.format == "text":
+            out.append(f"# {title}")
+        out.append(printer[args.format](g).rstrip("\n"))
+    if args.format == "json" and len(sections) > 1:
+        out = ["[" + ",\n".join(out) + "]"]
+    print("\n\n".join(out))
+    return 0
+
+
+def _cmd_compile(args) -> int:
+    from hydropy.loader import load_flow
+    from hydropy.targets.compile import compile_flow
+    graph = compile_flow(load_flow(args.program), args.output, plan=args.plan, target=args.target,
+                         program_arg=args.program, force=args.force)
+    stages = ", ".join(f"{s} x{graph.members_of(s)}" if graph.members_of(s) > 1 else s
+                       for s in graph.locations())
+    print(f"compiled {graph.name} into {args.output}: stages {stages}")
+    print(f"run it with: hydropy run {args.output} [--inputs FILE] [--address ADDR]")
     return 0
 
 
@@ -67,16 +100,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     program_help = "path/to/file.py, path/to/file.py:attr, or package.module:attr"
 
-    run = sub.add_parser("run", help="run a program on the local target and print its sinks")
-    run.add_argument("program", help=program_help)
+    run = sub.add_parser("run", help="run a program (or a compiled directory) and print its sinks")
+    run.add_argument("program", help=program_help + ", or a directory made by hydropy compile")
     run.add_argument("--inputs", metavar="FILE", help="YAML or JSON mapping input names to record lists")
     run.add_argument("--format", choices=["text", "json"], default="text")
+    run.add_argument("--target", choices=["local", "ray"], help="where a PROGRAM runs (default local)")
+    run.add_argument("--plan", metavar="PLAN", help="apply this plan to PROGRAM first")
+    run.add_argument("--address", metavar="ADDR",
+                     help="an existing Ray cluster (host:port, ray://host:port or auto) instead of a "
+                          "local Ray started and stopped by hydropy")
     run.set_defaults(handler=_cmd_run)
 
-    explain = sub.add_parser("explain", help="print a program's IR")
+    explain = sub.add_parser("explain", help="print a program's IR (after each step of a plan)")
     explain.add_argument("program", help=program_help)
     explain.add_argument("--format", choices=["text", "mermaid", "dot", "json"], default="text")
+    explain.add_argument("--plan", metavar="PLAN", help="also print the graph after each step")
     explain.set_defaults(handler=_cmd_explain)
+
+    comp = sub.add_parser("compile", help="emit per-stage code for a target")
+    comp.add_argument("program", help=program_help)
+    comp.add_argument("--target", choices=["ray"], default="ray")
+    comp.add_argument("--plan", metavar="PLAN", help="the design point: a YAML plan of rewrite steps")
+    comp.add_argument("-o", "--output", metavar="DIR", required=True, help="directory to write")
+    comp.add_argument("--force", action="store_true", help="overwrite hand-edited files in DIR")
+    comp.set_defaults(handler=_cmd_compile)
     return parser
 
 

@@ -1,6 +1,8 @@
 """Source locations and user functions, captured while a program is traced."""
 from __future__ import annotations
 
+import ast
+import functools
 import inspect
 import os
 import sys
@@ -107,3 +109,31 @@ def positional_arity_ok(fn: Callable[..., Any], n: int) -> bool:
     except TypeError:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_file(path: str, mtime: float) -> ast.Module | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return ast.parse(fh.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def lambda_node(fn: Callable[..., Any]) -> ast.Lambda | None:
+    """The AST of a lambda, found in its file by line and parameter names; None when the file is
+    unavailable or two lambdas on that line cannot be told apart."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_name != "<lambda>":
+        return None
+    try:
+        tree = _parsed_file(code.co_filename, os.path.getmtime(code.co_filename))
+    except OSError:
+        return None
+    if tree is None:
+        return None
+    params = [*code.co_varnames[:code.co_argcount]]
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno
+             and [a.arg for a in n.args.args] == params]
+    texts = {ast.unparse(n) for n in found}
+    return found[0] if len(texts) == 1 else None

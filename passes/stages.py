@@ -77,7 +77,7 @@ def _bypass(g: Graph, net: Node) -> None:
 
 
 def check_stage_boundaries(g: Graph) -> None:
-    """Stage boundaries may cut only streams, and never a loop.
+    """Stage boundaries may cut only streams, never a loop, and stages form a DAG.
 
     A singleton or keyed map is state, read where it lives; a loop's records must come back
     within one stage's ticks.
@@ -98,6 +98,15 @@ def check_stage_boundaries(g: Graph) -> None:
             raise RewriteRefused(f"the loop through {first.where()} would span stages "
                                  f"{', '.join(sorted(stages))}; keep a cycle's operators in one stage",
                                  first.loc)
+    flow = nx.DiGraph((g.node(s).location, n.location) for n in g.nodes() for s in n.inputs
+                      if g.node(s).location != n.location)
+    try:
+        loop = [u for u, _ in nx.find_cycle(flow)]
+    except nx.NetworkXNoCycle:
+        return
+    raise RewriteRefused(f"records would flow from stage to stage in a loop "
+                         f"({' -> '.join(loop + loop[:1])}); stages must form a pipeline (a DAG): "
+                         f"move the operators between them into one of the stages")
 
 
 def check_no_divergent_delays(g: Graph) -> None:

@@ -28,7 +28,7 @@ import yaml
 from hydropy.errors import HydropyError, LoadError
 from hydropy.ir import KEYED, SINGLETON, STREAM, Graph, Node, UserFn
 from hydropy.ir.printer import statement
-from hydropy.ir.source import display_path
+from hydropy.ir.source import display_path, lambda_node
 
 HEADER = "# hydropy-generated sha256="
 RUNTIME_CLASSES = {
@@ -75,25 +75,6 @@ def class_name(stage: str) -> str:
     return "".join(part.capitalize() for part in stage.split("_") if part) + "Stage"
 
 
-def lambda_source(fn: UserFn) -> str | None:
-    """The text of a lambda, cut from the lines that hold it; None when it cannot be told apart."""
-    code = getattr(fn.obj, "__code__", None)
-    if not fn.source or code is None:
-        return None
-    try:
-        tree = ast.parse(fn.source)
-    except SyntaxError:
-        try:
-            tree = ast.parse("(\n" + fn.source + "\n)")
-        except SyntaxError:
-            return None
-    params = list(code.co_varnames[:code.co_argcount])
-    found = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda)
-             and [a.arg for a in node.args.args] == params]
-    texts = {ast.unparse(node) for node in found}
-    return texts.pop() if len(texts) == 1 else None
-
-
 class StageWriter:
     """Builds the source text of one stage: imports, operator construction, tick body."""
 
@@ -122,16 +103,30 @@ class StageWriter:
             elif module in sys.modules and _resolve(module, qualname) is obj:
                 self._import(module, qualname.split(".")[0])
                 return qualname
-        fn = UserFn.wrap(obj)
-        if fn.is_lambda and not obj.__code__.co_freevars:
-            text = lambda_source(fn)
-            unknown = [n for n in _global_names(obj.__code__)
-                       if n not in self.program.namespace and not hasattr(builtins, n)]
-            if text and not unknown and obj.__globals__ is self.program.namespace:
-                return f"({text})"
-        raise CompileError(f"{node.where()}: its {what} {fn.label} cannot be emitted as code: "
-                           f"define it at module level in {os.path.basename(self.program.path)} "
-                           f"(closures over local variables cannot be shipped to a stage)", node.loc)
+        label = UserFn.wrap(obj).label
+        code = getattr(obj, "__code__", None)
+        if code is None or code.co_name != "<lambda>":
+            why = "it is not defined at module level of the program"
+        elif code.co_freevars:
+            why = f"it reads local variables ({', '.join(code.co_freevars)}) of an enclosing function"
+        elif getattr(obj, "__globals__", None) is not self.program.namespace:
+            why = "it is defined outside the program file"
+        elif (tree := lambda_node(obj)) is None:
+            why = "its source cannot be told apart from another lambda on the same line"
+        else:
+            params = {a.arg for a in tree.args.args}
+            names = {n.id for n in ast.walk(tree.body) if isinstance(n, ast.Name)
+                     and isinstance(n.ctx, ast.Load) and n.id not in params}
+            missing = sorted(n for n in names if n not in self.program.namespace
+                             and not hasattr(builtins, n))
+            if not missing:
+                for name in sorted(names & set(self.program.namespace)):
+                    self._import(self.program.module, name)
+                return f"({ast.unparse(tree)})"
+            why = f"it reads names that are not module-level globals ({', '.join(missing)})"
+        raise CompileError(f"{node.kind} '{node.name}': its {what} {label} cannot be emitted as "
+                           f"stage code: {why}; define it as a function at module level of "
+                           f"{os.path.basename(self.program.path)}", node.loc)
 
     def _import(self, module: str, name: str) -> None:
         self.imports.setdefault(module, set()).add(name)
@@ -241,14 +236,6 @@ def _resolve(module: str, qualname: str):
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
     return obj
-
-
-def _global_names(code) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if hasattr(const, "co_names"):
-            names |= _global_names(const)
-    return names
 
 
 def _literal(values) -> str | None:

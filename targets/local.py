@@ -147,5 +147,5 @@ def make_op(node: Node) -> ops.Op:
     if node.kind == "map" and node.coll.kind == SINGLETON:
         cls = ops.MapSingleton
     fns = [f.obj for f in node.fns]
-    params = [node.params[p] for p in node.spec.params]
+    params = [node.params["lattice"]] if "lattice" in node.params else []
     return cls(*fns, *params, where=node.where(), loc=node.loc)

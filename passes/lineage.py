@@ -1,0 +1,672 @@
+"""Key lineage of user functions, read from their AST.
+
+A record is a tree of positions. A *path* is a tuple of tuple indices: ``()`` is the
+whole record, ``(0,)`` its field 0, ``(1, 0)`` field 0 of field 1. For a function of
+arity n > 1 the first index picks the argument (``(1, 0)``: field 0 of the second argument).
+
+The abstract value of an expression is one of
+
+* :class:`Field` -- exactly the input found at a path;
+* :class:`Const` -- a constant;
+* :class:`Derived` -- a deterministic function of the inputs at some paths, and of nothing else;
+* :class:`Record` -- a tuple (or list) built by the function, one value per field;
+* :class:`Unknown` -- anything the analysis does not follow, with the reason.
+
+Soundness: a construct the analysis does not model gives Unknown, never Field or Derived.
+Modelled: parameters, tuple indexing and unpacking (parameters, assignments, nested
+tuples), tuple and list displays, constants, attribute access and item access with constant
+keys, calls of pure builtins (``len``, ``str``, ``int``, ``hash``, ``tuple``, ...) that the
+function's module does not shadow, operators, conditional expressions, ``if`` statements
+and several ``return`` statements (merged position by position). Everything else -- calls
+of other functions or methods, globals and closure variables, loops, mutation of locals --
+is Unknown. The analysis assumes a user function does not mutate its input records (hydropy
+requires this anyway: one record may reach several operators).
+"""
+from __future__ import annotations
+
+import ast
+import io
+import operator
+import tokenize
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from hydropy.ir import Node, UserFn
+
+Path = tuple[int, ...]
+
+#: builtins whose result is a deterministic function of their arguments
+PURE_BUILTINS = frozenset({
+    "abs", "bool", "chr", "divmod", "float", "frozenset", "hash", "int", "len", "max", "min",
+    "ord", "repr", "round", "sorted", "str", "sum", "tuple",
+})
+
+
+# -- abstract values ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    """Exactly the input at ``path``."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class Const:
+    """A constant."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A deterministic function of the inputs at ``deps`` (no path in ``deps`` is a prefix of another)."""
+
+    deps: frozenset[Path]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A tuple built by the function: ``items[i]`` is the value of field ``i``."""
+
+    items: tuple["Value", ...]
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Not followed by the analysis; ``reason`` says why in a few words."""
+
+    reason: str
+
+
+Value = Field | Const | Derived | Record | Unknown
+
+
+def at(value: Value, path: Path) -> Value:
+    """The abstract value at ``path`` inside ``value`` (Unknown where it cannot be told)."""
+    for i in path:
+        if isinstance(value, Record):
+            if not 0 <= i < len(value.items):
+                return Unknown(f"field {i} of a {len(value.items)}-tuple")
+            value = value.items[i]
+        elif isinstance(value, Field):
+            value = Field(value.path + (i,))
+        elif isinstance(value, Const):
+            if not (isinstance(value.value, tuple) and 0 <= i < len(value.value)):
+                return Unknown(f"field {i} of the constant {value.value!r}")
+            value = Const(value.value[i])
+        else:  # a part of a function of some inputs is a function of them; Unknown stays
+            return value
+    return value
+
+
+def deps(value: Value) -> frozenset[Path] | None:
+    """The input paths ``value`` is a function of, or None when it is Unknown anywhere."""
+    if isinstance(value, Field):
+        return frozenset({value.path})
+    if isinstance(value, Const):
+        return frozenset()
+    if isinstance(value, Derived):
+        return value.deps
+    if isinstance(value, Record):
+        out: set[Path] = set()
+        for item in value.items:
+            d = deps(item)
+            if d is None:
+                return None
+            out |= d
+        return frozenset(out)
+    return None
+
+
+def first_unknown(values: Iterable[Value]) -> Unknown | None:
+    for v in values:
+        if isinstance(v, Unknown):
+            return v
+        if isinstance(v, Record):
+            u = first_unknown(v.items)
+            if u is not None:
+                return u
+    return None
+
+
+def derived(values: Iterable[Value], extra: frozenset[Path] | None = frozenset()) -> Value:
+    """A deterministic function of ``values`` (and of the inputs at ``extra``)."""
+    values = list(values)
+    if extra is None:
+        return Unknown("depends on a condition the analysis cannot follow")
+    out = set(extra)
+    for v in values:
+        d = deps(v)
+        if d is None:
+            return first_unknown(values) or Unknown("unknown operand")
+        out |= d
+    return Derived(_minimal(out))
+
+
+def _minimal(paths: Iterable[Path]) -> frozenset[Path]:
+    """Drop every path that has a proper prefix in the set (a function of x is one of x[0] too)."""
+    paths = set(paths)
+    return frozenset(p for p in paths if not any(p[:k] in paths for k in range(len(p))))
+
+
+def merge(values: list[Value], cond: frozenset[Path] | None) -> Value:
+    """The value of an expression that is one of ``values``, chosen by inputs at ``cond``.
+
+    Equal alternatives stay as they are; tuples of one length merge field by field; anything
+    else becomes a function of all alternatives and the condition (Unknown if any is)."""
+    if all(v == values[0] for v in values):
+        return values[0]
+    if all(isinstance(v, Record) and len(v.items) == len(values[0].items) for v in values):
+        return Record(tuple(merge([v.items[i] for v in values], cond)
+                            for i in range(len(values[0].items))))
+    if cond is None:
+        return first_unknown(values) or Unknown("chosen by a condition the analysis cannot follow")
+    return derived(values, cond)
+
+
+# -- the lineage of one function ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Lineage:
+    """What a user function's output is made of, in terms of its inputs.
+
+    ``value`` is the abstract output (for a flat_map: of each element); ``params`` names the
+    arguments for printing (empty when the function could not be read)."""
+
+    value: Value
+    arity: int = 1
+    params: tuple[str, ...] = ()
+
+    def at(self, path: Path) -> Value:
+        return at(self.value, path)
+
+    def input_path(self, path: Path) -> Path | None:
+        """The input path copied unchanged to output ``path``, or None."""
+        v = self.at(path)
+        return v.path if isinstance(v, Field) else None
+
+    def positions(self) -> tuple[tuple[Path, Value], ...]:
+        """The leaves of the output tree: ``(output path, value)`` in field order."""
+        out: list[tuple[Path, Value]] = []
+
+        def walk(v: Value, path: Path) -> None:
+            if isinstance(v, Record):
+                for i, item in enumerate(v.items):
+                    walk(item, path + (i,))
+            else:
+                out.append((path, v))
+        walk(self.value, ())
+        return tuple(out)
+
+    def unknowns(self) -> tuple[tuple[Path, str], ...]:
+        return tuple((p, v.reason) for p, v in self.positions() if isinstance(v, Unknown))
+
+    def format_path(self, path: Path) -> str:
+        """``kq[1][0]`` for path (1, 0) of a function ``lambda kq: ...``."""
+        if self.arity > 1 and path:
+            root = self.params[path[0]] if path[0] < len(self.params) else f"arg{path[0]}"
+            path = path[1:]
+        else:
+            root = self.params[0] if self.params else "x"
+        return root + "".join(f"[{i}]" for i in path)
+
+    def format(self, value: Value | None = None) -> str:
+        """The output as an expression: ``(kq[1][0], kq[0], ?)``; ``f(x[0])`` for a function of x[0]."""
+        v = self.value if value is None else value
+        if isinstance(v, Field):
+            return self.format_path(v.path)
+        if isinstance(v, Const):
+            return repr(v.value)
+        if isinstance(v, Derived):
+            return f"f({', '.join(self.format_path(p) for p in sorted(v.deps))})"
+        if isinstance(v, Record):
+            inner = ", ".join(self.format(i) for i in v.items)
+            return f"({inner},)" if len(v.items) == 1 else f"({inner})"
+        return "?"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def output_lineage(fn: UserFn, arity: int = 1, *, skip_none: bool = False) -> Lineage:
+    """The lineage of ``fn``'s return value; ``skip_none`` ignores ``return None`` (filter_map)."""
+    return _analyse(fn, arity, "none" if skip_none else "value")
+
+
+def element_lineage(fn: UserFn) -> Lineage:
+    """The lineage of each element of the iterable ``fn`` returns (flat_map).
+
+    Followed when every return is a tuple/list/set display or a comprehension; the
+    variable of a comprehension over an input is Unknown (an element is not a function of
+    its collection)."""
+    return _analyse(fn, 1, "elements")
+
+
+def node_lineage(node: Node) -> Lineage | None:
+    """The lineage of a map, filter_map or flat_map node's output records; None for other kinds."""
+    if node.kind == "map":
+        return output_lineage(node.fn(), 1)
+    if node.kind == "filter_map":
+        return output_lineage(node.fn(), 1, skip_none=True)
+    if node.kind == "flat_map":
+        return element_lineage(node.fn())
+    return None
+
+
+#: operators whose output records are (some of) their first input's records, unchanged
+PASS_THROUGH = frozenset({"filter", "inspect", "unique", "forward", "anti_join"})
+
+
+def key_of_output(node: Node) -> Path | None:
+    """The input path that ends up in the key position ``(0,)`` of ``node``'s output records.
+
+    For map / filter_map / flat_map, read from the function; for operators that pass
+    records through (filter, inspect, unique, forward, anti_join), ``(0,)``; else None."""
+    if node.kind in PASS_THROUGH:
+        return (0,)
+    lineage = node_lineage(node)
+    return lineage.input_path((0,)) if lineage is not None else None
+
+
+# -- reading the function -------------------------------------------------------------------
+
+class _Opaque(Exception):
+    """The function uses a statement the analysis does not model; the message says which."""
+
+
+def _analyse(fn: UserFn, arity: int, mode: str) -> Lineage:
+    found = _function_ast(fn)
+    if isinstance(found, Lineage):
+        return found
+    if isinstance(found, str):
+        return Lineage(Unknown(found), arity)
+    args, body = found
+    params = [a.arg for a in args.posonlyargs + args.args]
+    env: dict[str, Value] = {}
+    if len(params) < arity:
+        return Lineage(Unknown("takes its arguments in a form the analysis does not follow"), arity)
+    for i, name in enumerate(params):
+        if i < arity:
+            env[name] = Field(() if arity == 1 else (i,))
+        else:
+            env[name] = Unknown(f"uses the default value of argument '{name}'")
+    for extra in [args.vararg, args.kwarg, *args.kwonlyargs]:
+        if extra is not None:
+            env[extra.arg] = Unknown(f"uses the extra argument '{extra.arg}'")
+    names = tuple(params[:arity])
+    ev = _Evaluator(fn)
+    try:
+        returns, fallthrough = ev.block(body, env, frozenset())
+        if fallthrough is not None:
+            returns.append((ast.Constant(None), fallthrough, frozenset()))
+        return Lineage(ev.output(returns, mode), arity, names)
+    except _Opaque as exc:
+        return Lineage(Unknown(str(exc)), arity, names)
+
+
+def _function_ast(fn: UserFn):
+    """(arguments, body statements) of ``fn``, a ready Lineage, or a reason it cannot be read."""
+    if isinstance(fn.obj, operator.itemgetter):
+        return _itemgetter(fn.obj)
+    if not fn.source:
+        return f"no source code for {fn.label} (a builtin or a callable object)"
+    if fn.is_lambda:
+        found = _find_lambda(fn)
+        if isinstance(found, str):
+            return found
+        return found.args, [ast.Return(found.body)]
+    try:
+        tree = ast.parse(fn.source)
+    except SyntaxError:
+        return f"cannot parse the source of {fn.label}"
+    defs = [s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if not defs:
+        return f"cannot find the definition of {fn.label}"
+    fdef = defs[0]
+    if isinstance(fdef, ast.AsyncFunctionDef):
+        return f"{fn.label} is a coroutine"
+    if fdef.decorator_list:
+        return f"{fn.label} is decorated"
+    if fn.obj is not None and getattr(fn.obj, "__name__", fdef.name) != fdef.name:
+        return f"the source found for {fn.label} defines '{fdef.name}'"
+    return fdef.args, fdef.body
+
+
+def _itemgetter(obj: operator.itemgetter) -> Lineage:
+    try:
+        keys = [ast.literal_eval(a) for a in ast.parse(repr(obj), mode="eval").body.args]
+    except (SyntaxError, ValueError, AttributeError):
+        return Lineage(Unknown("an itemgetter whose keys cannot be read"), 1)
+    items = [Field((k,)) if isinstance(k, int) and k >= 0 else Derived(frozenset({()}))
+             for k in keys]
+    return Lineage(items[0] if len(items) == 1 else Record(tuple(items)), 1, ("x",))
+
+
+def _find_lambda(fn: UserFn) -> ast.Lambda | str:
+    """The lambda of ``fn`` in its source text (the line(s) holding it, maybe a fragment).
+
+    Candidates are the lambdas starting on the source's first line (the code's first
+    line); they are narrowed by argument names, then by comparing each candidate's
+    compiled constants and names with the function's code. Two candidates with the same
+    text are the same function for this analysis; otherwise ambiguity gives a reason."""
+    candidates: dict[str, tuple[ast.Lambda, str]] = {}
+    for text in _lambda_texts(fn.source):
+        try:
+            expr = ast.parse("(" + text + "\n)", mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(expr, ast.Lambda):
+            candidates.setdefault(ast.dump(expr), (expr, text))
+    code = getattr(fn.obj, "__code__", None)
+    if code is not None:
+        names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+        candidates = {k: (lam, text) for k, (lam, text) in candidates.items()
+                      if tuple(_arg_names(lam.args)) == names and _same_code(text, code)}
+    if len(candidates) == 1:
+        return next(iter(candidates.values()))[0]
+    if not candidates:
+        return f"cannot find {fn.label} in its source line"
+    return f"cannot tell which lambda on line {fn.loc.line if fn.loc else '?'} is {fn.label}"
+
+
+def _arg_names(args: ast.arguments) -> list[str]:
+    return [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+
+
+def _signature(code) -> tuple:
+    consts = tuple(c for c in code.co_consts if not hasattr(c, "co_code"))
+    return (code.co_varnames, consts, frozenset(code.co_names) | frozenset(code.co_freevars))
+
+
+def _same_code(text: str, code) -> bool:
+    """Whether the lambda ``text`` compiles to the same variables, constants and names as ``code``
+    (free variables compile to globals on their own, hence names and free variables together)."""
+    try:
+        outer = compile("(" + text + "\n)", "<lineage>", "eval")
+    except SyntaxError:
+        return False
+    inner = [c for c in outer.co_consts if hasattr(c, "co_code")]
+    return len(inner) == 1 and _signature(inner[0]) == _signature(code)
+
+
+def _lambda_texts(source: str) -> list[str]:
+    """The text of every lambda whose keyword is on the first line of ``source``.
+
+    The source may be a fragment of a statement (``.filter(lambda kv: ..., name="x")``), so
+    tokens are scanned rather than parsed: a lambda ends at a comma, closing bracket,
+    ``for`` or semicolon outside its own brackets (commas only after its colon), or at
+    the end of the logical line."""
+    tokens: list[tokenize.TokenInfo] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            tokens.append(tok)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    lines = source.splitlines(keepends=True)
+    texts = []
+    for i, tok in enumerate(tokens):
+        if not (tok.type == tokenize.NAME and tok.string == "lambda" and tok.start[0] == 1):
+            continue
+        depth, body, end = 0, False, None
+        for t in tokens[i + 1:]:
+            if t.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                end = t.start
+            elif t.type == tokenize.OP and t.string in "([{":
+                depth += 1
+            elif t.type == tokenize.OP and t.string in ")]}":
+                if depth == 0:
+                    end = t.start
+                depth -= 1
+            elif depth == 0 and t.type == tokenize.OP and t.string == ":" and not body:
+                body = True
+            elif depth == 0 and body and (t.string in (",", ";") or
+                                          (t.type == tokenize.NAME and t.string == "for")):
+                end = t.start
+            if end is not None:
+                break
+        if end is None:
+            end = (len(lines), len(lines[-1]) if lines else 0)
+        texts.append(_slice(lines, tok.start, end))
+    return texts
+
+
+def _slice(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str:
+    (r0, c0), (r1, c1) = start, end
+    if r0 == r1:
+        return lines[r0 - 1][c0:c1]
+    return "".join([lines[r0 - 1][c0:], *lines[r0:r1 - 1], lines[r1 - 1][:c1] if r1 <= len(lines) else ""])
+
+
+# -- the evaluator --------------------------------------------------------------------------
+
+Env = dict[str, Value]
+Return = tuple[ast.expr, Env, "frozenset[Path] | None"]
+
+
+class _Evaluator:
+    """Abstract interpretation of one function body over :data:`Value`."""
+
+    def __init__(self, fn: UserFn):
+        self.fn = fn
+        self.in_return = False
+
+    # statements: (returns reached, env at the end or None when every path returned/raised)
+    def block(self, stmts: list[ast.stmt], env: Env, cond) -> tuple[list[Return], Env | None]:
+        returns: list[Return] = []
+        env = dict(env)
+        for stmt in stmts:
+            if isinstance(stmt, ast.Return):
+                returns.append((stmt.value or ast.Constant(None), env, cond))
+                return returns, None
+            if isinstance(stmt, ast.Raise):
+                return returns, None
+            if isinstance(stmt, ast.If):
+                test = self.expr(stmt.test, env)
+                inner = _union(cond, deps(test))
+                r1, e1 = self.block(stmt.body, env, inner)
+                r2, e2 = self.block(stmt.orelse, env, inner)
+                returns += r1 + r2
+                alive = [e for e in (e1, e2) if e is not None]
+                if not alive:
+                    return returns, None
+                env = _merge_envs(alive, deps(test))
+            elif isinstance(stmt, ast.Assign):
+                value = self.expr(stmt.value, env)
+                for target in stmt.targets:
+                    self.bind(target, value, env)
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                if stmt.value is not None:
+                    self.bind(stmt.target, self.expr(stmt.value, env), env)
+            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+                old = env.get(stmt.target.id, Unknown(f"reads '{stmt.target.id}' from outside"))
+                env[stmt.target.id] = derived([old, self.expr(stmt.value, env)])
+            elif isinstance(stmt, (ast.Pass, ast.Assert)):
+                pass
+            elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                pass  # a docstring
+            else:
+                raise _Opaque(f"{self.fn.label} has a statement the analysis does not follow "
+                              f"({_brief(stmt)})")
+        return returns, env
+
+    def bind(self, target: ast.expr, value: Value, env: Env) -> None:
+        if isinstance(target, ast.Name):
+            env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if any(isinstance(e, ast.Starred) for e in target.elts):
+                for name in _names(target):
+                    env[name] = Unknown("unpacked with a starred target")
+                return
+            if isinstance(value, Record) and len(value.items) != len(target.elts):
+                for name in _names(target):
+                    env[name] = Unknown("unpacks a tuple of another length")
+                return
+            for i, elt in enumerate(target.elts):
+                self.bind(elt, at(value, (i,)), env)
+        else:
+            raise _Opaque(f"{self.fn.label} assigns to an item or attribute ({_brief(target)})")
+
+    # expressions
+    def expr(self, e: ast.expr, env: Env) -> Value:
+        if isinstance(e, ast.Name):
+            if e.id in env:
+                return env[e.id]
+            return Unknown(f"reads '{e.id}' from outside the function")
+        if isinstance(e, ast.Constant):
+            return Const(e.value)
+        if isinstance(e, (ast.Tuple, ast.List)):
+            if isinstance(e, ast.List) and not self.in_return:
+                return Unknown("builds a list (mutable) in a local variable")
+            if any(isinstance(x, ast.Starred) for x in e.elts):
+                return Unknown("builds a tuple with a starred item")
+            return Record(tuple(self.expr(x, env) for x in e.elts))
+        if isinstance(e, ast.Subscript):
+            return self.subscript(e, env)
+        if isinstance(e, ast.Attribute):
+            return derived([self.expr(e.value, env)])
+        if isinstance(e, ast.Call):
+            return self.call(e, env)
+        if isinstance(e, ast.BinOp):
+            return derived([self.expr(e.left, env), self.expr(e.right, env)])
+        if isinstance(e, ast.UnaryOp):
+            return derived([self.expr(e.operand, env)])
+        if isinstance(e, ast.BoolOp):
+            return derived([self.expr(v, env) for v in e.values])
+        if isinstance(e, ast.Compare):
+            return derived([self.expr(v, env) for v in [e.left, *e.comparators]])
+        if isinstance(e, ast.IfExp):
+            test = self.expr(e.test, env)
+            return merge([self.expr(e.body, env), self.expr(e.orelse, env)], deps(test))
+        if isinstance(e, ast.JoinedStr):
+            return derived([self.expr(v, env) for v in _formatted(e)])
+        return Unknown(f"uses an expression the analysis does not follow ({_brief(e)})")
+
+    def subscript(self, e: ast.Subscript, env: Env) -> Value:
+        base = self.expr(e.value, env)
+        if isinstance(e.slice, ast.Slice):
+            parts = [e.slice.lower, e.slice.upper, e.slice.step]
+            try:
+                bounds = [None if p is None else ast.literal_eval(p) for p in parts]
+            except (ValueError, TypeError):
+                return Unknown(f"slices with a computed bound ({_brief(e)})")
+            if isinstance(base, Record):
+                return Record(base.items[slice(*bounds)])
+            return derived([base])
+        try:
+            key = ast.literal_eval(e.slice)
+        except (ValueError, TypeError):
+            return Unknown(f"indexes with a computed key ({_brief(e)})")
+        if isinstance(base, Const):
+            try:
+                return Const(base.value[key])
+            except Exception:  # a constant that cannot be indexed so: the program would fail
+                return Unknown(f"indexes a constant ({_brief(e)})")
+        if isinstance(key, int) and not isinstance(key, bool):
+            if isinstance(base, Record) and -len(base.items) <= key < 0:
+                key += len(base.items)
+            if key >= 0:
+                return at(base, (key,))
+        if isinstance(base, Record):
+            return Unknown(f"indexes a tuple with {key!r}")
+        return derived([base])
+
+    def call(self, e: ast.Call, env: Env) -> Value:
+        func = e.func
+        if isinstance(func, ast.Name) and func.id not in env and self.builtin(func.id):
+            if e.keywords or any(isinstance(a, ast.Starred) for a in e.args):
+                return Unknown(f"calls {func.id}() with keyword or starred arguments")
+            args = [self.expr(a, env) for a in e.args]
+            if func.id == "tuple" and len(args) == 1 and isinstance(args[0], Record):
+                return args[0]
+            return derived(args)
+        if isinstance(func, ast.Attribute):
+            return Unknown(f"calls method '{func.attr}'")
+        return Unknown(f"calls {_brief(func)}()")
+
+    def builtin(self, name: str) -> bool:
+        """``name`` is a pure builtin here: not shadowed by the module or a closure variable."""
+        obj = self.fn.obj
+        if name not in PURE_BUILTINS or obj is None:
+            return False
+        code = getattr(obj, "__code__", None)
+        shadowed = name in getattr(obj, "__globals__", {}) or (
+            code is not None and name in code.co_freevars)
+        return not shadowed
+
+    # the output
+    def output(self, returns: list[Return], mode: str) -> Value:
+        values, conds = [], frozenset()
+        for e, env, cond in returns:
+            if mode == "none" and isinstance(e, ast.Constant) and e.value is None:
+                continue
+            conds = _union(conds, cond)
+            if mode == "elements":
+                values += self.elements(e, env)
+            else:
+                self.in_return = True
+                values.append(self.expr(e, env))
+                self.in_return = False
+        if not values:
+            return Unknown(f"{self.fn.label} never returns a value the analysis can see")
+        return merge(values, conds)
+
+    def elements(self, e: ast.expr, env: Env) -> list[Value]:
+        """The values of the elements of the iterable ``e`` (a flat_map's return value)."""
+        if isinstance(e, (ast.Tuple, ast.List, ast.Set)):
+            if any(isinstance(x, ast.Starred) for x in e.elts):
+                return [Unknown("returns a display with a starred item")]
+            self.in_return = True
+            out = [self.expr(x, env) for x in e.elts]
+            self.in_return = False
+            return out
+        if isinstance(e, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+            inner = dict(env)
+            for gen in e.generators:
+                if gen.is_async:
+                    return [Unknown("an async comprehension")]
+                source = self.expr(gen.iter, inner)
+                each = (merge(list(source.items), frozenset()) if isinstance(source, Record) and source.items
+                        else Unknown(f"an element of {_brief(gen.iter)}"))
+                self.bind(gen.target, each, inner)
+            self.in_return = True
+            out = self.expr(e.elt, inner)
+            self.in_return = False
+            return [out]
+        value = self.expr(e, env)
+        if isinstance(value, Record):
+            return list(value.items)
+        reason = value.reason if isinstance(value, Unknown) else "it is not a display"
+        return [Unknown(f"cannot see into the iterable it returns ({reason})")]
+
+
+def _formatted(e: ast.JoinedStr) -> list[ast.expr]:
+    out: list[ast.expr] = []
+    for v in e.values:
+        if isinstance(v, ast.FormattedValue):
+            out.append(v.value)
+            if v.format_spec is not None:
+                out += _formatted(v.format_spec)
+    return out
+
+
+def _names(target: ast.expr) -> list[str]:
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+
+
+def _union(a: frozenset[Path] | None, b: frozenset[Path] | None) -> frozenset[Path] | None:
+    return None if a is None or b is None else a | b
+
+
+def _merge_envs(envs: list[Env], cond: frozenset[Path] | None) -> Env:
+    """Variables after an ``if``: a name bound on one path only keeps that binding (the other
+    path raises NameError if it reads it, producing no output)."""
+    out: Env = {}
+    for name in {n for e in envs for n in e}:
+        out[name] = merge([e[name] for e in envs if name in e], cond)
+    return out
+
+
+def _brief(node: ast.AST, limit: int = 40) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
