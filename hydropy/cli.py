@@ -56,9 +56,30 @@ def _cmd_run(args) -> int:
     else:
         target = args.target or ("ray" if args.address else "local")
         options = {"address": args.address} if target == "ray" else {}
-        results = load_flow(args.program).run(inputs, target=target, plan=args.plan, **options)
+        flow = load_flow(args.program)
+        results = flow.run(inputs, target=target, plan=args.plan, **options)
+        if args.check:
+            verdict = check_against_single_node(flow, inputs, results)
     print(format_results(results, args.format))
+    if args.check and not os.path.isdir(args.program):
+        print(verdict, file=sys.stderr if args.format == "json" else sys.stdout)
+        return 0 if verdict.startswith("check: same") else 1
     return 0
+
+
+def check_against_single_node(flow, inputs, results) -> str:
+    """One line saying whether ``results`` equal the single-node program's sinks (as multisets
+    where a sink is unordered)."""
+    from hydropy.targets.local import canonical
+    graph = flow.graph()
+    expected = canonical(graph, flow.run(inputs))
+    got = canonical(graph, results)
+    differing = [name for name in expected if expected[name] != got.get(name)]
+    if differing:
+        return f"check: DIFFERENT from the single-node program in sink(s) {', '.join(differing)}"
+    records = sum(len(v) for v in expected.values())
+    return (f"check: same sinks as the single-node program ({len(expected)} sinks, "
+            f"{records} records)")
 
 
 def _cmd_explain(args) -> int:
@@ -106,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=["text", "json"], default="text")
     run.add_argument("--target", choices=["local", "ray"], help="where a PROGRAM runs (default local)")
     run.add_argument("--plan", metavar="PLAN", help="apply this plan to PROGRAM first")
+    run.add_argument("--check", action="store_true",
+                     help="also run the single-node program locally and say whether the sinks agree")
     run.add_argument("--address", metavar="ADDR",
                      help="an existing Ray cluster (host:port, ray://host:port or auto) instead of a "
                           "local Ray started and stopped by hydropy")

@@ -72,6 +72,8 @@ class Graph:
 
     # -- building ---------------------------------------------------------
     def add(self, node: Node) -> Node:
+        """Add ``node`` and its in-edges. An input may be added later (a loop's back edge);
+        :func:`verify` rejects one that never is."""
         self.nx.add_node(node.id, node=node)
         for port, src in enumerate(node.inputs):
             self.nx.add_edge(src, node.id, key=port)
@@ -100,14 +102,14 @@ class Graph:
         return self.nx.nodes[node_id]["node"]
 
     def __contains__(self, node_id: int) -> bool:
-        return node_id in self.nx
+        return "node" in self.nx.nodes.get(node_id, {})
 
     def __len__(self) -> int:
         return self.nx.number_of_nodes()
 
     def nodes(self) -> list[Node]:
         """All nodes in id order (the order they were traced)."""
-        return [self.nx.nodes[i]["node"] for i in sorted(self.nx.nodes)]
+        return [self.nx.nodes[i]["node"] for i in sorted(self.nx.nodes) if i in self]
 
     def by_name(self, name: str) -> Node | None:
         for n in self.nodes():

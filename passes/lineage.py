@@ -87,13 +87,13 @@ def at(value: Value, path: Path) -> Value:
     for i in path:
         if isinstance(value, Record):
             if not 0 <= i < len(value.items):
-                return Unknown(f"field {i} of a {len(value.items)}-tuple")
+                return Unknown(f"takes field {i} of a {len(value.items)}-tuple")
             value = value.items[i]
         elif isinstance(value, Field):
             value = Field(value.path + (i,))
         elif isinstance(value, Const):
             if not (isinstance(value.value, tuple) and 0 <= i < len(value.value)):
-                return Unknown(f"field {i} of the constant {value.value!r}")
+                return Unknown(f"takes field {i} of the constant {value.value!r}")
             value = Const(value.value[i])
         else:  # a part of a function of some inputs is a function of them; Unknown stays
             return value
@@ -161,7 +161,7 @@ def merge(values: list[Value], cond: frozenset[Path] | None) -> Value:
         return Record(tuple(merge([v.items[i] for v in values], cond)
                             for i in range(len(values[0].items))))
     if cond is None:
-        return first_unknown(values) or Unknown("chosen by a condition the analysis cannot follow")
+        return first_unknown(values) or Unknown("chooses by a condition the analysis cannot follow")
     return derived(values, cond)
 
 
@@ -310,7 +310,7 @@ def _function_ast(fn: UserFn):
     if isinstance(fn.obj, operator.itemgetter):
         return _itemgetter(fn.obj)
     if not fn.source:
-        return f"no source code for {fn.label} (a builtin or a callable object)"
+        return "has no source code (a builtin or a callable object)"
     if fn.is_lambda:
         found = _find_lambda(fn)
         if isinstance(found, str):
@@ -319,17 +319,17 @@ def _function_ast(fn: UserFn):
     try:
         tree = ast.parse(fn.source)
     except SyntaxError:
-        return f"cannot parse the source of {fn.label}"
+        return "has source code that cannot be parsed"
     defs = [s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if not defs:
-        return f"cannot find the definition of {fn.label}"
+        return "has no def statement in its source code"
     fdef = defs[0]
     if isinstance(fdef, ast.AsyncFunctionDef):
-        return f"{fn.label} is a coroutine"
+        return "is a coroutine"
     if fdef.decorator_list:
-        return f"{fn.label} is decorated"
+        return "is decorated"
     if fn.obj is not None and getattr(fn.obj, "__name__", fdef.name) != fdef.name:
-        return f"the source found for {fn.label} defines '{fdef.name}'"
+        return f"has source code that defines '{fdef.name}' instead"
     return fdef.args, fdef.body
 
 
@@ -337,7 +337,7 @@ def _itemgetter(obj: operator.itemgetter) -> Lineage:
     try:
         keys = [ast.literal_eval(a) for a in ast.parse(repr(obj), mode="eval").body.args]
     except (SyntaxError, ValueError, AttributeError):
-        return Lineage(Unknown("an itemgetter whose keys cannot be read"), 1)
+        return Lineage(Unknown("is an itemgetter whose keys cannot be read"), 1)
     items = [Field((k,)) if isinstance(k, int) and k >= 0 else Derived(frozenset({()}))
              for k in keys]
     return Lineage(items[0] if len(items) == 1 else Record(tuple(items)), 1, ("x",))
@@ -366,8 +366,8 @@ def _find_lambda(fn: UserFn) -> ast.Lambda | str:
     if len(candidates) == 1:
         return next(iter(candidates.values()))[0]
     if not candidates:
-        return f"cannot find {fn.label} in its source line"
-    return f"cannot tell which lambda on line {fn.loc.line if fn.loc else '?'} is {fn.label}"
+        return "cannot be found in its source line"
+    return "cannot be told apart from another lambda on its line"
 
 
 def _arg_names(args: ast.arguments) -> list[str]:
@@ -486,8 +486,7 @@ class _Evaluator:
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 pass  # a docstring
             else:
-                raise _Opaque(f"{self.fn.label} has a statement the analysis does not follow "
-                              f"({_brief(stmt)})")
+                raise _Opaque(f"has a statement the analysis does not follow ({_brief(stmt)})")
         return returns, env
 
     def bind(self, target: ast.expr, value: Value, env: Env) -> None:
@@ -496,7 +495,7 @@ class _Evaluator:
         elif isinstance(target, (ast.Tuple, ast.List)):
             if any(isinstance(e, ast.Starred) for e in target.elts):
                 for name in _names(target):
-                    env[name] = Unknown("unpacked with a starred target")
+                    env[name] = Unknown("unpacks with a starred target")
                 return
             if isinstance(value, Record) and len(value.items) != len(target.elts):
                 for name in _names(target):
@@ -505,7 +504,7 @@ class _Evaluator:
             for i, elt in enumerate(target.elts):
                 self.bind(elt, at(value, (i,)), env)
         else:
-            raise _Opaque(f"{self.fn.label} assigns to an item or attribute ({_brief(target)})")
+            raise _Opaque(f"assigns to an item or attribute ({_brief(target)})")
 
     # expressions
     def expr(self, e: ast.expr, env: Env) -> Value:
@@ -517,7 +516,7 @@ class _Evaluator:
             return Const(e.value)
         if isinstance(e, (ast.Tuple, ast.List)):
             if isinstance(e, ast.List) and not self.in_return:
-                return Unknown("builds a list (mutable) in a local variable")
+                return Unknown("builds a list outside its return value")
             if any(isinstance(x, ast.Starred) for x in e.elts):
                 return Unknown("builds a tuple with a starred item")
             return Record(tuple(self.expr(x, env) for x in e.elts))
@@ -608,7 +607,7 @@ class _Evaluator:
                 values.append(self.expr(e, env))
                 self.in_return = False
         if not values:
-            return Unknown(f"{self.fn.label} never returns a value the analysis can see")
+            return Unknown("never returns a value")
         return merge(values, conds)
 
     def elements(self, e: ast.expr, env: Env) -> list[Value]:
@@ -624,10 +623,10 @@ class _Evaluator:
             inner = dict(env)
             for gen in e.generators:
                 if gen.is_async:
-                    return [Unknown("an async comprehension")]
+                    return [Unknown("uses an async comprehension")]
                 source = self.expr(gen.iter, inner)
                 each = (merge(list(source.items), frozenset()) if isinstance(source, Record) and source.items
-                        else Unknown(f"an element of {_brief(gen.iter)}"))
+                        else Unknown(f"takes elements of {_brief(gen.iter)}"))
                 self.bind(gen.target, each, inner)
             self.in_return = True
             out = self.expr(e.elt, inner)
@@ -636,8 +635,8 @@ class _Evaluator:
         value = self.expr(e, env)
         if isinstance(value, Record):
             return list(value.items)
-        reason = value.reason if isinstance(value, Unknown) else "it is not a display"
-        return [Unknown(f"cannot see into the iterable it returns ({reason})")]
+        reason = f" ({value.reason})" if isinstance(value, Unknown) else ""
+        return [Unknown(f"returns an iterable the analysis cannot see into{reason}")]
 
 
 def _formatted(e: ast.JoinedStr) -> list[ast.expr]:

@@ -58,7 +58,7 @@ class LocalRunner:
         out: dict[int, list] = {}
         carried, self.pending = self.pending, defaultdict(list)
         for node in self.order:
-            ins = [out[i] for i in node.inputs]
+            ins = [] if node.kind == "cycle" else [out[i] for i in node.inputs]
             if node.kind == "source":
                 out[node.id] = list(batch.get(node.params["name"], ()))
             elif node.kind == "source_iter":

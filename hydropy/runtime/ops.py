@@ -18,6 +18,12 @@ from hydropy.errors import InputError, UserCodeError
 UNSET = type("Unset", (), {"__repr__": lambda self: "UNSET", "__reduce__": lambda self: "UNSET"})()
 
 
+def detached(value: Any) -> Any:
+    """A lattice value as it is now (a copy: the fold goes on merging into its own); other
+    values as they are (a fold's function returns a new accumulator)."""
+    return value.copy() if hasattr(value, "merge") and hasattr(value, "copy") else value
+
+
 class Op:
     """Base: ``where`` for messages, ``loc`` (file:line) for the error's location."""
 
@@ -228,7 +234,7 @@ class LatticeFold(_Lifts):
         changed = False
         for x in batch:
             changed |= self.value.merge(self.lift(x))
-        return [self.value] if (fresh or changed) else []
+        return [detached(self.value)] if (fresh or changed) else []
 
 
 class Keyed(Op):
@@ -247,7 +253,7 @@ class Keyed(Op):
             k, v = self.pair(rec)
             if self.update(k, v):
                 changed[k] = self.value[k]
-        return list(changed.items())
+        return [(k, detached(v)) for k, v in changed.items()]
 
 
 class FoldKeyed(Keyed):
@@ -301,15 +307,15 @@ class Snapshot(Op):
     def step(self, source):
         value = source.value
         if isinstance(value, dict):
-            return sorted_items(value)
-        return [] if value is UNSET else [value]
+            return [(k, detached(v)) for k, v in sorted_items(value)]
+        return [] if value is UNSET else [detached(value)]
 
 
 class Lookup(Op):
     """``(k, q)`` -> ``(k, (q, table[k]))`` against the table's state in this tick."""
 
     def step(self, batch, table):
-        return [(k, (q, table.value.get(k))) for k, q in map(self.pair, batch)]
+        return [(k, (q, detached(table.value.get(k)))) for k, q in map(self.pair, batch)]
 
 
 class Identity(Op):
