@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable
 from hydropy.errors import ProgramError
 from hydropy.ir import KEYED, SINGLETON, SPECS, STREAM, Graph, Node, UserFn, verify
 from hydropy.ir.ops import output_collection
-from hydropy.ir.source import SourceLoc, positional_arity_ok, user_location
+from hydropy.ir.source import SourceLoc, positional_arity_ok, user_location, user_module_name
 
 
 class Flow:
@@ -20,6 +20,8 @@ class Flow:
     def __init__(self, name: str = "flow"):
         self.name = name
         self.loc = user_location()
+        #: the module that built this flow: where compiled stages import the user's functions from
+        self.module = user_module_name()
         self._graph = Graph(name)
         self._kind_counts: Counter[str] = Counter()
         self._open: dict[int, tuple[str, SourceLoc | None]] = {}  # placeholder id -> (what, loc)

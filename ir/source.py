@@ -40,14 +40,23 @@ def _is_library_frame(frame) -> bool:
     return name == "hydropy" or name.startswith("hydropy.")
 
 
-def user_location() -> SourceLoc | None:
-    """The innermost stack frame outside hydropy itself: the user's line that built an operator."""
-    frame = sys._getframe(1)
+def _user_frame():
+    frame = sys._getframe(2)
     while frame is not None and _is_library_frame(frame):
         frame = frame.f_back
-    if frame is None:
-        return None
-    return SourceLoc(frame.f_code.co_filename, frame.f_lineno)
+    return frame
+
+
+def user_location() -> SourceLoc | None:
+    """The innermost stack frame outside hydropy itself: the user's line that built an operator."""
+    frame = _user_frame()
+    return None if frame is None else SourceLoc(frame.f_code.co_filename, frame.f_lineno)
+
+
+def user_module_name() -> str | None:
+    """The ``__name__`` of the user's module calling into hydropy."""
+    frame = _user_frame()
+    return None if frame is None else frame.f_globals.get("__name__")
 
 
 @dataclass(frozen=True, eq=False)

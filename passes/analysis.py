@@ -320,9 +320,12 @@ class _Records:
             return values[0]
         if all(isinstance(v, Same) for v in values):
             return self.same_key(node, values, here, "union")
-        if all(isinstance(v, Record) and len(v.items) == len(values[0].items) for v in values):
-            return Record(tuple(self.union(node, [v.items[i] for v in values], here + (i,))
-                                for i in range(len(values[0].items))))
+        tuples = [v for v in values if isinstance(v, Record)]
+        if tuples and all(isinstance(v, (Same, Func)) or
+                          (isinstance(v, Record) and len(v.items) == len(tuples[0].items))
+                          for v in values):  # an input traced as a whole splits into its fields
+            return Record(tuple(self.union(node, [_walk(v, (i,)) for v in values], here + (i,))
+                                for i in range(len(tuples[0].items))))
         if all(isinstance(v, (Same, Func)) for v in values):
             return Func(frozenset().union(*(v.origins for v in values)))
         return self.anchor(node, here, "the inputs of the union disagree here")

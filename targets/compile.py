@@ -26,6 +26,6 @@ def compile_flow(flow, out_dir: str, *, plan: str | None = None, target: str = "
     if target != "ray":
         raise HydropyError(f"unknown compile target '{target}'; available: ray")
     graph = design_point(flow.graph(), plan)
-    program = find_program(graph, flow.loc.file)
-    write_compiled(emit(graph, program, program_arg or os.path.basename(flow.loc.file)), out_dir, force=force)
+    program = find_program(flow)
+    write_compiled(emit(graph, program, program_arg or os.path.basename(program.path)), out_dir, force=force)
     return graph

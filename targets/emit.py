@@ -47,19 +47,30 @@ class CompileError(HydropyError):
 
 @dataclass
 class Program:
-    """The user's program file as the emitted code sees it: ``program/<module>.py``."""
+    """The user's program file as the emitted code sees it: copied to ``program/<stem>.py`` and
+    imported by the stages as ``stem``."""
 
     path: str
-    module: str                       # the name the file is imported under, in hydropy and in stages
+    module: str                       # the name it is loaded under in this process
     namespace: dict = field(default_factory=dict)
 
+    @property
+    def stem(self) -> str:
+        return os.path.splitext(os.path.basename(self.path))[0]
 
-def find_program(graph: Graph, path: str) -> Program:
-    path = os.path.abspath(path)
-    for name, mod in list(sys.modules.items()):
-        if getattr(mod, "__file__", None) and os.path.abspath(mod.__file__) == path:
-            return Program(path, name, vars(mod))
-    raise LoadError(f"the program file {display_path(path)} is not loaded; load it with hydropy first")
+
+def find_program(flow) -> Program:
+    """The module that built ``flow``: its file is copied beside the stages."""
+    module = sys.modules.get(flow.module or "")
+    path = getattr(module, "__file__", None)
+    if not path:
+        raise LoadError(f"flow '{flow.name}' was not built by a program file; hydropy compiles "
+                        f"programs defined in a .py file")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if not stem.isidentifier() or keyword.iskeyword(stem):
+        raise LoadError(f"program file name {os.path.basename(path)} must be a Python identifier "
+                        f"to be imported by the stages")
+    return Program(os.path.abspath(path), flow.module, vars(module))
 
 
 def ident(name: str) -> str:
@@ -98,7 +109,7 @@ class StageWriter:
                 return qualname
             if module == self.program.module:
                 if self.program.namespace.get(qualname.split(".")[0]) is not None:
-                    self._import(module, qualname.split(".")[0])
+                    self._import(self.program.stem, qualname.split(".")[0])
                     return qualname
             elif module in sys.modules and _resolve(module, qualname) is obj:
                 self._import(module, qualname.split(".")[0])
@@ -121,7 +132,7 @@ class StageWriter:
                              and not hasattr(builtins, n))
             if not missing:
                 for name in sorted(names & set(self.program.namespace)):
-                    self._import(self.program.module, name)
+                    self._import(self.program.stem, name)
                 return f"({ast.unparse(tree)})"
             why = f"it reads names that are not module-level globals ({', '.join(missing)})"
         raise CompileError(f"{node.kind} '{node.name}': its {what} {label} cannot be emitted as "
@@ -266,7 +277,7 @@ def emit(graph: Graph, program: Program, program_arg: str) -> dict[str, str]:
     for stage in stages:
         files[f"stages/{stage}.py"] = with_header(StageWriter(graph, stage, program).render())
     with open(program.path, encoding="utf-8") as fh:
-        files[f"program/{program.module}.py"] = fh.read()
+        files[f"program/{program.stem}.py"] = fh.read()
     files["deploy.yaml"] = with_header(yaml.safe_dump(manifest(graph, program, program_arg),
                                                       sort_keys=False))
     files["main.py"] = with_header(MAIN_PY.format(flow=graph.name))
@@ -277,7 +288,7 @@ def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
     return {
         "flow": graph.name,
         "program": program_arg,
-        "module": program.module,
+        "module": program.stem,
         "stages": [{"name": s, "file": f"stages/{s}.py", "class": class_name(s),
                     "members": graph.members_of(s),
                     "sources": [n.params["name"] for n in graph.nodes()
