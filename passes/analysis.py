@@ -83,22 +83,37 @@ def monotonicity(graph: Graph) -> dict[int, str]:
 
 
 def _async_causes(graph: Graph, node: Node) -> tuple[str, ...]:
-    """The asynchronous inputs upstream of ``node`` (through cycles too): source names and
-    channels between stages, in graph order."""
-    upstream = nx.ancestors(graph.nx, node.id)
+    """The asynchronous inputs upstream of ``node``'s output (through cycles too), in graph
+    order: ``'name'`` for an external source, ``the channel from stage 'a' to stage 'b'``."""
+    upstream = nx.ancestors(graph.nx, node.id) | {node.id}
     causes: list[str] = []
     for n in graph.nodes():
-        if n.id not in upstream and n.id != node.id:
+        if n.id not in upstream:
             continue
-        if n.kind == "source" and n.id != node.id:
+        if n.kind == "source":
             causes.append(f"'{n.params['name']}'")
         for src in _crosses(graph, n):
             causes.append(f"the channel from stage '{src.location}' to stage '{n.location}'")
     return tuple(dict.fromkeys(causes))
 
 
+def _causes_via(graph: Graph, node: Node, port: int) -> tuple[str, ...]:
+    """The asynchronous inputs that reach ``node`` through its input ``port``."""
+    src = graph.node(node.inputs[port])
+    causes = _async_causes(graph, src)
+    if src.location != node.location:
+        causes += (f"the channel from stage '{src.location}' to stage '{node.location}'",)
+    return tuple(dict.fromkeys(causes))
+
+
 def _phrase(causes: tuple[str, ...]) -> str:
-    return " and ".join(causes)
+    """``the records of 'puts' and the records on the channel from ...``."""
+    return " and ".join(f"the records of {c}" if c.startswith("'") else f"the records on {c}"
+                        for c in causes)
+
+
+#: the input whose state a point-in-time read observes: a later arrival there changes the answer
+_STATE_PORT = {"lookup": 1, "snapshot": 0, "anti_join": 1}
 
 
 def _fold_behind(graph: Graph, node: Node) -> Node:
@@ -113,9 +128,11 @@ def _is_lattice(node: Node) -> bool:
 
 
 def points_of_order(graph: Graph) -> list[PointOfOrder]:
-    """Non-monotone operators whose inputs are reached by an asynchronous input, in graph order.
+    """Non-monotone operators reached by an asynchronous input, in graph order.
 
-    A fold is not reported itself: its value is observed either by a sink (its final value,
+    For a point-in-time read (lookup, snapshot, anti_join) only the input whose state it
+    reads counts: a lookup of a table built from bounded inputs always sees the whole table,
+    whenever its queries arrive. A fold is not reported itself: its value is observed either by a sink (its final value,
     which does not depend on batching) or through a point-in-time read (snapshot, lookup),
     and that read is what is reported, naming the fold. A snapshot of a lattice fold counts
     too: a threshold read after it would be safe, but a filter cannot be proven one."""
@@ -123,49 +140,36 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
     for node in graph.nodes():
         if node.spec.monotone or node.kind in FOLDS:
             continue
-        causes = _async_causes(graph, node)
+        ports = [_STATE_PORT[node.kind]] if node.kind in _STATE_PORT else range(len(node.inputs))
+        causes = tuple(dict.fromkeys(c for p in ports for c in _causes_via(graph, node, p)))
         if not causes:
             continue
         if node.kind == "lookup":
-            reason, hint = _lookup_reason(graph, node)
+            fold = _fold_behind(graph, graph.node(node.inputs[1]))
+            reason = (f"{_op(node)} reads the current state of {_op(fold)} for each record of "
+                      f"'{graph.node(node.inputs[0]).name}': its answer depends on whether "
+                      f"{_phrase(causes)} arrived before it")
+            hint = ("write the read as a threshold on the lattice (answer once the value passes "
+                    "a bound), or accept the point of order" if _is_lattice(fold) else
+                    "fold into a lattice and read it with a threshold, or accept the point of order")
         elif node.kind == "snapshot":
-            reason, hint = _snapshot_reason(graph, node)
+            reason, hint = _snapshot_reason(graph, node, causes)
         elif node.kind == "anti_join":
-            neg = graph.node(node.inputs[1])
-            late = _async_causes(graph, neg) or (f"'{neg.name}'",)
-            reason = (f"{_op(node)} drops each record whose key has been seen on its second "
-                      f"input so far: a key of {_phrase(late)} that arrives later would have "
-                      f"removed it")
+            reason = (f"{_op(node)} drops each record whose key has been seen on "
+                      f"'{graph.node(node.inputs[1]).name}' so far: a key among {_phrase(causes)} "
+                      f"that arrives later would have removed it")
             hint = "negate only a bounded input (complete before the read), or accept the point of order"
         else:
-            reason = f"{_op(node)} is not monotone and reads records of {_phrase(causes)}"
+            reason = f"{_op(node)} is not monotone and reads {_phrase(causes)}"
             hint = "accept the point of order, or express the computation monotonically"
         out.append(PointOfOrder(node.id, node.kind, node.name, node.loc, reason, hint, causes))
     return out
 
 
-def _lookup_reason(graph: Graph, node: Node) -> tuple[str, str]:
-    query, table = graph.node(node.inputs[0]), graph.node(node.inputs[1])
-    fold = _fold_behind(graph, table)
-    asked = _async_causes(graph, query) or (f"'{query.name}'",)
-    writes = _async_causes(graph, table) or (f"'{table.name}'",)
-    reason = (f"{_op(node)} reads the current state of {_op(fold)} for each record of "
-              f"{_phrase(asked)}: its answer depends on whether the records of "
-              f"{_phrase(writes)} arrived before it")
-    if _is_lattice(fold):
-        hint = ("write the read as a threshold on the lattice (answer once the value passes a "
-                "bound), or accept the point of order")
-    else:
-        hint = "fold into a lattice and read it with a threshold, or accept the point of order"
-    return reason, hint
-
-
-def _snapshot_reason(graph: Graph, node: Node) -> tuple[str, str]:
+def _snapshot_reason(graph: Graph, node: Node, causes: tuple[str, ...]) -> tuple[str, str]:
     fold = _fold_behind(graph, graph.node(node.inputs[0]))
-    causes = _async_causes(graph, fold)
     reason = (f"{_op(node)} emits the current value of {_op(fold)} once per tick: which values "
-              f"it shows depends on how the records of {_phrase(causes)} are split into ticks "
-              f"and ordered")
+              f"it shows depends on how {_phrase(causes)} are split into ticks and ordered")
     if not _is_lattice(fold):
         return reason, ("fold into a lattice (e.g. GCounter for a count) and read it with a "
                         "threshold, or accept the point of order")

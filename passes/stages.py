@@ -34,8 +34,16 @@ def insert_channels(graph: Graph) -> Graph:
     g = graph.copy()
     place_sinks(g)
     for net in [n for n in g.nodes() if n.kind == "network"]:
-        if g.node(net.inputs[0]).location == net.location:
-            _bypass(g, net)
+        stages = {c.location for c in g.consumers(net.id)}
+        if stages == {g.node(net.inputs[0]).location} or (len(stages) > 1 and
+                                                            net.params["routing"] == "direct"):
+            _bypass(g, net)  # no longer crosses stages, or will be re-placed per stage below
+        elif len(stages) > 1:
+            raise RewriteRefused(f"the {net.params['routing']} channel '{net.name}' would feed "
+                                 f"stages {', '.join(sorted(stages))}; keep its readers together",
+                                 net.loc)
+        elif stages and stages != {net.location}:
+            g.replace(net.copy(location=stages.pop()))  # a channel lives with its readers
     check_stage_boundaries(g)
     channels: dict[tuple[int, str], int] = {
         (n.inputs[0], n.location): n.id for n in g.nodes() if n.kind == "network"}
