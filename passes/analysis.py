@@ -274,7 +274,7 @@ class _Records:
             return self.input(node)
         if kind in ("map", "filter_map", "flat_map"):
             lin = L.node_lineage(node)
-            return self.subst(node, lin, lin.value, self.input(node), ())
+            return self.subst(node, lin.value, self.input(node), ())
         if kind == "union":
             return self.union(node, [self.values[i] for i in node.inputs], ())
         if kind == "join":
@@ -300,21 +300,21 @@ class _Records:
             return self.anchor(node, (), "an accumulated value")
         return self.anchor(node, (), f"the records of a '{kind}' operator are not traced")
 
-    def subst(self, node: Node, lin: L.Lineage, value: L.Value, inp: GValue, here: Path) -> GValue:
+    def subst(self, node: Node, value: L.Value, inp: GValue, here: Path) -> GValue:
         """A function's output lineage ``value`` with its input paths replaced by ``inp``'s origins."""
         if isinstance(value, L.Field):
             return self.at(node, inp, value.path, here, f"{node.fn().label} reads a part of its "
-                                                         f"input that is not traced")
+                                                         f"input the analysis cannot locate")
         if isinstance(value, Const):
             return value
         if isinstance(value, Record):
-            return Record(tuple(self.subst(node, lin, v, inp, here + (i,))
+            return Record(tuple(self.subst(node, v, inp, here + (i,))
                                 for i, v in enumerate(value.items)))
         if isinstance(value, L.Derived):
             parts = [_walk(inp, path) for path in value.deps]
             if any(p is None for p in parts):
                 return self.anchor(node, here, f"{node.fn().label} reads a part of its input "
-                                               f"that is not traced")
+                                               f"the analysis cannot locate")
             return Func(frozenset().union(*(_origins(p) for p in parts)))
         return self.anchor(node, here, f"{node.fn().label} {value.reason}")
 
