@@ -97,6 +97,9 @@ def _cmd_explain(args) -> int:
         if title and args.format == "text":
             out.append(f"# {title}")
         out.append(printer[args.format](g).rstrip("\n"))
+    if args.analysis:
+        from hydropy.passes.analysis import report
+        out.append(report(sections[-1][1]).rstrip("\n"))
     if args.format == "json" and len(sections) > 1:
         out = ["[" + ",\n".join(out) + "]"]
     print("\n\n".join(out))
@@ -138,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("program", help=program_help)
     explain.add_argument("--format", choices=["text", "mermaid", "dot", "json"], default="text")
     explain.add_argument("--plan", metavar="PLAN", help="also print the graph after each step")
+    explain.add_argument("--analysis", action="store_true",
+                         help="append the analyses: monotonicity, points of order, boundedness, "
+                              "keys, state per stage (of the last design point)")
     explain.set_defaults(handler=_cmd_explain)
 
     comp = sub.add_parser("compile", help="emit per-stage code for a target")
