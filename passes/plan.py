@@ -19,6 +19,8 @@ from hydropy.ir import Graph
 from hydropy.ir.source import SourceLoc
 
 from .decouple import decouple
+from .partition import partition
+from .replicate import replicate
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ def register_step(name: str, apply: Callable[..., Graph], required: dict, option
 
 
 register_step("decouple", decouple, {"operators": (list,), "to": (str,)})
+register_step("partition", partition, {"stage": (str,), "n": (int,)}, {"key": (list, str)})
+register_step("replicate", replicate, {"stage": (str,), "n": (int,)})
 
 
 @dataclass(frozen=True)

@@ -291,8 +291,10 @@ def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
         "module": program.stem,
         "stages": [{"name": s, "file": f"stages/{s}.py", "class": class_name(s),
                     "members": graph.members_of(s),
-                    "sources": [n.params["name"] for n in graph.nodes()
-                                if n.kind == "source" and n.location == s]}
+                    "sources": [{"name": n.params["name"],
+                                 "routing": n.params.get("routing", "round_robin"),
+                                 "key": _key(n) and list(_key(n))}
+                                for n in graph.nodes() if n.kind == "source" and n.location == s]}
                    for s in graph.locations()],
         "channels": [{"name": n.name, "from": graph.node(n.inputs[0]).location, "to": n.location,
                       "routing": n.params["routing"],

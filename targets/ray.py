@@ -20,6 +20,7 @@ import networkx as nx
 import yaml
 
 from hydropy.errors import HydropyError, InputError, LoadError
+from hydropy.runtime.batch import pack, route
 from hydropy.runtime.stage import merge_results
 
 MAX_DRAIN_ROUNDS = 10_000
@@ -75,7 +76,7 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
     compiled_dir = os.path.abspath(compiled_dir)
     manifest = load_manifest(compiled_dir)
     inputs = {k: list(v) for k, v in (inputs or {}).items()}
-    sources = {src: st["name"] for st in manifest["stages"] for src in st["sources"]}
+    sources = {src["name"]: st["name"] for st in manifest["stages"] for src in st["sources"]}
     unknown = sorted(set(inputs) - set(sources))
     if unknown:
         raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
@@ -121,6 +122,8 @@ class _Driver:
         self.stages = {st["name"]: st for st in manifest["stages"]}
         self.channels = manifest["channels"]
         self.sinks = list(manifest["sinks"])
+        self.source_routes = {src["name"]: (src["routing"], tuple(src["key"]) if src["key"] else None)
+                              for st in manifest["stages"] for src in st["sources"]}
         order = nx.DiGraph()
         order.add_nodes_from(self.stages)
         order.add_edges_from((c["from"], c["to"]) for c in self.channels)
@@ -150,8 +153,7 @@ class _Driver:
                     for i in range(self.stages[c["from"]]["members"]):
                         names.append(c["name"])
                         refs.append(produced[(c["from"], i, c["name"], m)])
-                members = len(self.hosts[name])
-                ext = {src: recs[m::members] for src, recs in external.get(name, {}).items()}
+                ext = {src: parts[m] for src, parts in external.get(name, {}).items()}
                 slots = self.slots[name]
                 result = host.tick.options(num_returns=len(slots) + 1).remote(names, ext, *refs)
                 result = result if slots else [result]
@@ -165,11 +167,14 @@ class _Driver:
         rounds = max([math.ceil(len(v) / batch_size) for v in inputs.values()] + [1])
         inflight: list[list] = []
         for r in range(rounds):
-            external: dict[str, dict[str, list]] = {}
+            external: dict[str, dict[str, list[list]]] = {}
             for src, records in inputs.items():
                 part = records[r * batch_size:(r + 1) * batch_size]
                 if part:
-                    external.setdefault(sources[src], {})[src] = part
+                    stage = sources[src]
+                    routing, key = self.source_routes[src]
+                    external.setdefault(stage, {})[src] = [
+                        pack(p) for p in route(part, routing, len(self.hosts[stage]), key, r)]
             inflight.append(self.round(external))
             if len(inflight) >= max_inflight:
                 self.ray.get(inflight.pop(0))

@@ -33,7 +33,7 @@ class StageHost:
         self.slots = [(c, j) for c in sorted(cls.CHANNELS_OUT) for j in range(receivers.get(c, 1))]
 
     def tick(self, names: list[str], external: dict[str, list], *received: Any):
-        batches: dict[str, list] = {name: [records] for name, records in external.items()}
+        batches: dict[str, list] = {name: [packed] for name, packed in external.items()}
         for name, packed in zip(names, received):
             batches.setdefault(name, []).append(packed)
         before = self.stage.sent

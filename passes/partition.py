@@ -1,0 +1,226 @@
+"""Partitioning a stage into N members by co-hashing (Chu et al., SIGMOD 2024).
+
+Mechanism: every channel into the stage routes each record to member
+``stable_hash(record at P) % N``; the stage's external sources are routed the same way by
+the driver. Invariant: every stateful operator of the stage sees, on one member, all the
+records with a given state key, and only those, in the order each sender sent them.
+
+Precondition, checked first: the stage has no global state (fold, reduce, count,
+lattice_fold, cross: split a fold with ``split_fold`` first), no loop and no literal
+source; every state key (a join's or keyed fold's key, ``unique``'s whole record, an
+anti_join's key) traces back through the stage's operators, by reading their functions,
+to a field of what enters the stage; and one routing field P per input determines every
+such key (each key is P or contains it). Where a key is computed from a field by a
+function (partitioning through a functional dependency), the stateless operators that
+compute it move to the sending stage, so the channel carries the key as a field.
+"""
+from __future__ import annotations
+
+from hydropy.errors import RewriteRefused
+from hydropy.ir import Graph, Node
+
+from .lineage import (Const, Derived, Field, Record, Unknown, at, deps, node_lineage, PASS_THROUGH)
+from .stages import check_no_divergent_delays, insert_channels
+
+Path = tuple[int, ...]
+
+#: stateful kinds that can be partitioned, with the key each input port's state is keyed by
+KEYED_STATE = {
+    "join": {0: (0,), 1: (0,)},
+    "anti_join": {0: (0,), 1: ()},
+    "fold_keyed": {0: (0,)},
+    "reduce_keyed": {0: (0,)},
+    "lattice_fold_keyed": {0: (0,)},
+    "unique": {0: ()},
+    "lookup": {0: (0,)},
+}
+GLOBAL_STATE = ("fold", "reduce", "count", "lattice_fold", "cross", "tick_fold")
+STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused")
+
+
+class _KeyLost(Exception):
+    def __init__(self, node: Node, why: str):
+        self.node, self.why = node, why
+
+
+class _NeedsMove(Exception):
+    """The key is computed by stateless operators from a channel's records: move them."""
+
+    def __init__(self, nodes: list[int]):
+        self.nodes = nodes
+
+
+def partition(graph: Graph, stage: str, n: int, key: list[int] | str = "auto") -> Graph:
+    """A copy of ``graph`` with ``stage`` split into ``n`` members routed by a co-hashing key."""
+    if not isinstance(n, int) or n < 2:
+        raise RewriteRefused(f"partition needs n >= 2 members, got {n!r}")
+    g = graph.copy()
+    for _ in range(len(g) + 1):  # each round moves at least one operator upstream
+        members = [x for x in g.nodes() if x.location == stage and x.kind != "sink"]
+        if not members:
+            raise RewriteRefused(f"no stage named '{stage}'; stages are: {', '.join(graph.locations())}")
+        if g.members_of(stage) > 1:
+            raise RewriteRefused(f"stage '{stage}' already has {g.members_of(stage)} members")
+        _check_state(g, members)
+        try:
+            needs = _requirements(g, stage, members)
+        except _NeedsMove as move:
+            for nid in move.nodes:
+                node = g.node(nid)
+                sender = g.node(_entry_of(g, stage, nid)).inputs[0]
+                g.replace(node.copy(location=g.node(sender).location))
+            g = insert_channels(g)
+            continue
+        routes = _choose_routes(g, needs, key)
+        return _apply(g, stage, n, routes)
+    raise RewriteRefused(f"partitioning '{stage}' did not settle")
+
+
+def _check_state(g: Graph, members: list[Node]) -> None:
+    for node in members:
+        if node.kind in GLOBAL_STATE:
+            hint = (" (split it into per-member partial aggregates with split_fold first)"
+                    if node.kind != "cross" else " (a cross product pairs every record with every other)")
+            raise RewriteRefused(f"{node.kind} '{node.name}' keeps one global value for the whole stage, "
+                                 f"which N members cannot share{hint}", node.loc)
+        if node.kind == "cycle":
+            raise RewriteRefused(f"the loop through cycle '{node.name}' would have to stay on one "
+                                 f"member; keep loops out of partitioned stages", node.loc)
+        if node.kind == "source_iter":
+            raise RewriteRefused(f"the literal source '{node.name}' would be emitted by one member "
+                                 f"only; decouple it out of the stage first", node.loc)
+        if node.kind == "snapshot" and g.node(node.inputs[0]).coll.kind != "keyed":
+            raise RewriteRefused(f"snapshot '{node.name}' reads a global value", node.loc)
+
+
+def _is_entry(g: Graph, stage: str, node: Node) -> bool:
+    return node.location == stage and node.kind in ("network", "source")
+
+
+def _requirements(g: Graph, stage: str, members: list[Node]) -> dict[int, list[tuple[Path, Node]]]:
+    """entry node id -> the key paths its records must be routed by, with the operator needing each."""
+    needs: dict[int, list[tuple[Path, Node]]] = {}
+    for node in members:
+        for port, path in KEYED_STATE.get(node.kind, {}).items():
+            try:
+                found = _trace(g, stage, node.inputs[port], Field(path), [])
+            except _KeyLost as lost:
+                raise RewriteRefused(
+                    f"{node.kind} '{node.name}' keeps state keyed by its input's "
+                    f"{_describe(path)}, which cannot be traced to a field of what enters stage "
+                    f"'{stage}': {lost.node.kind} '{lost.node.name}' ({lost.node.loc.short if lost.node.loc else '?'}) "
+                    f"{lost.why}", node.loc) from None
+            for entry, value in found:
+                needs.setdefault(entry, []).append((value.path, node))
+    return needs
+
+
+def _describe(path: Path) -> str:
+    return "whole record" if path == () else "field " + "".join(f"[{i}]" for i in path)
+
+
+def _trace(g: Graph, stage: str, nid: int, value, chain: list[int]) -> list[tuple[int, Field]]:
+    """Where ``value`` (a key, in terms of node ``nid``'s output) comes from at the stage's entries.
+
+    ``chain`` holds the stateless operators passed since the last field-preserving step, so
+    that a key computed by a function can be moved upstream with what it reads."""
+    node = g.node(nid)
+    if isinstance(value, Unknown):
+        raise _KeyLost(node, f"computes the key in a way hydropy cannot read ({value.reason})")
+    if isinstance(value, Const):
+        raise _KeyLost(node, "makes the key a constant, so all records would meet on one member")
+    if _is_entry(g, stage, node):
+        if isinstance(value, Field):
+            return [(nid, value)]
+        if isinstance(value, Record):
+            d = deps(value)
+            if d is not None and len(d) == 1:  # a tuple of one field's parts: route by that field
+                return [(nid, Field(next(iter(d))))]
+        if node.kind == "network" and chain and _stateless_chain(g, stage, chain):
+            raise _NeedsMove(chain)
+        raise _KeyLost(node, "delivers records whose key must be computed by a function "
+                             "(move the operator computing it to the sending stage)")
+    if node.location != stage:
+        raise _KeyLost(node, "is outside the stage")
+    if node.kind in ("map", "filter_map", "flat_map"):
+        lineage = node_lineage(node)
+        composed = _compose(value, lineage.value)
+        keeps = isinstance(value, Field) and isinstance(composed, Field)
+        return _trace(g, stage, node.inputs[0], composed, [] if keeps else chain + [nid])
+    if node.kind in PASS_THROUGH or node.kind == "union":
+        ports = [0] if node.kind in PASS_THROUGH else range(len(node.inputs))
+        return [hit for p in ports for hit in _trace(g, stage, node.inputs[p], value, chain + [nid])]
+    if node.kind == "join":
+        return _split(g, stage, node, value, {(0,): [(0, (0,)), (1, (0,))], (1, 0): [(0, (1,))],
+                                              (1, 1): [(1, (1,))]}, chain)
+    if node.kind == "lookup":
+        return _split(g, stage, node, value, {(0,): [(0, (0,))], (1, 0): [(0, (1,))]}, chain)
+    if node.kind == "snapshot":  # (k, v) of a keyed fold: k is the fold input's key
+        fold = g.node(node.inputs[0])
+        return _split(g, stage, fold, value, {(0,): [(0, (0,))]}, chain)
+    raise _KeyLost(node, f"is a {node.kind}, through which keys are not traced")
+
+
+def _compose(value, inner):
+    """``value`` (in terms of a function's output) in terms of the function's input."""
+    if isinstance(value, Field):
+        return at(inner, value.path)
+    if isinstance(value, Derived):
+        parts = [at(inner, p) for p in value.deps]
+        d = [deps(p) for p in parts]
+        return Unknown("reads an unknown field") if any(x is None for x in d) else \
+            Derived(frozenset().union(*d))
+    return value
+
+
+def _split(g, stage, node, value, table: dict[Path, list[tuple[int, Path]]], chain):
+    if not isinstance(value, Field):
+        raise _KeyLost(node, "combines key parts from several fields")
+    for prefix, targets in table.items():
+        if value.path[:len(prefix)] == prefix:
+            rest = value.path[len(prefix):]
+            return [hit for port, base in targets
+                    for hit in _trace(g, stage, node.inputs[port], Field(base + rest), chain + [node.id])]
+    raise _KeyLost(node, f"does not carry the key in its {_describe(value.path)}")
+
+
+def _stateless_chain(g: Graph, stage: str, chain: list[int]) -> bool:
+    return all(g.node(i).kind in STATELESS and g.node(i).location == stage for i in chain)
+
+
+def _entry_of(g: Graph, stage: str, nid: int) -> int:
+    """The entry (network node) that feeds stateless operator ``nid`` within ``stage``."""
+    node = g.node(nid)
+    while not _is_entry(g, stage, node):
+        node = g.node(node.inputs[0])
+    return node.id
+
+
+def _choose_routes(g: Graph, needs, key) -> dict[int, Path]:
+    routes = {}
+    for entry, wanted in needs.items():
+        paths = sorted({p for p, _ in wanted}, key=len)
+        route = tuple(key) if isinstance(key, (list, tuple)) else paths[-1]
+        for path, op in wanted:
+            if route[:len(path)] != path:
+                raise RewriteRefused(
+                    f"no single routing key co-locates the state of {op.kind} '{op.name}' (keyed by "
+                    f"{_describe(path)} of '{g.node(entry).name}') with the rest of the stage "
+                    f"(routing by {_describe(route)})", op.loc)
+        routes[entry] = route
+    return routes
+
+
+def _apply(g: Graph, stage: str, n: int, routes: dict[int, Path]) -> Graph:
+    g.members[stage] = n
+    for node in g.nodes():
+        if _is_entry(g, stage, node):
+            params = dict(node.params)
+            if node.id in routes:
+                params.update(routing="hash", key=routes[node.id])
+            else:
+                params.update(routing="round_robin", key=None)
+            g.replace(node.copy(params=params))
+    g = insert_channels(g)
+    check_no_divergent_delays(g)
+    return g

@@ -1,0 +1,86 @@
+"""Replicating a stage into N members (replicas) that hold the same state.
+
+Mechanism: a channel (or external source) whose records reach the stage's lattice state
+is a *write*: broadcast to every replica. Any other input is a *read*: each batch goes to
+one replica (any replica can serve it). Sinks of lattice folds merge the replicas' values
+(the lattice merge), which agree once every write has arrived everywhere.
+
+Precondition, checked first: the stage is stateless, or all of its state is lattice-typed
+(``lattice_fold``, ``lattice_fold_keyed``), read only through ``lookup`` or sinks; nothing
+derived from a write leaves the stage as a stream (every replica would send it); no input
+is both a write and a read.
+"""
+from __future__ import annotations
+
+from hydropy.errors import RewriteRefused
+from hydropy.ir import Graph, Node
+
+from .stages import check_no_divergent_delays, insert_channels
+
+LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed")
+STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused",
+             "network", "source")
+
+
+def _reach(g: Graph, stage: str, start: int) -> set[int]:
+    """What records entering at ``start`` flow through in the stage, up to (and including) the
+    lattice folds they merge into: a fold's readers answer reads, not writes."""
+    seen, todo = {start}, [start]
+    while todo:
+        node = g.node(todo.pop())
+        if node.kind in LATTICE_STATE and node.id != start:
+            continue
+        for c in g.consumers(node.id):
+            if c.location == stage and c.kind != "sink" and c.id not in seen:
+                seen.add(c.id)
+                todo.append(c.id)
+    return seen
+
+
+def replicate(graph: Graph, stage: str, n: int) -> Graph:
+    """A copy of ``graph`` with ``stage`` run by ``n`` replicas (see module docstring)."""
+    if not isinstance(n, int) or n < 2:
+        raise RewriteRefused(f"replicate needs n >= 2 replicas, got {n!r}")
+    g = graph.copy()
+    members = [x for x in g.nodes() if x.location == stage and x.kind != "sink"]
+    if not members:
+        raise RewriteRefused(f"no stage named '{stage}'; stages are: {', '.join(graph.locations())}")
+    if g.members_of(stage) > 1:
+        raise RewriteRefused(f"stage '{stage}' already has {g.members_of(stage)} members")
+    for node in members:
+        if node.kind in LATTICE_STATE or node.kind in STATELESS:
+            continue
+        if node.kind == "lookup" and g.node(node.inputs[1]).kind in LATTICE_STATE:
+            continue
+        what = ("keeps state that is not a lattice, so replicas could not merge it"
+                if node.spec.stateful else
+                "reads state at a point in time on every replica, so each would answer")
+        hint = " (turn the fold into a lattice fold first: the `lattice` step)" if node.kind in (
+            "fold", "fold_keyed", "reduce", "reduce_keyed", "count") else ""
+        raise RewriteRefused(f"{node.kind} '{node.name}' {what}{hint}", node.loc)
+
+    entries = [x for x in members if x.kind in ("network", "source")]
+    reach = {e.id: _reach(g, stage, e.id) for e in entries}
+    writes = {e.id for e in entries if any(g.node(x).kind in LATTICE_STATE for x in reach[e.id])}
+    for e in entries:
+        if e.id not in writes:
+            continue
+        for x in reach[e.id]:
+            node = g.node(x)
+            if node.kind == "lookup":
+                raise RewriteRefused(f"'{e.name}' both writes the state and asks lookup "
+                                     f"'{node.name}': a read must go to one replica, a write to all",
+                                     node.loc)
+            leaves = [c for c in g.consumers(x) if c.location != stage or
+                      (c.kind == "sink" and node.coll.kind == "stream")]
+            if leaves and node.kind not in LATTICE_STATE:
+                raise RewriteRefused(f"{node.kind} '{node.name}' passes records of the write "
+                                     f"'{e.name}' out of the stage; every replica would send them",
+                                     node.loc)
+    g.members[stage] = n
+    for e in entries:
+        params = dict(e.params, routing="broadcast" if e.id in writes else "any", key=None)
+        g.replace(e.copy(params=params))
+    g = insert_channels(g)
+    check_no_divergent_delays(g)
+    return g
