@@ -445,3 +445,16 @@ def test_bad_command_line_usage_exits_2(hydropy):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_error(repo_root):
+    """``hydropy explain ... | head -1``: the closed pipe ends the command quietly, exit 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "hydropy", "explain", "examples/voting.py",
+                             "--analysis"], cwd=repo_root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, bufsize=1)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0
+    assert first.startswith("flow voting")
+    assert stderr == ""
