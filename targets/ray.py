@@ -41,16 +41,27 @@ def load_manifest(compiled_dir: str) -> dict:
     return data
 
 
-def connect(address: str | None) -> bool:
-    """Make sure Ray is up; returns True when this call started it (so the caller stops it)."""
+def connect(address: str | None, working_dir: str | None = None) -> bool:
+    """Make sure Ray is up; returns True when this call started it (so the caller stops it).
+
+    With ``address``, connects to that cluster and ships ``working_dir`` (the compiled
+    directory) as the job's working directory, so members on other machines can load it.
+    """
     import ray
     if ray.is_initialized():
         return False
-    if address:
-        _check_reachable(address)
-        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-    else:
+    if not address:
         ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        return True
+    _check_reachable(address)
+    runtime_env = {"working_dir": working_dir} if working_dir else None
+    try:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
+                 logging_level="ERROR")
+    except ConnectionError as exc:
+        raise LoadError(f"cannot connect to the Ray cluster at {address}: {exc} (a cluster with "
+                        f"token authentication needs RAY_AUTH_MODE=token and its token in "
+                        f"RAY_AUTH_TOKEN or ~/.ray/auth_token)") from None
     return True
 
 
@@ -81,11 +92,11 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
     if unknown:
         raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
                          f"{', '.join(sorted(sources)) or 'none'}")
-    started = connect(address)
+    started = connect(address, compiled_dir)
     import ray
     hosts: list = []
     try:
-        driver = _Driver(ray, compiled_dir, manifest, address is not None and started)
+        driver = _Driver(ray, compiled_dir, manifest)
         hosts = [h for members in driver.hosts.values() for h in members]
         return driver.run(inputs, sources, batch_size, max_inflight)
     except ray.exceptions.RayTaskError as exc:
@@ -116,7 +127,7 @@ def run_flow_on_ray(flow, inputs=None, *, plan: str | None = None, **options) ->
 
 
 class _Driver:
-    def __init__(self, ray, compiled_dir: str, manifest: dict, remote: bool):
+    def __init__(self, ray, compiled_dir: str, manifest: dict):
         from hydropy.runtime.host import StageHost
         self.ray = ray
         self.stages = {st["name"]: st for st in manifest["stages"]}
@@ -128,8 +139,7 @@ class _Driver:
         order.add_nodes_from(self.stages)
         order.add_edges_from((c["from"], c["to"]) for c in self.channels)
         self.order = list(nx.lexicographical_topological_sort(order))
-        options = {"runtime_env": {"working_dir": compiled_dir}} if remote else {}
-        actor = ray.remote(StageHost).options(num_cpus=0, **options)
+        actor = ray.remote(StageHost).options(num_cpus=0)
         self.hosts = {}
         for name, st in self.stages.items():
             receivers = {c["name"]: self.stages[c["to"]]["members"] for c in self.channels

@@ -6,6 +6,16 @@ where a sink is unordered). One Ray per test session.
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
 import pytest
 
 from hydropy.loader import load_flow, load_inputs
@@ -101,3 +111,44 @@ def test_user_error_in_an_actor_is_reported_at_the_users_line(ray_session, tmp_p
     compile_flow(flow, str(tmp_path / "out"))
     with pytest.raises(UserCodeError, match=r"map 'invert' \(boom.py:8\).*ZeroDivisionError"):
         run_compiled(str(tmp_path / "out"), {"xs": [1, 0]})
+
+
+def test_run_on_an_existing_cluster_by_address(repo_root, tmp_path):
+    """``hydropy run DIR --address HOST:PORT`` uses a cluster started apart (``ray start``),
+    shipping the compiled directory as the job's working directory, and leaves it running."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_tmp = tempfile.mkdtemp(prefix="hp-ray-")  # short: Ray's socket paths have a length limit
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(16).hex()}
+    ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
+    head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}",
+                             "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                             f"--temp-dir={ray_tmp}"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out = tmp_path / "wc"
+        hydropy = [sys.executable, "-m", "hydropy"]
+        subprocess.run([*hydropy, "compile", "examples/wordcount.py", "--target", "ray", "--plan",
+                        "examples/plans/wordcount_2stage.yaml", "-o", str(out)], cwd=repo_root,
+                       check=True, capture_output=True, timeout=120)
+        for _ in range(60):  # wait until the head accepts connections
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        proc = subprocess.run([*hydropy, "run", str(out), "--inputs", "examples/wordcount.yaml",
+                               "--address", f"127.0.0.1:{port}", "--format", "json"],
+                              cwd=repo_root, env=env, capture_output=True, text=True, timeout=180)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["total"] == [12]
+        assert head.poll() is None  # the cluster was not ours to stop
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        subprocess.run(["pkill", "-9", "-f", ray_tmp], check=False)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
