@@ -270,9 +270,12 @@ class _Records:
             return Same(frozenset({(node.id, ())}))
         if kind == "cycle":
             return self.anchor(node, (), "records fed back by a cycle are not traced")
-        if kind in L.PASS_THROUGH:
+        if kind in L.PASS_THROUGH or kind == "network":
             return self.input(node)
-        if kind in ("map", "filter_map", "flat_map"):
+        if kind == "map" and node.coll.kind == KEYED:  # per key, a function of the fold's value
+            return Record((self.at(node, self.input(node), (0,), (0,), "the key of a keyed map"),
+                           self.anchor(node, (1,), "a function of an accumulated value")))
+        if kind in ("map", "filter_map", "flat_map", "fused"):
             lin = L.node_lineage(node)
             return self.subst(node, lin.value, self.input(node), ())
         if kind == "union":

@@ -75,6 +75,19 @@ class MapSingleton(Map):
         return [self.value]
 
 
+class MapKeyed(Map):
+    """``map`` of a keyed collection: ``value[k] = fn(v)`` for each ``(k, v)`` that changed."""
+
+    def __init__(self, fn, **kw):
+        super().__init__(fn, **kw)
+        self.value: dict = {}
+
+    def step(self, batch):
+        for k, v in batch:
+            self.value[k] = self.call(self.fn, "fn", v)
+        return [(k, self.value[k]) for k in dict.fromkeys(k for k, _ in batch)]
+
+
 class Filter(Map):
     def step(self, batch):
         return [x for x in batch if self.call(self.fn, "fn", x)]
@@ -103,6 +116,23 @@ class Inspect(Map):
         for x in batch:
             self.call(self.fn, "fn", x)
         return list(batch)
+
+
+class Fused(Op):
+    """A chain of stateless operators run as one: ``steps`` are ``(kind, fn, where)`` triples,
+    applied in order to the tick's batch (each step keeps its own operator's name for errors)."""
+
+    KINDS = {"map": Map, "filter": Filter, "flat_map": FlatMap, "filter_map": FilterMap,
+             "inspect": Inspect}
+
+    def __init__(self, *steps, **kw):
+        super().__init__(**kw)
+        self.chain = [self.KINDS[kind](fn, where=where, loc=self.loc) for kind, fn, where in steps]
+
+    def step(self, batch):
+        for op in self.chain:
+            batch = op.step(batch)
+        return batch
 
 
 class Union(Op):
@@ -299,6 +329,37 @@ def sorted_items(d: dict) -> list[tuple]:
         return sorted(items, key=lambda kv: kv[0])
     except TypeError:
         return sorted(items, key=lambda kv: repr(kv[0]))
+
+
+class JoinTable(Op):
+    """Per key, ``(state[k], y)``: the keyed state's latest value beside the table's value.
+
+    ``step(changed, rows)`` takes the ``(k, v)`` the state changed this tick and the table's
+    new ``(k, y)`` rows; returns the pairs that changed. The table is a function of the key:
+    a second, different value for one key is an InputError (the precondition of push_fold)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.state, self.table, self.value = {}, {}, {}
+
+    def step(self, changed, rows):
+        touched = []
+        for k, v in changed:
+            self.state[k] = v
+            touched.append(k)
+        for rec in rows:
+            k, y = self.pair(rec)
+            if k in self.table and self.table[k] != y:
+                raise InputError(f"{self.where} expects one table value per key, got {self.table[k]!r} "
+                                 f"and {y!r} for {k!r}", self.loc)
+            self.table[k] = y
+            touched.append(k)
+        out = []
+        for k in dict.fromkeys(touched):
+            if k in self.state and k in self.table:
+                self.value[k] = (self.state[k], self.table[k])
+                out.append((k, self.value[k]))
+        return out
 
 
 class Snapshot(Op):
