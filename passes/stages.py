@@ -3,7 +3,11 @@ that crosses two stages.
 
 Invariants after :func:`insert_channels`: every edge between nodes of different stages
 ends in a ``network`` node placed in the receiving stage; no ``network`` node connects
-two nodes of one stage; a sink sits in the stage of the collection it shows.
+two nodes of one stage; a sink, a map of a fold's value and a join_table sit in the stage of
+the state they read; every channel's collection is ``ordered`` exactly when the channel
+keeps the order its records were sent in (:func:`keeps_order`); and every lattice fold whose
+lattice needs in-order delivery is fed only through such channels
+(:func:`check_order_requirements`).
 """
 from __future__ import annotations
 
@@ -17,9 +21,19 @@ from hydropy.ir.ops import output_collection
 TIMING_SENSITIVE = ("anti_join", "lookup", "snapshot")
 
 
+def reads_state(graph: Graph, node: Node) -> bool:
+    """A sink, or an operator reading a fold's value as a whole (a map of it, a join_table)."""
+    first = graph.node(node.inputs[0]) if node.inputs else None
+    return node.kind in ("sink", "join_table") or (
+        node.kind == "map" and first is not None and first.coll.kind != STREAM)
+
+
 def place_sinks(graph: Graph) -> None:
-    """Move each sink to the stage of its input (in place; callers own ``graph``)."""
-    for node in graph.sinks():
+    """Move each sink and each reader of a fold's value (see :func:`reads_state`) to the stage
+    of its first input (in place; callers own ``graph``)."""
+    for node in graph.topo_order():
+        if not reads_state(graph, node):
+            continue
         src = graph.node(node.inputs[0])
         if node.location != src.location:
             graph.replace(node.copy(location=src.location))
@@ -65,7 +79,85 @@ def insert_channels(graph: Graph) -> Graph:
             inputs[port] = channels[key]
         if tuple(inputs) != node.inputs:
             g.replace(node.copy(inputs=tuple(inputs)))
-    return verify(g)
+    g = _retype(verify(g))
+    check_order_requirements(g)
+    return g
+
+
+def keeps_order(g: Graph, node: Node) -> bool:
+    """Whether an entry (a channel, or a source of a multi-member stage) delivers each record
+    sequence in the order it was sent.
+
+    A channel is FIFO per sender and receiver. It reorders when declared so (the ``reorder``
+    step: a network with several paths or retries), when several members send into it (their
+    records interleave), or when round_robin / any routing deals one sequence to several
+    members. hash and broadcast routing keep each receiver's share in order.
+    """
+    if node.params.get("reorder"):
+        return False
+    receivers = g.members_of(node.location)
+    senders = g.members_of(g.node(node.inputs[0]).location) if node.inputs else 1
+    return senders == 1 and (receivers == 1 or node.params.get("routing") in ("hash", "broadcast"))
+
+
+def _retype(g: Graph) -> Graph:
+    """Channels' collections say whether they keep order; downstream collections follow."""
+    changed = False
+    for node in g.topo_order():
+        if node.kind in ("network", "source") or (node.kind not in ("cycle", "sink") and node.inputs):
+            if node.kind == "source":
+                coll = node.coll
+                ordered = coll.ordered and keeps_order(g, node)
+                new = coll if coll.ordered == ordered else coll.__class__(
+                    coll.kind, coll.bounded, ordered, coll.retry, coll.dtype)
+            else:
+                new = output_collection(node.kind, tuple(g.node(i).coll for i in node.inputs))
+                if node.kind == "network":
+                    ordered = new.ordered and keeps_order(g, node)
+                    new = new.__class__(new.kind, new.bounded, ordered, new.retry, new.dtype)
+                elif node.coll is not None and node.coll.dtype and new is not None:
+                    new = new.__class__(new.kind, new.bounded, new.ordered, new.retry, node.coll.dtype)
+            if new != node.coll:
+                g.replace(node.copy(coll=new))
+                changed = True
+    return g
+
+
+def check_order_requirements(g: Graph) -> None:
+    """Refuse when a lattice fold that needs in-order delivery (its lattice class says
+    ``needs_order``, e.g. BoundedPrefix) is fed through an entry that may reorder, or receives
+    the records of one origin along two paths (a union interleaves them)."""
+    for fold in g.nodes():
+        lattice = fold.params.get("lattice")
+        if fold.kind not in ("lattice_fold", "lattice_fold_keyed") or not getattr(lattice, "needs_order", False):
+            continue
+        dag = g.tick_dag()
+        for origin in [n for n in g.nodes() if n.kind in ("source", "source_iter")]:
+            if not nx.has_path(dag, origin.id, fold.id):
+                continue
+            paths = list(nx.all_simple_paths(dag, origin.id, fold.id))
+            if len(paths) > 1:
+                raise RewriteRefused(
+                    f"{fold.where()} keeps a {lattice.__name__.split('[')[0]}, which needs its records "
+                    f"in the order they were sent, but the records of '{origin.name}' reach it along "
+                    f"{len(paths)} paths whose interleaving is not that order", fold.loc)
+            for nid in paths[0]:
+                entry = g.node(nid)
+                if entry.kind in ("network", "source") and not keeps_order(g, entry):
+                    raise RewriteRefused(
+                        f"{fold.where()} keeps a {lattice.__name__.split('[')[0]}, which accepts only "
+                        f"the next position of each sequence and so needs in-order delivery, but "
+                        f"{_entry_phrase(g, entry)} can reorder the records of '{origin.name}'; use "
+                        f"a sealed_set (order-insensitive) instead", fold.loc)
+
+
+def _entry_phrase(g: Graph, entry: Node) -> str:
+    if entry.kind == "source":
+        return f"input '{entry.name}' dealt over {g.members_of(entry.location)} members"
+    why = ("declared reordering" if entry.params.get("reorder") else
+           f"{g.members_of(g.node(entry.inputs[0]).location)} senders, "
+           f"{entry.params['routing']} routing to {g.members_of(entry.location)} members")
+    return f"the channel '{entry.name}' ({why})"
 
 
 def _channel_name(g: Graph, src: Node, stage: str) -> str:
