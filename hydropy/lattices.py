@@ -656,6 +656,9 @@ class BoundedPrefix(_Sequence):
     needs in-order delivery; the `lattice` pass refuses it behind any reordering channel.
     """
 
+    #: checked by hydropy.passes.stages.check_order_requirements after every rewrite
+    needs_order = True
+
     def __init__(self, records=(), start=0):
         self.records, self.start = tuple(records), start
 

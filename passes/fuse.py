@@ -31,19 +31,19 @@ def fuse(graph: Graph, operators: list[str]) -> Graph:
                                              graph.node(node.inputs[0]).coll.kind == STREAM)
         if not stateless:
             what = "keeps state" if node.spec.stateful else "is not a stateless operator of a stream"
-            raise RewriteRefused(f"{node.where()} {what}; only map, filter, flat_map, filter_map "
+            raise RewriteRefused(f"{node.kind} '{node.name}' {what}; only map, filter, flat_map, filter_map "
                                  f"and inspect of a stream fuse", node.loc)
         if chain:
             prev = chain[-1]
             if node.inputs != (prev.id,):
-                raise RewriteRefused(f"{node.where()} does not read '{prev.name}' alone, so the two "
+                raise RewriteRefused(f"{node.kind} '{node.name}' does not read '{prev.name}' alone, so the two "
                                      f"are not a chain", node.loc)
             readers = [c.name for c in graph.consumers(prev.id) if c.id != node.id]
             if readers:
-                raise RewriteRefused(f"{prev.where()} also feeds '{readers[0]}'; fusing would hide "
+                raise RewriteRefused(f"{prev.kind} '{prev.name}' also feeds '{readers[0]}'; fusing would hide "
                                      f"its records from it", prev.loc)
             if node.location != prev.location:
-                raise RewriteRefused(f"{node.where()} runs in stage '{node.location}', '{prev.name}' "
+                raise RewriteRefused(f"{node.kind} '{node.name}' runs in stage '{node.location}', '{prev.name}' "
                                      f"in '{prev.location}'; a fused chain runs in one stage", node.loc)
         chain.append(node)
 

@@ -46,7 +46,7 @@ def to_lattice(graph: Graph, operator: str, as_: str, index: list[int] | None = 
         known = ", ".join(n.name for n in graph.nodes() if n.kind in FOLDS) or "none"
         raise RewriteRefused(f"no operator named '{operator}'; folds are: {known}")
     if fold.kind not in FOLDS:
-        raise RewriteRefused(f"{fold.where()} is not a fold (fold or fold_keyed), so it has no "
+        raise RewriteRefused(f"{fold.kind} '{fold.name}' is not a fold (fold or fold_keyed), so it has no "
                              f"lattice form", fold.loc)
     if as_ == "set_union":
         if index is not None:
@@ -94,12 +94,12 @@ def _fresh_name(g: Graph, base: str) -> str:
 def _check_set_insert(fold: Node) -> None:
     init, fn = fold.fn("init"), fold.fn("fn")
     if not _makes_empty_set(init):
-        raise RewriteRefused(f"{fold.where()}: its init {init.label} is not seen to make an empty "
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its init {init.label} is not seen to make an empty "
                              f"set (set, frozenset, or a function returning set() / frozenset()), "
                              f"so its value is not a set union", fold.loc)
     why = _inserts_record(fn)
     if why:
-        raise RewriteRefused(f"{fold.where()}: its fn {fn.label} {why}; only a fold that inserts "
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its fn {fn.label} {why}; only a fold that inserts "
                              f"each record into a set (acc | {{x}}) is a SetUnion", fold.loc)
 
 
@@ -179,12 +179,12 @@ def _check_position(graph: Graph, fold: Node, index: tuple[int, ...]) -> None:
     where = "value" if fold.kind == "fold_keyed" else "record"
     field = "".join(f"[{i}]" for i in index)
     if not origins:
-        raise RewriteRefused(f"{fold.where()}: its {where}{field} (the position) is computed in the "
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its {where}{field} (the position) is computed in the "
                              f"program, so it need not follow the order the sender sent; the "
                              f"position must be a field of an input, numbered by the sender", fold.loc)
     for node_id, _ in origins:
         origin = graph.node(node_id)
         if origin.kind not in ("source", "source_iter"):
-            raise RewriteRefused(f"{fold.where()}: its {where}{field} (the position) comes from "
+            raise RewriteRefused(f"{fold.kind} '{fold.name}': its {where}{field} (the position) comes from "
                                  f"{origin.where(short=True)}, not from an input's records as the "
                                  f"sender numbered them", fold.loc)

@@ -30,26 +30,26 @@ def push_fold(graph: Graph, operator: str) -> Graph:
         raise RewriteRefused(f"no operator named '{operator}'")
     lattice = fold.params.get("lattice")
     if fold.kind == "fold_keyed":
-        raise RewriteRefused(f"{fold.where()} is a plain fold: its fn needs the joined value at "
+        raise RewriteRefused(f"{fold.kind} '{fold.name}' is a plain fold: its fn needs the joined value at "
                              f"every step, in arrival order; make it a sequence lattice first "
                              f"(step lattice with as: sealed_set), which keeps the records so the "
                              f"joined value can be applied after", fold.loc)
     if fold.kind != "lattice_fold_keyed" or not (isinstance(lattice, type) and
                                                  issubclass(lattice, lattices._Sequence)):
-        raise RewriteRefused(f"{fold.where()} is not a keyed fold of a sequence lattice "
+        raise RewriteRefused(f"{fold.kind} '{fold.name}' is not a keyed fold of a sequence lattice "
                              f"(sealed_set or bounded_prefix), so its fn cannot be replayed "
                              f"after a join", fold.loc)
     if lattice.joined:
-        raise RewriteRefused(f"{fold.where()} is already pushed through its join", fold.loc)
+        raise RewriteRefused(f"{fold.kind} '{fold.name}' is already pushed through its join", fold.loc)
     join = graph.node(fold.inputs[0])
     if join.kind != "join":
-        raise RewriteRefused(f"{fold.where()} reads {join.where(short=True)}, not a join", fold.loc)
+        raise RewriteRefused(f"{fold.kind} '{fold.name}' reads {join.where(short=True)}, not a join", fold.loc)
     others = [c for c in graph.consumers(join.id) if c.id != fold.id]
     if others:
-        raise RewriteRefused(f"{join.where()} also feeds {others[0].where(short=True)}, which still "
+        raise RewriteRefused(f"{join.kind} '{join.name}' also feeds {others[0].where(short=True)}, which still "
                              f"needs the joined records", join.loc)
     if lattice.index[:1] != (0,):
-        raise RewriteRefused(f"{fold.where()}: the position {list(lattice.index)} is not in the "
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': the position {list(lattice.index)} is not in the "
                              f"join's left side, whose records the fold would keep", fold.loc)
     views = graph.consumers(fold.id)
     bad = [v for v in views if not (v.kind == "map" and v.fns and v.fns[0].obj is lattices.reveal)]

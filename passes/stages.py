@@ -138,14 +138,14 @@ def check_order_requirements(g: Graph) -> None:
             paths = list(nx.all_simple_paths(dag, origin.id, fold.id))
             if len(paths) > 1:
                 raise RewriteRefused(
-                    f"{fold.where()} keeps a {lattice.__name__.split('[')[0]}, which needs its records "
+                    f"{fold.kind} '{fold.name}' keeps a {lattice.__name__.split('[')[0]}, which needs its records "
                     f"in the order they were sent, but the records of '{origin.name}' reach it along "
                     f"{len(paths)} paths whose interleaving is not that order", fold.loc)
             for nid in paths[0]:
                 entry = g.node(nid)
                 if entry.kind in ("network", "source") and not keeps_order(g, entry):
                     raise RewriteRefused(
-                        f"{fold.where()} keeps a {lattice.__name__.split('[')[0]}, which accepts only "
+                        f"{fold.kind} '{fold.name}' keeps a {lattice.__name__.split('[')[0]}, which accepts only "
                         f"the next position of each sequence and so needs in-order delivery, but "
                         f"{_entry_phrase(g, entry)} can reorder the records of '{origin.name}'; use "
                         f"a sealed_set (order-insensitive) instead", fold.loc)
