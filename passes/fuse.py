@@ -7,8 +7,9 @@ operator's ``kind 'name' (file:line)`` so errors still point at the user's line.
 the chain produces, and their order, are unchanged: every step is stateless.
 
 Precondition, checked first: at least two operators; each is a map, filter, flat_map,
-filter_map or inspect of a stream (a chain already fused counts as its steps); they run in one
-stage; each after the first reads exactly the one before it, which nothing else reads.
+filter_map or inspect of a stream (a chain already fused counts as its steps); each after the
+first reads exactly the one before it, in the same stage (not over a channel), and nothing
+else reads the one before it.
 """
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def fuse(graph: Graph, operators: list[str]) -> Graph:
                                  f"and inspect of a stream fuse", node.loc)
         if chain:
             prev = chain[-1]
+            via = graph.node(node.inputs[0])
+            if via.kind == "network" and via.inputs == (prev.id,):
+                raise RewriteRefused(f"{node.kind} '{node.name}' runs in stage '{node.location}', "
+                                     f"'{prev.name}' in '{prev.location}'; a fused chain runs in one "
+                                     f"stage", node.loc)
             if node.inputs != (prev.id,):
                 raise RewriteRefused(f"{node.kind} '{node.name}' does not read '{prev.name}' alone, so the two "
                                      f"are not a chain", node.loc)
@@ -42,9 +48,6 @@ def fuse(graph: Graph, operators: list[str]) -> Graph:
             if readers:
                 raise RewriteRefused(f"{prev.kind} '{prev.name}' also feeds '{readers[0]}'; fusing would hide "
                                      f"its records from it", prev.loc)
-            if node.location != prev.location:
-                raise RewriteRefused(f"{node.kind} '{node.name}' runs in stage '{node.location}', '{prev.name}' "
-                                     f"in '{prev.location}'; a fused chain runs in one stage", node.loc)
         chain.append(node)
 
     steps, fns = [], []
