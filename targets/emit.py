@@ -192,7 +192,9 @@ class StageWriter:
                 if n.kind == "map" and n.coll.kind != STREAM:
                     cls = "MapSingleton" if n.coll.kind == SINGLETON else "MapKeyed"
                 args.append(f"where={n.where(short=True)!r}")
-                init.append(f"        self.{var} = ops.{cls}({', '.join(args)})")
+                call = (", ".join(args) if n.kind != "fused" else  # a chain: one step per line
+                        "\n            " + ",\n            ".join(args))
+                init.append(f"        self.{var} = ops.{cls}({call})")
                 if n.kind in ("snapshot", "lookup"):
                     ins[-1] = f"self.{ins[-1]}"
                 body += [comment, f"        {var} = self.{var}.step({', '.join(ins)})"]

@@ -185,3 +185,26 @@ def test_ir_after_push_fold_snapshot(repo_root, snapshot, program, operator):
             f"  - push_fold: {{operator: {operator}}}\n")
     graph = apply_plan(flow.graph(), parse_plan(plan))[-1][1]
     snapshot.assert_match(ir.to_text(graph), f"passes/push_fold/{flow.name}.txt")
+
+
+REWRITTEN = """steps:
+  - fuse: {operators: [strip, well_formed, split]}
+  - lattice: {operator: log, as: sealed_set, index: [0, 0]}
+  - push_fold: {operator: log}
+  - decouple: {operators: [log, tags_per_user], to: agg}
+"""
+
+
+def test_fused_and_pushed_stages_emit_readable_code_and_run_on_ray(ray_session, repo_root, tmp_path,
+                                                                   sessions, snapshot):
+    from hydropy.targets.compile import compile_flow
+    from hydropy.targets.ray import run_compiled
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(REWRITTEN)
+    out = tmp_path / "out"
+    compile_flow(sessions, str(out), plan=str(plan), program_arg="tests/programs/sessions.py")
+    for stage in ("main", "agg"):
+        text = (out / "stages" / f"{stage}.py").read_text()
+        assert str(tmp_path) not in text and str(repo_root) not in text
+        snapshot.assert_match(text, f"emit/sessions_rewritten/stages/{stage}.py")
+    assert run_compiled(str(out), SESSIONS_INPUTS, batch_size=2) == sessions.run(SESSIONS_INPUTS)
