@@ -17,7 +17,7 @@ from hydropy.errors import HydropyError
 
 __all__ = [
     "Lattice", "Max", "Min", "SetUnion", "MapUnion", "LWW", "DomPair",
-    "GCounter", "PNCounter", "Bool", "Pair", "TwoPSet", "SealedSet", "BoundedPrefix",
+    "GCounter", "RecordCount", "PNCounter", "Bool", "Pair", "TwoPSet", "SealedSet", "BoundedPrefix",
     "reveal", "reveal_joined", "LatticeLawError", "check_laws", "lattice_strategy",
 ]
 
@@ -68,6 +68,13 @@ class Lattice:
     def merge(self, other) -> bool:
         """Join ``other`` into ``self`` in place; True iff ``self`` changed."""
         raise NotImplementedError
+
+    def update(self, x) -> bool:
+        """Fold one record into ``self`` (what a lattice fold does per record); True iff it grew.
+
+        By default ``merge(of(x))``. A lattice may define another update, which must only
+        inflate ``self`` (never move it down), so that replicas still merge states."""
+        return self.merge(type(self).of(x))
 
     def reveal(self):
         """The plain Python value a user sees."""
@@ -497,6 +504,24 @@ class GCounter(Lattice):
     def __repr__(self):
         items = ", ".join(f"{k!r}: {self.counts[k]!r}" for k in _sorted(self.counts))
         return f"{type(self).__name__}({{{items}}})"
+
+
+class RecordCount(GCounter):
+    """A GCounter counting records: ``update(x)`` adds one to the slot of the stage counting.
+
+    What ``count`` becomes under the ``lattice`` step (``as: gcounter``): reveal is the
+    number of records. Replicas of a stage receive the same records and share the slot, so
+    merging their states (per-slot max) gives the count again. Counting needs each record
+    exactly once: the passes refuse it behind an at-least-once channel.
+    """
+
+    SLOT = "count"
+    #: checked by hydropy.passes.stages.check_order_requirements after every rewrite
+    needs_exactly_once = True
+
+    def update(self, x) -> bool:
+        self.counts[self.SLOT] = self.counts.get(self.SLOT, 0) + 1
+        return True
 
 
 class PNCounter(Lattice):

@@ -7,6 +7,10 @@ sees what the original fold showed. The fold keeps its name (later plan steps re
 
 Kinds (``as``), each with its precondition, checked first:
 
+* ``gcounter``: a ``count``, or a fold or keyed fold whose ``init`` makes 0 and whose ``fn``
+  returns ``acc + 1`` (read from its AST) -> RecordCount, a GCounter of the records seen:
+  order-insensitive, but it needs each record once (refused behind a channel declared to
+  deliver duplicates).
 * ``set_union``: a fold or keyed fold whose ``init`` makes an empty set and whose ``fn``
   only inserts its record (``acc | {x}``, ``acc.union({x})``, ``{x} | acc``, read from its
   AST) -> SetUnion: the union of the inserted records, in any order.
@@ -17,7 +21,7 @@ Kinds (``as``), each with its precondition, checked first:
   is refused. Order-insensitive: it survives any reordering channel.
 * ``bounded_prefix``: the same precondition -> BoundedPrefix, which accepts only the next
   position of each sequence: refused (now, and by every later step) where a channel feeding
-  it can reorder (:func:`hydropy.passes.stages.check_order_requirements`).
+  it can reorder (:func:`hydropy.passes.stages.check_delivery_requirements`).
 """
 from __future__ import annotations
 
@@ -30,11 +34,11 @@ from hydropy.ir.ops import output_collection
 
 from .analysis import Same, _walk, record_lineage
 from .lineage import _function_ast
-from .stages import check_order_requirements
+from .stages import check_delivery_requirements
 
-FOLDS = ("fold", "fold_keyed")
+FOLDS = ("fold", "fold_keyed", "count")
 SEQUENCES = {"sealed_set": lattices.SealedSet, "bounded_prefix": lattices.BoundedPrefix}
-KINDS = ("set_union", *SEQUENCES)
+KINDS = ("gcounter", "set_union", *SEQUENCES)
 
 
 def to_lattice(graph: Graph, operator: str, as_: str, index: list[int] | None = None) -> Graph:
@@ -45,12 +49,17 @@ def to_lattice(graph: Graph, operator: str, as_: str, index: list[int] | None = 
     if fold is None:
         known = ", ".join(n.name for n in graph.nodes() if n.kind in FOLDS) or "none"
         raise RewriteRefused(f"no operator named '{operator}'; folds are: {known}")
-    if fold.kind not in FOLDS:
-        raise RewriteRefused(f"{fold.kind} '{fold.name}' is not a fold (fold or fold_keyed), so it has no "
-                             f"lattice form", fold.loc)
-    if as_ == "set_union":
-        if index is not None:
-            raise RewriteRefused("set_union takes no index (a set has no positions)")
+    if fold.kind not in FOLDS or (fold.kind == "count" and as_ != "gcounter"):
+        kinds = "count, fold or fold_keyed" if as_ == "gcounter" else "fold or fold_keyed"
+        raise RewriteRefused(f"{fold.kind} '{fold.name}' is not a {kinds}, so it has no {as_} "
+                             f"form", fold.loc)
+    if index is not None and as_ not in SEQUENCES:
+        raise RewriteRefused(f"{as_} takes no index (only sealed_set and bounded_prefix keep positions)")
+    if as_ == "gcounter":
+        if fold.kind != "count":
+            _check_counts(fold)
+        lattice = lattices.RecordCount
+    elif as_ == "set_union":
         _check_set_insert(fold)
         lattice = lattices.SetUnion
     else:
@@ -62,7 +71,7 @@ def to_lattice(graph: Graph, operator: str, as_: str, index: list[int] | None = 
         lattice = SEQUENCES[as_].over(path, fold.fn("init").obj, fold.fn("fn").obj)
     g = graph.copy()
     replace_with_lattice(g, fold, lattice, lattices.reveal)
-    check_order_requirements(g)
+    check_delivery_requirements(g)
     return verify(g)
 
 
@@ -87,6 +96,28 @@ def _fresh_name(g: Graph, base: str) -> str:
         k += 1
         name = f"{base}_{k}"
     return name
+
+
+# -- counts ---------------------------------------------------------------------------------
+
+def _check_counts(fold: Node) -> None:
+    init, fn = fold.fn("init"), fold.fn("fn")
+    found = _returns(init)
+    zero = init.obj is int or (not isinstance(found, str) and isinstance(found[1], ast.Constant)
+                                and found[1].value == 0 and type(found[1].value) is int)
+    if not zero:
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its init {init.label} is not seen to make 0 "
+                             f"(int, or a function returning 0), so its value is not a count", fold.loc)
+    found = _returns(fn)
+    if isinstance(found, str):
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its fn {fn.label} {found}", fold.loc)
+    params, e = found
+    one = lambda a: isinstance(a, ast.Constant) and a.value == 1 and type(a.value) is int  # noqa: E731
+    acc = lambda a: isinstance(a, ast.Name) and params and a.id == params[0]  # noqa: E731
+    if not (isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add) and len(params) == 2 and
+            ((acc(e.left) and one(e.right)) or (one(e.left) and acc(e.right)))):
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its fn {fn.label} returns {ast.unparse(e)}, "
+                             f"not acc + 1, so it is not a count of its records", fold.loc)
 
 
 # -- set inserts ----------------------------------------------------------------------------

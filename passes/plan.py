@@ -57,7 +57,7 @@ def _lattice(graph: Graph, operator: str, index: list | None = None, **kind) -> 
 register_step("lattice", _lattice, {"operator": (str,), "as": (str,)}, {"index": (list,)})
 register_step("fuse", fuse, {"operators": (list,)})
 register_step("push_fold", push_fold, {"operator": (str,)})
-register_step("reorder", reorder, {"channel": (str,)})
+register_step("reorder", reorder, {"channel": (str,)}, {"duplicates": (bool,)})
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node, UserFn, verify
 from hydropy.ir.ops import output_collection
 
-from .stages import check_order_requirements
+from .stages import check_delivery_requirements
 
 
 def push_fold(graph: Graph, operator: str) -> Graph:
@@ -69,5 +69,5 @@ def push_fold(graph: Graph, operator: str) -> Graph:
     for view in views:
         g.replace(view.copy(inputs=(joined.id,), fns=(UserFn.wrap(lattices.reveal_joined),),
                             coll=joined.coll))
-    check_order_requirements(g)
+    check_delivery_requirements(g)
     return verify(g)

@@ -5,16 +5,18 @@ Invariants after :func:`insert_channels`: every edge between nodes of different 
 ends in a ``network`` node placed in the receiving stage; no ``network`` node connects
 two nodes of one stage; a sink, a map of a fold's value and a join_table sit in the stage of
 the state they read; every channel's collection is ``ordered`` exactly when the channel
-keeps the order its records were sent in (:func:`keeps_order`); and every lattice fold whose
-lattice needs in-order delivery is fed only through such channels
-(:func:`check_order_requirements`).
+keeps the order its records were sent in (:func:`keeps_order`), and at-least-once where
+declared; and every lattice fold gets the delivery its lattice needs
+(:func:`check_delivery_requirements`).
 """
 from __future__ import annotations
 
 import networkx as nx
 
 from hydropy.errors import RewriteRefused
-from hydropy.ir import STREAM, Graph, Node, verify
+from dataclasses import replace
+
+from hydropy.ir import AT_LEAST_ONCE, STREAM, Graph, Node, verify
 from hydropy.ir.ops import output_collection
 
 #: non-monotone operators whose answer depends on when records arrive relative to each other
@@ -80,7 +82,7 @@ def insert_channels(graph: Graph) -> Graph:
         if tuple(inputs) != node.inputs:
             g.replace(node.copy(inputs=tuple(inputs)))
     g = _retype(verify(g))
-    check_order_requirements(g)
+    check_delivery_requirements(g)
     return g
 
 
@@ -101,60 +103,66 @@ def keeps_order(g: Graph, node: Node) -> bool:
 
 
 def _retype(g: Graph) -> Graph:
-    """Channels' collections say whether they keep order; downstream collections follow."""
-    changed = False
+    """Recompute collections in tick order: a channel is ordered only where it keeps order
+    (:func:`keeps_order`) and at-least-once where declared (``duplicates``); downstream
+    collections follow from their inputs as the spec table says."""
     for node in g.topo_order():
-        if node.kind in ("network", "source") or (node.kind not in ("cycle", "sink") and node.inputs):
-            if node.kind == "source":
-                coll = node.coll
-                ordered = coll.ordered and keeps_order(g, node)
-                new = coll if coll.ordered == ordered else coll.__class__(
-                    coll.kind, coll.bounded, ordered, coll.retry, coll.dtype)
-            else:
-                new = output_collection(node.kind, tuple(g.node(i).coll for i in node.inputs))
-                if node.kind == "network":
-                    ordered = new.ordered and keeps_order(g, node)
-                    new = new.__class__(new.kind, new.bounded, ordered, new.retry, new.dtype)
-                elif node.coll is not None and node.coll.dtype and new is not None:
-                    new = new.__class__(new.kind, new.bounded, new.ordered, new.retry, node.coll.dtype)
-            if new != node.coll:
-                g.replace(node.copy(coll=new))
-                changed = True
+        if node.kind == "source":
+            new = replace(node.coll, ordered=node.coll.ordered and keeps_order(g, node))
+        elif node.kind in ("cycle", "sink") or not node.inputs:
+            continue
+        else:
+            new = output_collection(node.kind, tuple(g.node(i).coll for i in node.inputs))
+            if node.kind == "network":
+                new = replace(new, ordered=new.ordered and keeps_order(g, node),
+                              retry=AT_LEAST_ONCE if node.params.get("duplicates") else new.retry)
+            elif node.coll.dtype:
+                new = replace(new, dtype=node.coll.dtype)
+        if new != node.coll:
+            g.replace(node.copy(coll=new))
     return g
 
 
-def check_order_requirements(g: Graph) -> None:
-    """Refuse when a lattice fold that needs in-order delivery (its lattice class says
-    ``needs_order``, e.g. BoundedPrefix) is fed through an entry that may reorder, or receives
-    the records of one origin along two paths (a union interleaves them)."""
+def check_delivery_requirements(g: Graph) -> None:
+    """Refuse when a lattice fold's lattice needs a delivery the design does not give it:
+    ``needs_order`` (BoundedPrefix accepts only the next position) and an entry on the way
+    from an input may reorder, or the input's records arrive along two paths (a union
+    interleaves them); ``needs_exactly_once`` (RecordCount counts every record) and a channel
+    on the way may deliver a record twice."""
+    dag = g.tick_dag()
     for fold in g.nodes():
         lattice = fold.params.get("lattice")
-        if fold.kind not in ("lattice_fold", "lattice_fold_keyed") or not getattr(lattice, "needs_order", False):
+        order, once = (getattr(lattice, "needs_order", False), getattr(lattice, "needs_exactly_once", False))
+        if fold.kind not in ("lattice_fold", "lattice_fold_keyed") or not (order or once):
             continue
-        dag = g.tick_dag()
+        what = f"{fold.kind} '{fold.name}' keeps a {lattice.__name__.split('[')[0]}"
         for origin in [n for n in g.nodes() if n.kind in ("source", "source_iter")]:
             if not nx.has_path(dag, origin.id, fold.id):
                 continue
             paths = list(nx.all_simple_paths(dag, origin.id, fold.id))
-            if len(paths) > 1:
-                raise RewriteRefused(
-                    f"{fold.kind} '{fold.name}' keeps a {lattice.__name__.split('[')[0]}, which needs its records "
-                    f"in the order they were sent, but the records of '{origin.name}' reach it along "
-                    f"{len(paths)} paths whose interleaving is not that order", fold.loc)
-            for nid in paths[0]:
-                entry = g.node(nid)
-                if entry.kind in ("network", "source") and not keeps_order(g, entry):
+            if order and len(paths) > 1:
+                raise RewriteRefused(f"{what}, which needs its records in the order they were sent, "
+                                     f"but the records of '{origin.name}' reach it along {len(paths)} "
+                                     f"paths whose interleaving is not that order", fold.loc)
+            for entry in [g.node(i) for path in paths for i in path]:
+                if order and entry.kind in ("network", "source") and not keeps_order(g, entry):
                     raise RewriteRefused(
-                        f"{fold.kind} '{fold.name}' keeps a {lattice.__name__.split('[')[0]}, which accepts only "
-                        f"the next position of each sequence and so needs in-order delivery, but "
-                        f"{_entry_phrase(g, entry)} can reorder the records of '{origin.name}'; use "
-                        f"a sealed_set (order-insensitive) instead", fold.loc)
+                        f"{what}, which accepts only the next position of each sequence and so "
+                        f"needs in-order delivery, but {_entry_phrase(g, entry)} can reorder the "
+                        f"records of '{origin.name}'; use a sealed_set (order-insensitive) instead",
+                        fold.loc)
+                if once and entry.coll is not None and entry.coll.retry == AT_LEAST_ONCE:
+                    raise RewriteRefused(
+                        f"{what}, which counts every record it receives, but "
+                        f"{_entry_phrase(g, entry)} may deliver a record of '{origin.name}' twice",
+                        fold.loc)
 
 
 def _entry_phrase(g: Graph, entry: Node) -> str:
     if entry.kind == "source":
         return f"input '{entry.name}' dealt over {g.members_of(entry.location)} members"
-    why = ("declared reordering" if entry.params.get("reorder") else
+    declared = [w for w in ("reorder", "duplicates") if entry.params.get(w)]
+    why = (f"declared: {', '.join(declared)}" if declared else
            f"{g.members_of(g.node(entry.inputs[0]).location)} senders, "
            f"{entry.params['routing']} routing to {g.members_of(entry.location)} members")
     return f"the channel '{entry.name}' ({why})"

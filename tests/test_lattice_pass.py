@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hydropy import RewriteRefused, ir
-from hydropy.lattices import BoundedPrefix, SealedSet, SetUnion, check_laws
+from hydropy.lattices import (BoundedPrefix, RecordCount, SealedSet, SetUnion, check_laws,
+                              lattice_strategy)
 from hydropy.loader import load_flow
 from hydropy.passes.lattice import to_lattice
 from hydropy.passes.plan import apply_plan, parse_plan
@@ -46,6 +47,38 @@ def test_set_inserts_become_set_union_and_sinks_agree(sessions, operator):
     assert node.kind.startswith("lattice_fold") and node.params["lattice"] is SetUnion
     assert graph.by_name(operator).kind.startswith("fold")  # the argument is untouched
     assert run(after, SESSIONS_INPUTS) == sessions.run(SESSIONS_INPUTS)
+
+
+@pytest.mark.parametrize("example, operator, inputs", [
+    ("wordcount", "total_words", {"lines": ["a b a", "c", ""]}),
+    ("voting", "tally", {"requests": [("c1", 1, "x"), ("c2", 7, "y"), ("c1", 2, "z")]}),
+])
+def test_counts_become_gcounters_and_sinks_agree(repo_root, example, operator, inputs):
+    flow = load_flow(str(repo_root / "examples" / f"{example}.py"))
+    after = to_lattice(flow.graph(), operator, "gcounter")
+    assert after.by_name(operator).params["lattice"] is RecordCount
+    assert run(after, inputs) == flow.run(inputs)
+    assert run(after, {}) == flow.run({})  # a count of nothing is 0, as before
+
+
+def test_a_gcounter_replicates_but_refuses_duplicating_channels(repo_root):
+    flow = load_flow(str(repo_root / "examples" / "wordcount.py"))
+    with pytest.raises(RewriteRefused, match=r"fold_keyed 'count_per_word': its fn add returns total "
+                                             r"\+ n, not acc \+ 1"):
+        to_lattice(flow.graph(), "count_per_word", "gcounter")
+    plan = ("steps:\n  - lattice: {operator: total_words, as: gcounter}\n"
+            "  - decouple: {operators: [total_words], to: counter}\n"
+            "  - replicate: {stage: counter, n: 2}\n")
+    replicated = apply_plan(flow.graph(), parse_plan(plan))[-1][1]
+    inputs = {"lines": ["a b a", "c"]}
+    assert run(replicated, inputs) == flow.run(inputs)
+    reordered = apply_plan(replicated, parse_plan("steps:\n  - reorder: {channel: words_to_counter}\n"))
+    assert "unordered" in ir.to_text(reordered[-1][1])  # order does not matter to a count
+    with pytest.raises(RewriteRefused, match=r"RecordCount, which counts every record it receives, but "
+                                             r"the channel 'words_to_counter' \(declared: reorder, "
+                                             r"duplicates\) may deliver a record of 'lines' twice"):
+        apply_plan(replicated, parse_plan("steps:\n  - reorder: {channel: words_to_counter, "
+                                          "duplicates: true}\n"))
 
 
 def test_sealed_set_keeps_what_the_fold_showed(sessions):
@@ -137,6 +170,13 @@ def _init():
 SEALED = SealedSet.over((0,), _init, _first)
 PREFIX = BoundedPrefix.over((0,), _init, _first)
 records = st.lists(st.integers(0, 5).map(lambda i: (i, f"r{i}")), max_size=6)
+
+
+def test_record_count_laws_and_its_update_only_inflates():
+    check_laws(RecordCount, lattice_strategy(RecordCount), max_examples=100)
+    value = RecordCount({"count": 2, "other": 1})
+    before = value.copy()
+    assert value.update("any record") and before.leq(value) and value.reveal() == 4
 
 
 def test_sealed_set_laws():

@@ -242,16 +242,19 @@ class Count(Op):
 class _Lifts(Op):
     lattice: type
 
-    def lift(self, x):
+    def absorb(self, value, x) -> bool:
+        """Fold record ``x`` into lattice ``value`` (``value.update(x)``: merge of ``of(x)`` unless
+        the lattice defines its own inflationary update); True iff ``value`` grew."""
         try:
-            return self.lattice.of(x)
+            return value.update(x)
         except Exception as exc:
-            raise InputError(f"{self.where}: cannot make a {self.lattice.__name__} of {x!r}: {exc}",
+            raise InputError(f"{self.where}: cannot fold {x!r} into a {self.lattice.__name__}: {exc}",
                              self.loc) from exc
 
 
 class LatticeFold(_Lifts):
-    """Merge of ``lattice.of(x)`` over all records; emits only when the value grows."""
+    """``update(x)`` (by default a merge of ``lattice.of(x)``) over all records; emits only
+    when the value grows."""
 
     def __init__(self, lattice, **kw):
         super().__init__(**kw)
@@ -263,7 +266,7 @@ class LatticeFold(_Lifts):
             self.value = self.lattice.bottom()
         changed = False
         for x in batch:
-            changed |= self.value.merge(self.lift(x))
+            changed |= self.absorb(self.value, x)
         return [detached(self.value)] if (fresh or changed) else []
 
 
@@ -315,9 +318,9 @@ class LatticeFoldKeyed(Keyed, _Lifts):
     def update(self, k, v):
         if k not in self.value:
             self.value[k] = self.lattice.bottom()
-            self.value[k].merge(self.lift(v))
+            self.absorb(self.value[k], v)
             return True
-        return self.value[k].merge(self.lift(v))
+        return self.absorb(self.value[k], v)
 
 
 # -- point-in-time reads ----------------------------------------------------------------
