@@ -579,9 +579,10 @@ _HOLDS = {
     "lattice_fold": "global accumulator",
     "fold_keyed": "per-key accumulator", "reduce_keyed": "per-key accumulator",
     "lattice_fold_keyed": "per-key accumulator",
+    "join_table": "one table value per key, beside the state it joins",
 }
 _KEY_PATH = {"join": (0,), "unique": (), "anti_join": (0,), "fold_keyed": (0,),
-             "reduce_keyed": (0,), "lattice_fold_keyed": (0,)}
+             "reduce_keyed": (0,), "lattice_fold_keyed": (0,), "join_table": (0,)}
 
 
 def state_inventory(graph: Graph) -> dict[str, list[StateEntry]]:

@@ -244,8 +244,8 @@ def element_lineage(fn: UserFn) -> Lineage:
 
 
 def node_lineage(node: Node) -> Lineage | None:
-    """The lineage of a map, filter_map, flat_map or fused node's output records; None for
-    other kinds. A fused chain's lineage composes its steps' (filter and inspect pass records on)."""
+    """The lineage of a map (of a stream or singleton), filter_map, flat_map or fused node's
+    output records; None for other kinds. A fused chain's lineage composes its steps' (filter and inspect pass records on)."""
     if node.kind == "fused":
         value: Value = Field(())
         for (kind, _), fn in zip(node.params["steps"], node.fns):
@@ -255,6 +255,8 @@ def node_lineage(node: Node) -> Lineage | None:
             if step is not None:
                 value = substitute(step(fn).value, value)
         return Lineage(value, 1, ("x",))
+    if node.kind == "map" and node.coll is not None and node.coll.kind == "keyed":
+        return None  # fn maps each key's value, not records
     if node.kind == "map":
         return output_lineage(node.fn(), 1)
     if node.kind == "filter_map":
