@@ -17,7 +17,7 @@ from hydropy.errors import HydropyError
 
 __all__ = [
     "Lattice", "Max", "Min", "SetUnion", "MapUnion", "LWW", "DomPair",
-    "GCounter", "RecordCount", "PNCounter", "Bool", "Pair", "TwoPSet", "SealedSet", "BoundedPrefix",
+    "GCounter", "RecordCount", "PNCounter", "Bool", "Pair", "TwoPSet", "SequenceLattice", "SealedSet", "BoundedPrefix",
     "reveal", "reveal_joined", "LatticeLawError", "check_laws", "lattice_strategy",
 ]
 
@@ -562,7 +562,7 @@ class PNCounter(Lattice):
         return f"{type(self).__name__}({self.pos!r}, {self.neg!r})"
 
 
-class _Sequence(_Parametric):
+class SequenceLattice(_Parametric):
     """An ordered fold ``init``/``fn`` kept as the records of its sequence, each at its position.
 
     Bound by ``Cls.over(index, init, fn, joined)``: ``index`` is the path of a record's position
@@ -623,7 +623,7 @@ class _Sequence(_Parametric):
         return ", ".join(map(repr, self.sequence()))
 
 
-class SealedSet(_Sequence):
+class SealedSet(SequenceLattice):
     """A sealed set of indexed values. Order: set inclusion of ``(position, record)`` pairs
     (merge is union), so any delivery order, and duplicates, give the same value.
 
@@ -672,7 +672,7 @@ class SealedSet(_Sequence):
         return type(self)(self.items)
 
 
-class BoundedPrefix(_Sequence):
+class BoundedPrefix(SequenceLattice):
     """A bounded-prefix lattice: the records at positions 0..n-1, with no gap.
 
     Order: prefix order (merge keeps the longer of two prefixes). It is a lattice only on

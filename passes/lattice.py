@@ -112,9 +112,14 @@ def _check_counts(fold: Node) -> None:
     if isinstance(found, str):
         raise RewriteRefused(f"{fold.kind} '{fold.name}': its fn {fn.label} {found}", fold.loc)
     params, e = found
-    one = lambda a: isinstance(a, ast.Constant) and a.value == 1 and type(a.value) is int  # noqa: E731
-    acc = lambda a: isinstance(a, ast.Name) and params and a.id == params[0]  # noqa: E731
-    if not (isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add) and len(params) == 2 and
+
+    def one(a: ast.expr) -> bool:
+        return isinstance(a, ast.Constant) and type(a.value) is int and a.value == 1
+
+    def acc(a: ast.expr) -> bool:
+        return isinstance(a, ast.Name) and a.id == params[0]
+
+    if not (len(params) == 2 and isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add) and
             ((acc(e.left) and one(e.right)) or (one(e.left) and acc(e.right)))):
         raise RewriteRefused(f"{fold.kind} '{fold.name}': its fn {fn.label} returns {ast.unparse(e)}, "
                              f"not acc + 1, so it is not a count of its records", fold.loc)

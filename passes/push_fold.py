@@ -35,7 +35,7 @@ def push_fold(graph: Graph, operator: str) -> Graph:
                              f"(step lattice with as: sealed_set), which keeps the records so the "
                              f"joined value can be applied after", fold.loc)
     if fold.kind != "lattice_fold_keyed" or not (isinstance(lattice, type) and
-                                                 issubclass(lattice, lattices._Sequence)):
+                                                 issubclass(lattice, lattices.SequenceLattice)):
         raise RewriteRefused(f"{fold.kind} '{fold.name}' is not a keyed fold of a sequence lattice "
                              f"(sealed_set or bounded_prefix), so its fn cannot be replayed "
                              f"after a join", fold.loc)

@@ -3,6 +3,7 @@ the precondition holds; the new lattices obey the laws (issue 4, lattice-type tr
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,16 +12,12 @@ from hypothesis import strategies as st
 from hydropy import RewriteRefused, ir
 from hydropy.lattices import (BoundedPrefix, RecordCount, SealedSet, SetUnion, check_laws,
                               lattice_strategy)
-from hydropy.loader import load_flow
+from hydropy.loader import load_flow, load_inputs
 from hydropy.passes.lattice import to_lattice
 from hydropy.passes.plan import apply_plan, parse_plan
 from hydropy.targets.local import run
 
-SESSIONS_INPUTS = {
-    "events": [("s1", (0, "open")), ("s2", (0, "open")), ("s1", (1, "buy")), ("s1", (2, "close"))],
-    "owners": [("s1", "ann"), ("s2", "bo")],
-    "tags": [" ann:red", "bo:blue", "junk", "ann:green ", "ann:red"],
-}
+SESSIONS_INPUTS = load_inputs(str(Path(__file__).resolve().parent / "programs" / "sessions.yaml"))
 
 
 @pytest.fixture
@@ -207,3 +204,17 @@ def test_ir_after_lattice_snapshot(repo_root, snapshot, example, plan):
     flow = load_flow(str(repo_root / example))
     graph = apply_plan(flow.graph(), parse_plan("steps:\n" + plan))[-1][1]
     snapshot.assert_match(ir.to_text(graph), f"passes/lattice/{flow.name}.txt")
+
+
+def test_a_replicated_gcounter_on_ray(ray_session, repo_root, tmp_path):
+    from hydropy.targets.compile import compile_flow
+    from hydropy.targets.ray import run_compiled
+    flow = load_flow(str(repo_root / "examples" / "wordcount.py"))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("steps:\n  - lattice: {operator: total_words, as: gcounter}\n"
+                    "  - decouple: {operators: [total_words], to: counter}\n"
+                    "  - replicate: {stage: counter, n: 2}\n")
+    graph = compile_flow(flow, str(tmp_path / "out"), plan=str(plan))
+    assert graph.members_of("counter") == 2
+    lines = [f"w{i % 7} x" for i in range(50)]
+    assert run_compiled(str(tmp_path / "out"), {"lines": lines}, batch_size=9) == flow.run({"lines": lines})

@@ -4,21 +4,20 @@ local target and in emitted stage code (issue 4, local rewrites)."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from hydropy import InputError, RewriteRefused, ir
-from hydropy.loader import load_flow
+from hydropy.loader import load_flow, load_inputs
 from hydropy.passes.fuse import fuse
 from hydropy.passes.lattice import to_lattice
-from hydropy.passes.partition import partition
+from hydropy.passes.lineage import node_lineage
 from hydropy.passes.plan import apply_plan, parse_plan
 from hydropy.passes.push_fold import push_fold
 from hydropy.targets.local import run
-from hydropy.passes.lineage import node_lineage
 
-from test_lattice_pass import SESSIONS_INPUTS
-
+SESSIONS_INPUTS = load_inputs(str(Path(__file__).resolve().parent / "programs" / "sessions.yaml"))
 VOTING_INPUTS = {"requests": [("c1", 1, "x"), ("c2", 7, "y"), ("c1", 2, "z")]}
 
 
