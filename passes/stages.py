@@ -124,37 +124,75 @@ def _retype(g: Graph) -> Graph:
 
 
 def check_delivery_requirements(g: Graph) -> None:
-    """Refuse when a lattice fold's lattice needs a delivery the design does not give it:
-    ``needs_order`` (BoundedPrefix accepts only the next position) and an entry on the way
-    from an input may reorder, or the input's records arrive along two paths (a union
-    interleaves them); ``needs_exactly_once`` (RecordCount counts every record) and a channel
-    on the way may deliver a record twice."""
+    """Refuse a design whose channels do not deliver what their readers need.
+
+    Order: a lattice fold whose lattice ``needs_order`` (BoundedPrefix accepts only the next
+    position) must get each input's records through entries that keep order, along one path
+    (a union would interleave them). Reordering alone is otherwise harmless: the single-node
+    program could have received an input in that order too. Duplicates: a record an
+    at-least-once channel delivers twice is one the single-node program never received, so
+    everything behind such a channel must absorb repeats: a lattice fold (unless its lattice
+    ``needs_exactly_once``, as RecordCount counts every record), unique, the key side of an
+    anti_join, the table side of a join_table; stateless operators pass repeats on."""
+    _check_order(g)
+    for net in g.nodes():
+        if net.kind == "network" and net.params.get("duplicates"):
+            _check_repeats_absorbed(g, net)
+
+
+#: kind -> input ports where a record seen twice changes nothing
+ABSORBS_REPEATS = {"lattice_fold": {0}, "lattice_fold_keyed": {0}, "unique": {0}, "anti_join": {1},
+                   "join_table": {1}}
+PASSES_REPEATS_ON = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "fused",
+                     "forward", "network", "cycle")
+
+
+def _check_repeats_absorbed(g: Graph, net: Node) -> None:
+    seen, todo = {net.id}, [net.id]
+    while todo:
+        src = todo.pop()
+        for reader in g.consumers(src):
+            ports = {p for p, i in enumerate(reader.inputs) if i == src}
+            lattice = reader.params.get("lattice")
+            if reader.kind in PASSES_REPEATS_ON:
+                if reader.id not in seen:
+                    seen.add(reader.id)
+                    todo.append(reader.id)
+                continue
+            if ports <= ABSORBS_REPEATS.get(reader.kind, set()) and not getattr(
+                    lattice, "needs_exactly_once", False):
+                continue
+            what = (f"keeps a {lattice.__name__.split('[')[0]}, which counts every record it receives"
+                    if lattice is not None else
+                    "shows every record it receives" if reader.kind == "sink" else
+                    f"is not idempotent (a {reader.kind} acts on every copy of a record)")
+            raise RewriteRefused(f"{reader.kind} '{reader.name}' {what}, but {_entry_phrase(g, net)} may "
+                                 f"deliver a record twice, which the single-node program never "
+                                 f"receives; only lattice folds, unique and key/table sides absorb "
+                                 f"repeats", reader.loc)
+
+
+def _check_order(g: Graph) -> None:
     dag = g.tick_dag()
     for fold in g.nodes():
         lattice = fold.params.get("lattice")
-        order, once = (getattr(lattice, "needs_order", False), getattr(lattice, "needs_exactly_once", False))
-        if fold.kind not in ("lattice_fold", "lattice_fold_keyed") or not (order or once):
+        if fold.kind not in ("lattice_fold", "lattice_fold_keyed") or not getattr(lattice, "needs_order", False):
             continue
         what = f"{fold.kind} '{fold.name}' keeps a {lattice.__name__.split('[')[0]}"
         for origin in [n for n in g.nodes() if n.kind in ("source", "source_iter")]:
             if not nx.has_path(dag, origin.id, fold.id):
                 continue
             paths = list(nx.all_simple_paths(dag, origin.id, fold.id))
-            if order and len(paths) > 1:
+            if len(paths) > 1:
                 raise RewriteRefused(f"{what}, which needs its records in the order they were sent, "
                                      f"but the records of '{origin.name}' reach it along {len(paths)} "
                                      f"paths whose interleaving is not that order", fold.loc)
-            for entry in [g.node(i) for path in paths for i in path]:
-                if order and entry.kind in ("network", "source") and not keeps_order(g, entry):
+            for entry in [g.node(i) for i in paths[0]]:
+                if entry.kind in ("network", "source") and not keeps_order(g, entry):
                     raise RewriteRefused(
                         f"{what}, which accepts only the next position of each sequence and so "
                         f"needs in-order delivery, but {_entry_phrase(g, entry)} can reorder the "
                         f"records of '{origin.name}'; use a sealed_set (order-insensitive) instead",
-                        fold.loc)
-                if once and entry.coll is not None and entry.coll.retry == AT_LEAST_ONCE:
-                    raise RewriteRefused(
-                        f"{what}, which counts every record it receives, but "
-                        f"{_entry_phrase(g, entry)} may deliver a record of '{origin.name}' twice",
                         fold.loc)
 
 

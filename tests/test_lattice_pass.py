@@ -73,7 +73,7 @@ def test_a_gcounter_replicates_but_refuses_duplicating_channels(repo_root):
     assert "unordered" in ir.to_text(reordered[-1][1])  # order does not matter to a count
     with pytest.raises(RewriteRefused, match=r"RecordCount, which counts every record it receives, but "
                                              r"the channel 'words_to_counter' \(declared: reorder, "
-                                             r"duplicates\) may deliver a record of 'lines' twice"):
+                                             r"duplicates\) may deliver a record twice"):
         apply_plan(replicated, parse_plan("steps:\n  - reorder: {channel: words_to_counter, "
                                           "duplicates: true}\n"))
 

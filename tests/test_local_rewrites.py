@@ -207,3 +207,30 @@ def test_fused_and_pushed_stages_emit_readable_code_and_run_on_ray(ray_session, 
         assert str(tmp_path) not in text and str(repo_root) not in text
         snapshot.assert_match(text, f"emit/sessions_rewritten/stages/{stage}.py")
     assert run_compiled(str(out), SESSIONS_INPUTS, batch_size=2) == sessions.run(SESSIONS_INPUTS)
+
+
+@pytest.mark.parametrize("program, plan", [
+    ("examples/shopping_cart_indexed.py", "  - decouple: {operators: [tag_with_class, cart], to: server}\n"
+                                          "  - reorder: {channel: requests_to_server}\n"),
+    ("tests/programs/sessions.py", "  - lattice: {operator: tags_per_user, as: set_union}\n"
+                                   "  - decouple: {operators: [tags_per_user], to: agg}\n"
+                                   "  - reorder: {channel: split_to_agg, duplicates: true}\n"),
+])
+def test_ir_after_reorder_snapshot(repo_root, snapshot, program, plan):
+    flow = load_flow(str(repo_root / program))
+    graph = apply_plan(flow.graph(), parse_plan("steps:\n" + plan))[-1][1]
+    snapshot.assert_match(ir.to_text(graph), f"passes/reorder/{flow.name}.txt")
+
+
+@pytest.mark.parametrize("moved, channel, match", [
+    ("count_per_word", "ones_to_agg", r"fold_keyed 'count_per_word' is not idempotent"),
+    ("ones", "words_to_agg", r"fold_keyed 'count_per_word' is not idempotent"),
+])
+def test_a_duplicating_channel_is_refused_before_state_that_counts_repeats(repo_root, moved, channel, match):
+    flow = load(repo_root, "wordcount")
+    moved_graph = apply_plan(flow.graph(), parse_plan(
+        f"steps:\n  - decouple: {{operators: [{moved}, count_per_word], to: agg}}\n"))[-1][1]
+    with pytest.raises(RewriteRefused, match=match + r".*may deliver a record twice"):
+        apply_plan(moved_graph, parse_plan(f"steps:\n  - reorder: {{channel: {channel}, duplicates: true}}\n"))
+    reordered = apply_plan(moved_graph, parse_plan(f"steps:\n  - reorder: {{channel: {channel}}}\n"))
+    assert run(reordered[-1][1], {"lines": ["a b a"]}) == flow.run({"lines": ["a b a"]})

@@ -1,7 +1,8 @@
 """The seven design points of the shopping cart (ApPLIED 2023), each a plan in
 examples/plans/shopping_cart_dp<N>.yaml: all give the single-node program's carts, locally and
 on Ray; design point 2 is refused where a channel feeding the cart can reorder, 3 to 7 are
-accepted there and give the same carts whatever order the requests arrive in."""
+accepted there (even when it also duplicates records) and give the same carts whatever order
+the requests arrive in."""
 from __future__ import annotations
 
 import random
@@ -9,6 +10,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hydropy import RewriteRefused
 from hydropy.loader import load_flow, load_inputs
@@ -83,14 +86,19 @@ def test_design_point_gives_the_single_node_carts_on_ray(ray_session, repo_root,
     assert graph.members_of("server") == (3 if n == 7 else 1)
 
 
-def behind_a_reordering_network(graph):
-    """The design with the cart's stage fed over channels that may reorder (decoupled first
-    when the design has one stage)."""
+def behind_a_reordering_network(graph, duplicates=False):
+    """The design with the cart's stage fed over channels that may reorder (and duplicate)
+    records (decoupled first when the design has one stage)."""
     if not any(node.kind == "network" for node in graph.nodes()):
         graph = decouple(graph, ["cart"], "server")
     for channel in [node.name for node in graph.nodes() if node.kind == "network"]:
-        graph = reorder(graph, channel)
+        graph = reorder(graph, channel, duplicates)
     return graph
+
+
+def test_design_point_1_is_refused_behind_a_duplicating_network(repo_root, cart):
+    with pytest.raises(RewriteRefused, match=r"fold_keyed 'cart' is not idempotent"):
+        behind_a_reordering_network(design_point(repo_root, cart, 1), duplicates=True)
 
 
 def test_design_point_2_is_refused_behind_a_reordering_network(repo_root, cart):
@@ -101,17 +109,22 @@ def test_design_point_2_is_refused_behind_a_reordering_network(repo_root, cart):
 
 @pytest.mark.parametrize("n", range(3, 8))
 def test_design_points_3_to_7_are_accepted_behind_a_reordering_network(repo_root, cart, n):
-    graph = behind_a_reordering_network(design_point(repo_root, cart, n))
-    assert any(node.params.get("reorder") for node in graph.nodes())
-    data = many_requests(200 + n)
-    expected = cart.run(data)
-    rng = random.Random(n)
-    for _ in range(5):  # what a reordering network may deliver: any order, in any ticks
-        shuffled = list(data["requests"])
-        rng.shuffle(shuffled)
-        ticks = [{"requests": shuffled[i:i + 5]} for i in range(0, len(shuffled), 5)]
-        ticks[rng.randrange(len(ticks))]["client_classes"] = data["client_classes"]
-        assert run(graph, ticks=ticks) == expected
+    graph = behind_a_reordering_network(design_point(repo_root, cart, n), duplicates=True)
+    assert any(node.params.get("duplicates") for node in graph.nodes())
+
+    @settings(max_examples=25, deadline=None, database=None)
+    @given(seed=st.integers(0, 10_000), delivery=st.randoms(use_true_random=False),
+           tick=st.integers(1, 6))
+    def same_carts_in_any_delivery(seed, delivery, tick):
+        """What a reordering, retrying network may deliver: any order, repeats, any ticks."""
+        data = many_requests(seed, clients=6)
+        shuffled = list(data["requests"]) + delivery.sample(data["requests"], len(data["requests"]) // 3)
+        delivery.shuffle(shuffled)
+        ticks = [{"requests": shuffled[i:i + tick]} for i in range(0, len(shuffled), tick)] or [{}]
+        ticks[delivery.randrange(len(ticks))]["client_classes"] = data["client_classes"] * 2
+        assert run(graph, ticks=ticks) == cart.run(data)
+
+    same_carts_in_any_delivery()
 
 
 def test_bounded_prefix_would_lose_requests_under_reordering(repo_root, cart):
