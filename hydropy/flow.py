@@ -251,6 +251,10 @@ class KeyedSingleton(Collection):
 
     kind = KEYED
 
+    def map(self, fn: Callable[[Any], Any], *, name: str | None = None) -> "KeyedSingleton":
+        """Per key, ``fn`` of its current value (a view: recomputed when the value changes)."""
+        return self.flow._add("map", (self,), {}, (fn,), name=name)
+
     def snapshot(self, *, name: str | None = None) -> Stream:
         """Every current ``(key, value)``, once per tick: non-monotone."""
         return self.flow._add("snapshot", (self,), {}, (), name=name)

@@ -38,7 +38,10 @@ class Node:
         return SPECS[self.kind]
 
     def fn(self, role: str = "fn") -> UserFn:
-        """The user function playing ``role`` (``fn`` or ``init``) in this operator."""
+        """The user function playing ``role`` (``fn`` or ``init``) in this operator; of a chain
+        (``fused``), its first function."""
+        if self.spec.fns is None and self.fns and role == "fn":
+            return self.fns[0]
         for (r, _), f in zip(self.spec.fns, self.fns):
             if r == role:
                 return f

@@ -46,7 +46,7 @@ class Collection:
 class OpSpec:
     kind: str
     inputs: tuple[frozenset[str], ...] | None  # accepted kinds per input; None: variadic streams
-    fns: tuple[tuple[str, int], ...]           # (role, positional arity) of user functions
+    fns: tuple[tuple[str, int], ...] | None    # (role, positional arity) of user functions; None: a chain
     params: tuple[str, ...]                   # names of the non-function arguments
     keyed_inputs: tuple[int, ...]              # inputs whose records must be (key, value)
     stateful: bool
@@ -82,7 +82,7 @@ SPECS: dict[str, OpSpec] = {}
 
 
 def _op(kind, inputs, fns=(), params=(), keyed=(), stateful=False, monotone=True, output=_same, doc=""):
-    SPECS[kind] = OpSpec(kind, inputs, tuple(fns), tuple(params), tuple(keyed), stateful,
+    SPECS[kind] = OpSpec(kind, inputs, None if fns is None else tuple(fns), tuple(params), tuple(keyed), stateful,
                          monotone, output, doc)
 
 
@@ -95,12 +95,16 @@ _op("cycle", (S,), output=lambda ins: Collection(STREAM, False, False),
     doc="feedback edge: records its input produces in tick t appear here in tick t+1")
 _op("forward", (ANY,), doc="identity; a stream used before it is defined (same tick)")
 # stateless
-_op("map", (frozenset({STREAM, SINGLETON}),), fns=[("fn", 1)], doc="f(x) for each record (or the singleton's value)")
+_op("map", (ANY,), fns=[("fn", 1)],
+    doc="f(x) for each record (a singleton: of its value; keyed: of each key's value, k -> f(v))")
 _op("filter", (S,), fns=[("fn", 1)], doc="records x with f(x) true")
 _op("flat_map", (S,), fns=[("fn", 1)], doc="every element of the iterable f(x)")
 _op("filter_map", (S,), fns=[("fn", 1)], doc="f(x) for each record where f(x) is not None")
 _op("inspect", (S,), fns=[("fn", 1)], doc="calls f(x) for its effect, passes x on")
 _op("union", None, output=_combine, doc="all records of all inputs")
+_op("fused", (S,), fns=None, params=("steps",),
+    doc="a chain of stateless operators (map, filter, flat_map, filter_map, inspect) in one node; "
+        "steps[i] = (kind, where) of the i-th operator, fns[i] its function")
 # stateful, monotone
 _op("join", (S, S), keyed=(0, 1), stateful=True, output=_combine,
     doc="(k, (x, y)) for every (k, x) and (k, y) ever seen on either side")
@@ -110,6 +114,10 @@ _op("lattice_fold", (S,), params=("lattice",), stateful=True, output=_to(SINGLET
     doc="merge of L.of(x) over all records")
 _op("lattice_fold_keyed", (S,), params=("lattice",), keyed=(0,), stateful=True, output=_to(KEYED),
     doc="per key, merge of L.of(v) over all (k, v)")
+_op("join_table", (frozenset({KEYED}), S), keyed=(1,), stateful=True, output=_to(KEYED),
+    doc="per key, (state[k], y) once the keyed state has k and the table has (k, y); the table "
+        "holds one value per key (a second, different value is an input error); monotone when "
+        "its state is a lattice")
 # stateful, not monotone: a fold's successive values are not ordered
 _op("fold", (S,), fns=[("init", 0), ("fn", 2)], stateful=True, monotone=False, output=_to(SINGLETON),
     doc="acc = fn(acc, x) over the records, from init()")
@@ -131,8 +139,9 @@ _op("lookup", (S, frozenset({KEYED})), keyed=(0,), monotone=False, output=_as_st
 ROUTINGS = ("direct", "hash", "broadcast", "round_robin", "any")
 _op("network", (S,), params=("routing", "key"),
     output=lambda ins: Collection(STREAM, ins[0].bounded, ins[0].ordered, ins[0].retry, ins[0].dtype),
-    doc="a channel from the input's stage to this node's stage; FIFO per sender and receiver; "
-        "routing picks the receiving member(s)")
+    doc="a channel from the input's stage to this node's stage; FIFO per sender and receiver "
+        "unless params['reorder']; routing picks the receiving member(s); its collection is "
+        "ordered only where the channel keeps the sender's order (hydropy.passes.stages)")
 # sinks
 _op("sink", (ANY,), params=("name",), output=lambda ins: None,
     doc="named output; shows a stream's records, a singleton's or keyed map's final value")

@@ -23,6 +23,9 @@ def format_param(value) -> str:
 
 def describe(node: Node) -> str:
     """``kind[params, fns](inputs)`` with inputs named by operator name (no graph needed for params)."""
+    if node.spec.fns is None:  # a chain: each step's kind and function
+        args = [f"{kind}={f.label}" for (kind, _), f in zip(node.params["steps"], node.fns)]
+        return f"{node.kind}[{', '.join(args)}]"
     args = [f"{k}={format_param(v)}" for k, v in node.params.items()]
     args += [f"{role}={f.label}" for (role, _), f in zip(node.spec.fns, node.fns)]
     return f"{node.kind}[{', '.join(args)}]" if args else node.kind

@@ -52,12 +52,13 @@ def _verify_node(graph: Graph, node: Node) -> None:
             got = "a sink" if coll is None else f"a {coll.kind}"
             raise ProgramError(f"{node.where()}: input {port} must be a "
                                f"{' or '.join(sorted(ok))}, got {got}", node.loc)
-    if len(node.fns) != len(spec.fns):
-        raise ProgramError(f"{node.where()} needs {len(spec.fns)} function(s), has {len(node.fns)}",
-                           node.loc)
     missing = [p for p in spec.params if p not in node.params]
     if missing:
         raise ProgramError(f"{node.where()} lacks parameter(s) {', '.join(missing)}", node.loc)
+    wanted = len(node.params["steps"]) if spec.fns is None else len(spec.fns)
+    if len(node.fns) != wanted:
+        raise ProgramError(f"{node.where()} needs {wanted} function(s), has {len(node.fns)}",
+                           node.loc)
 
 
 def _verify_tick_cycles(graph: Graph) -> None:

@@ -270,9 +270,12 @@ class _Records:
             return Same(frozenset({(node.id, ())}))
         if kind == "cycle":
             return self.anchor(node, (), "records fed back by a cycle are not traced")
-        if kind in L.PASS_THROUGH:
+        if kind in L.PASS_THROUGH or kind == "network":
             return self.input(node)
-        if kind in ("map", "filter_map", "flat_map"):
+        if kind == "map" and node.coll.kind == KEYED:  # per key, a function of the fold's value
+            return Record((self.at(node, self.input(node), (0,), (0,), "the key of a keyed map"),
+                           self.anchor(node, (1,), "a function of an accumulated value")))
+        if kind in ("map", "filter_map", "flat_map", "fused"):
             lin = L.node_lineage(node)
             return self.subst(node, lin.value, self.input(node), ())
         if kind == "union":
@@ -576,9 +579,10 @@ _HOLDS = {
     "lattice_fold": "global accumulator",
     "fold_keyed": "per-key accumulator", "reduce_keyed": "per-key accumulator",
     "lattice_fold_keyed": "per-key accumulator",
+    "join_table": "one table value per key, beside the state it joins",
 }
 _KEY_PATH = {"join": (0,), "unique": (), "anti_join": (0,), "fold_keyed": (0,),
-             "reduce_keyed": (0,), "lattice_fold_keyed": (0,)}
+             "reduce_keyed": (0,), "lattice_fold_keyed": (0,), "join_table": (0,)}
 
 
 def state_inventory(graph: Graph) -> dict[str, list[StateEntry]]:

@@ -244,7 +244,19 @@ def element_lineage(fn: UserFn) -> Lineage:
 
 
 def node_lineage(node: Node) -> Lineage | None:
-    """The lineage of a map, filter_map or flat_map node's output records; None for other kinds."""
+    """The lineage of a map (of a stream or singleton), filter_map, flat_map or fused node's
+    output records; None for other kinds. A fused chain's lineage composes its steps' (filter and inspect pass records on)."""
+    if node.kind == "fused":
+        value: Value = Field(())
+        for (kind, _), fn in zip(node.params["steps"], node.fns):
+            step = {"map": lambda f: output_lineage(f, 1),
+                    "filter_map": lambda f: output_lineage(f, 1, skip_none=True),
+                    "flat_map": element_lineage}.get(kind)
+            if step is not None:
+                value = substitute(step(fn).value, value)
+        return Lineage(value, 1, ("x",))
+    if node.kind == "map" and node.coll is not None and node.coll.kind == "keyed":
+        return None  # fn maps each key's value, not records
     if node.kind == "map":
         return output_lineage(node.fn(), 1)
     if node.kind == "filter_map":
@@ -252,6 +264,18 @@ def node_lineage(node: Node) -> Lineage | None:
     if node.kind == "flat_map":
         return element_lineage(node.fn())
     return None
+
+
+def substitute(value: Value, inner: Value) -> Value:
+    """``value`` (in terms of a function's input) in terms of what ``inner`` is made of: the
+    lineage of ``f(g(x))`` from that of ``f`` (``value``) and of ``g`` (``inner``)."""
+    if isinstance(value, Field):
+        return at(inner, value.path)
+    if isinstance(value, Record):
+        return Record(tuple(substitute(v, inner) for v in value.items))
+    if isinstance(value, Derived):
+        return derived([at(inner, p) for p in value.deps])
+    return value
 
 
 #: operators whose output records are (some of) their first input's records, unchanged

@@ -142,7 +142,7 @@ def _trace(g: Graph, stage: str, nid: int, value, chain: list[int]) -> list[tupl
                              "(move the operator computing it to the sending stage)")
     if node.location != stage:
         raise _KeyLost(node, "is outside the stage")
-    if node.kind in ("map", "filter_map", "flat_map"):
+    if node.kind in ("map", "filter_map", "flat_map", "fused"):
         lineage = node_lineage(node)
         composed = _compose(value, lineage.value)
         keeps = isinstance(value, Field) and isinstance(composed, Field)

@@ -19,7 +19,11 @@ from hydropy.ir import Graph
 from hydropy.ir.source import SourceLoc
 
 from .decouple import decouple
+from .fuse import fuse
+from .lattice import to_lattice
 from .partition import partition
+from .push_fold import push_fold
+from .reorder import reorder
 from .replicate import replicate
 
 
@@ -43,6 +47,17 @@ def register_step(name: str, apply: Callable[..., Graph], required: dict, option
 register_step("decouple", decouple, {"operators": (list,), "to": (str,)})
 register_step("partition", partition, {"stage": (str,), "n": (int,)}, {"key": (list, str)})
 register_step("replicate", replicate, {"stage": (str,), "n": (int,)})
+
+
+def _lattice(graph: Graph, operator: str, index: list | None = None, **kind) -> Graph:
+    """The plan's ``as:`` is a Python keyword, so it arrives in ``kind``."""
+    return to_lattice(graph, operator, kind["as"], index)
+
+
+register_step("lattice", _lattice, {"operator": (str,), "as": (str,)}, {"index": (list,)})
+register_step("fuse", fuse, {"operators": (list,)})
+register_step("push_fold", push_fold, {"operator": (str,)})
+register_step("reorder", reorder, {"channel": (str,)}, {"duplicates": (bool,)})
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ one replica (any replica can serve it). Sinks of lattice folds merge the replica
 (the lattice merge), which agree once every write has arrived everywhere.
 
 Precondition, checked first: the stage is stateless, or all of its state is lattice-typed
-(``lattice_fold``, ``lattice_fold_keyed``), read only through ``lookup`` or sinks; nothing
+(``lattice_fold``, ``lattice_fold_keyed``; a ``join_table``'s table holds one fixed value per
+key, so replicas merge it by union), read only through ``lookup``, maps of it or sinks; nothing
 derived from a write leaves the stage as a stream (every replica would send it); no input
 is both a write and a read.
 """
@@ -17,7 +18,7 @@ from hydropy.ir import Graph, Node
 
 from .stages import check_no_divergent_delays, insert_channels
 
-LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed")
+LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed", "join_table")
 STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused",
              "network", "source")
 

@@ -3,23 +3,39 @@ that crosses two stages.
 
 Invariants after :func:`insert_channels`: every edge between nodes of different stages
 ends in a ``network`` node placed in the receiving stage; no ``network`` node connects
-two nodes of one stage; a sink sits in the stage of the collection it shows.
+two nodes of one stage; a sink, a map of a fold's value and a join_table sit in the stage of
+the state they read; every channel's collection is ``ordered`` exactly when the channel
+keeps the order its records were sent in (:func:`keeps_order`), and at-least-once where
+declared; and every lattice fold gets the delivery its lattice needs
+(:func:`check_delivery_requirements`).
 """
 from __future__ import annotations
 
 import networkx as nx
 
 from hydropy.errors import RewriteRefused
-from hydropy.ir import STREAM, Graph, Node, verify
+from dataclasses import replace
+
+from hydropy.ir import AT_LEAST_ONCE, STREAM, Graph, Node, verify
 from hydropy.ir.ops import output_collection
 
 #: non-monotone operators whose answer depends on when records arrive relative to each other
 TIMING_SENSITIVE = ("anti_join", "lookup", "snapshot")
 
 
+def reads_state(graph: Graph, node: Node) -> bool:
+    """A sink, or an operator reading a fold's value as a whole (a map of it, a join_table)."""
+    first = graph.node(node.inputs[0]) if node.inputs else None
+    return node.kind in ("sink", "join_table") or (
+        node.kind == "map" and first is not None and first.coll.kind != STREAM)
+
+
 def place_sinks(graph: Graph) -> None:
-    """Move each sink to the stage of its input (in place; callers own ``graph``)."""
-    for node in graph.sinks():
+    """Move each sink and each reader of a fold's value (see :func:`reads_state`) to the stage
+    of its first input (in place; callers own ``graph``)."""
+    for node in graph.topo_order():
+        if not reads_state(graph, node):
+            continue
         src = graph.node(node.inputs[0])
         if node.location != src.location:
             graph.replace(node.copy(location=src.location))
@@ -65,7 +81,129 @@ def insert_channels(graph: Graph) -> Graph:
             inputs[port] = channels[key]
         if tuple(inputs) != node.inputs:
             g.replace(node.copy(inputs=tuple(inputs)))
-    return verify(g)
+    g = _retype(verify(g))
+    check_delivery_requirements(g)
+    return g
+
+
+def keeps_order(g: Graph, node: Node) -> bool:
+    """Whether an entry (a channel, or a source of a multi-member stage) delivers each record
+    sequence in the order it was sent.
+
+    A channel is FIFO per sender and receiver. It reorders when declared so (the ``reorder``
+    step: a network with several paths or retries), when several members send into it (their
+    records interleave), or when round_robin / any routing deals one sequence to several
+    members. hash and broadcast routing keep each receiver's share in order.
+    """
+    if node.params.get("reorder"):
+        return False
+    receivers = g.members_of(node.location)
+    senders = g.members_of(g.node(node.inputs[0]).location) if node.inputs else 1
+    return senders == 1 and (receivers == 1 or node.params.get("routing") in ("hash", "broadcast"))
+
+
+def _retype(g: Graph) -> Graph:
+    """Recompute collections in tick order: a channel is ordered only where it keeps order
+    (:func:`keeps_order`) and at-least-once where declared (``duplicates``); downstream
+    collections follow from their inputs as the spec table says."""
+    for node in g.topo_order():
+        if node.kind == "source":
+            new = replace(node.coll, ordered=node.coll.ordered and keeps_order(g, node))
+        elif node.kind in ("cycle", "sink") or not node.inputs:
+            continue
+        else:
+            new = output_collection(node.kind, tuple(g.node(i).coll for i in node.inputs))
+            if node.kind == "network":
+                new = replace(new, ordered=new.ordered and keeps_order(g, node),
+                              retry=AT_LEAST_ONCE if node.params.get("duplicates") else new.retry)
+            elif node.coll.dtype:
+                new = replace(new, dtype=node.coll.dtype)
+        if new != node.coll:
+            g.replace(node.copy(coll=new))
+    return g
+
+
+def check_delivery_requirements(g: Graph) -> None:
+    """Refuse a design whose channels do not deliver what their readers need.
+
+    Order: a lattice fold whose lattice ``needs_order`` (BoundedPrefix accepts only the next
+    position) must get each input's records through entries that keep order, along one path
+    (a union would interleave them). Reordering alone is otherwise harmless: the single-node
+    program could have received an input in that order too. Duplicates: a record an
+    at-least-once channel delivers twice is one the single-node program never received, so
+    everything behind such a channel must absorb repeats: a lattice fold (unless its lattice
+    ``needs_exactly_once``, as RecordCount counts every record), unique, the key side of an
+    anti_join, the table side of a join_table; stateless operators pass repeats on."""
+    _check_order(g)
+    for net in g.nodes():
+        if net.kind == "network" and net.params.get("duplicates"):
+            _check_repeats_absorbed(g, net)
+
+
+#: kind -> input ports where a record seen twice changes nothing
+ABSORBS_REPEATS = {"lattice_fold": {0}, "lattice_fold_keyed": {0}, "unique": {0}, "anti_join": {1},
+                   "join_table": {1}}
+PASSES_REPEATS_ON = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "fused",
+                     "forward", "network", "cycle")
+
+
+def _check_repeats_absorbed(g: Graph, net: Node) -> None:
+    seen, todo = {net.id}, [net.id]
+    while todo:
+        src = todo.pop()
+        for reader in g.consumers(src):
+            ports = {p for p, i in enumerate(reader.inputs) if i == src}
+            lattice = reader.params.get("lattice")
+            if reader.kind in PASSES_REPEATS_ON:
+                if reader.id not in seen:
+                    seen.add(reader.id)
+                    todo.append(reader.id)
+                continue
+            if ports <= ABSORBS_REPEATS.get(reader.kind, set()) and not getattr(
+                    lattice, "needs_exactly_once", False):
+                continue
+            what = (f"keeps a {lattice.__name__.split('[')[0]}, which counts every record it receives"
+                    if lattice is not None else
+                    "shows every record it receives" if reader.kind == "sink" else
+                    f"is not idempotent (a {reader.kind} acts on every copy of a record)")
+            raise RewriteRefused(f"{reader.kind} '{reader.name}' {what}, but {_entry_phrase(g, net)} may "
+                                 f"deliver a record twice, which the single-node program never "
+                                 f"receives; only lattice folds, unique and key/table sides absorb "
+                                 f"repeats", reader.loc)
+
+
+def _check_order(g: Graph) -> None:
+    dag = g.tick_dag()
+    for fold in g.nodes():
+        lattice = fold.params.get("lattice")
+        if fold.kind not in ("lattice_fold", "lattice_fold_keyed") or not getattr(lattice, "needs_order", False):
+            continue
+        what = f"{fold.kind} '{fold.name}' keeps a {lattice.__name__.split('[')[0]}"
+        for origin in [n for n in g.nodes() if n.kind in ("source", "source_iter")]:
+            if not nx.has_path(dag, origin.id, fold.id):
+                continue
+            paths = list(nx.all_simple_paths(dag, origin.id, fold.id))
+            if len(paths) > 1:
+                raise RewriteRefused(f"{what}, which needs its records in the order they were sent, "
+                                     f"but the records of '{origin.name}' reach it along {len(paths)} "
+                                     f"paths whose interleaving is not that order", fold.loc)
+            for entry in [g.node(i) for i in paths[0]]:
+                if entry.kind in ("network", "source") and not keeps_order(g, entry):
+                    raise RewriteRefused(
+                        f"{what}, which accepts only the next position of each sequence and so "
+                        f"needs in-order delivery, but {_entry_phrase(g, entry)} can reorder the "
+                        f"records of '{origin.name}'; use a sealed_set (order-insensitive) instead",
+                        fold.loc)
+
+
+def _entry_phrase(g: Graph, entry: Node) -> str:
+    if entry.kind == "source":
+        return f"input '{entry.name}' dealt over {g.members_of(entry.location)} members"
+    declared = [w for w in ("reorder", "duplicates") if entry.params.get(w)]
+    why = (f"declared: {', '.join(declared)}" if declared else
+           f"{g.members_of(g.node(entry.inputs[0]).location)} senders, "
+           f"{entry.params['routing']} routing to {g.members_of(entry.location)} members")
+    return f"the channel '{entry.name}' ({why})"
 
 
 def _channel_name(g: Graph, src: Node, stage: str) -> str:

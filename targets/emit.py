@@ -38,6 +38,7 @@ RUNTIME_CLASSES = {
     "reduce": "Reduce", "count": "Count", "lattice_fold": "LatticeFold",
     "fold_keyed": "FoldKeyed", "reduce_keyed": "ReduceKeyed",
     "lattice_fold_keyed": "LatticeFoldKeyed", "snapshot": "Snapshot", "lookup": "Lookup",
+    "fused": "Fused", "join_table": "JoinTable",
 }
 
 
@@ -98,6 +99,8 @@ class StageWriter:
     def ref(self, obj, node: Node, what: str) -> str:
         """An expression naming ``obj`` (a user function or lattice class) in the stage file."""
         from hydropy.lattices import Lattice
+        if _literal([obj]) is not None:  # a lattice's literal parameter (a path, a flag)
+            return repr(obj)
         if isinstance(obj, type) and issubclass(obj, Lattice) and getattr(obj, "_origin", None):
             self._import(obj._origin.__module__, obj._origin.__name__)
             args = ", ".join(self.ref(p, node, what) for p in obj._params)
@@ -178,14 +181,20 @@ class StageWriter:
                     body += [comment,
                              f"        self.emit({n.params['name']!r}, {ins[0]})"]
             else:
-                args = [self.ref(f.obj, n, role) for (role, _), f in zip(n.spec.fns, n.fns)]
-                args += [self.ref(n.params[p], n, p) if p == "lattice" else repr(n.params[p])
-                         for p in n.spec.params]
+                if n.kind == "fused":
+                    args = [f"({kind!r}, {self.ref(f.obj, n, kind)}, {where!r})"
+                            for (kind, where), f in zip(n.params["steps"], n.fns)]
+                else:
+                    args = [self.ref(f.obj, n, role) for (role, _), f in zip(n.spec.fns, n.fns)]
+                    args += [self.ref(n.params[p], n, p) if p == "lattice" else repr(n.params[p])
+                             for p in n.spec.params]
                 cls = RUNTIME_CLASSES[n.kind]
-                if n.kind == "map" and n.coll.kind == SINGLETON:
-                    cls = "MapSingleton"
+                if n.kind == "map" and n.coll.kind != STREAM:
+                    cls = "MapSingleton" if n.coll.kind == SINGLETON else "MapKeyed"
                 args.append(f"where={n.where(short=True)!r}")
-                init.append(f"        self.{var} = ops.{cls}({', '.join(args)})")
+                call = (", ".join(args) if n.kind != "fused" else  # a chain: one step per line
+                        "\n            " + ",\n            ".join(args))
+                init.append(f"        self.{var} = ops.{cls}({call})")
                 if n.kind in ("snapshot", "lookup"):
                     ins[-1] = f"self.{ins[-1]}"
                 body += [comment, f"        {var} = self.{var}.step({', '.join(ins)})"]

@@ -7,7 +7,8 @@ Semantics (what every design point must reproduce):
   operator runs once, in topological order, on the records its inputs produced in this tick.
   After the inputs are exhausted, ticks continue while a ``cycle`` holds records.
 * **Persistence.** Stateless operators (map, filter, flat_map, filter_map, inspect, union,
-  forward) keep nothing. ``join`` and ``cross`` remember both sides forever and emit each
+  forward, and ``fused`` chains of them) keep nothing; ``map`` of a keyed collection keeps
+  ``fn`` of each key's latest value. ``join`` and ``cross`` remember both sides forever and emit each
   matching pair exactly once, in the tick its second member arrives. ``unique`` remembers
   every record. Folds (``fold``, ``reduce``, ``count``, keyed and lattice variants)
   accumulate forever; a fold's new value is visible downstream in the tick it changes.
@@ -139,13 +140,17 @@ OPS = {
     "reduce": ops.Reduce, "count": ops.Count, "lattice_fold": ops.LatticeFold,
     "fold_keyed": ops.FoldKeyed, "reduce_keyed": ops.ReduceKeyed,
     "lattice_fold_keyed": ops.LatticeFoldKeyed, "snapshot": ops.Snapshot, "lookup": ops.Lookup,
+    "fused": ops.Fused, "join_table": ops.JoinTable,
 }
 
 
 def make_op(node: Node) -> ops.Op:
     cls = OPS[node.kind]
-    if node.kind == "map" and node.coll.kind == SINGLETON:
-        cls = ops.MapSingleton
+    if node.kind == "map" and node.coll.kind != STREAM:
+        cls = ops.MapSingleton if node.coll.kind == SINGLETON else ops.MapKeyed
+    if node.kind == "fused":
+        steps = [(kind, f.obj, where) for (kind, where), f in zip(node.params["steps"], node.fns)]
+        return cls(*steps, where=node.where(), loc=node.loc)
     fns = [f.obj for f in node.fns]
     params = [node.params["lattice"]] if "lattice" in node.params else []
     return cls(*fns, *params, where=node.where(), loc=node.loc)

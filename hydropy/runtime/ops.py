@@ -75,6 +75,19 @@ class MapSingleton(Map):
         return [self.value]
 
 
+class MapKeyed(Map):
+    """``map`` of a keyed collection: ``value[k] = fn(v)`` for each ``(k, v)`` that changed."""
+
+    def __init__(self, fn, **kw):
+        super().__init__(fn, **kw)
+        self.value: dict = {}
+
+    def step(self, batch):
+        for k, v in batch:
+            self.value[k] = self.call(self.fn, "fn", v)
+        return [(k, self.value[k]) for k in dict.fromkeys(k for k, _ in batch)]
+
+
 class Filter(Map):
     def step(self, batch):
         return [x for x in batch if self.call(self.fn, "fn", x)]
@@ -103,6 +116,23 @@ class Inspect(Map):
         for x in batch:
             self.call(self.fn, "fn", x)
         return list(batch)
+
+
+class Fused(Op):
+    """A chain of stateless operators run as one: ``steps`` are ``(kind, fn, where)`` triples,
+    applied in order to the tick's batch (each step keeps its own operator's name for errors)."""
+
+    KINDS = {"map": Map, "filter": Filter, "flat_map": FlatMap, "filter_map": FilterMap,
+             "inspect": Inspect}
+
+    def __init__(self, *steps, **kw):
+        super().__init__(**kw)
+        self.chain = [self.KINDS[kind](fn, where=where, loc=self.loc) for kind, fn, where in steps]
+
+    def step(self, batch):
+        for op in self.chain:
+            batch = op.step(batch)
+        return batch
 
 
 class Union(Op):
@@ -212,16 +242,19 @@ class Count(Op):
 class _Lifts(Op):
     lattice: type
 
-    def lift(self, x):
+    def absorb(self, value, x) -> bool:
+        """Fold record ``x`` into lattice ``value`` (``value.update(x)``: merge of ``of(x)`` unless
+        the lattice defines its own inflationary update); True iff ``value`` grew."""
         try:
-            return self.lattice.of(x)
+            return value.update(x)
         except Exception as exc:
-            raise InputError(f"{self.where}: cannot make a {self.lattice.__name__} of {x!r}: {exc}",
+            raise InputError(f"{self.where}: cannot fold {x!r} into a {self.lattice.__name__}: {exc}",
                              self.loc) from exc
 
 
 class LatticeFold(_Lifts):
-    """Merge of ``lattice.of(x)`` over all records; emits only when the value grows."""
+    """``update(x)`` (by default a merge of ``lattice.of(x)``) over all records; emits only
+    when the value grows."""
 
     def __init__(self, lattice, **kw):
         super().__init__(**kw)
@@ -233,7 +266,7 @@ class LatticeFold(_Lifts):
             self.value = self.lattice.bottom()
         changed = False
         for x in batch:
-            changed |= self.value.merge(self.lift(x))
+            changed |= self.absorb(self.value, x)
         return [detached(self.value)] if (fresh or changed) else []
 
 
@@ -285,9 +318,9 @@ class LatticeFoldKeyed(Keyed, _Lifts):
     def update(self, k, v):
         if k not in self.value:
             self.value[k] = self.lattice.bottom()
-            self.value[k].merge(self.lift(v))
+            self.absorb(self.value[k], v)
             return True
-        return self.value[k].merge(self.lift(v))
+        return self.absorb(self.value[k], v)
 
 
 # -- point-in-time reads ----------------------------------------------------------------
@@ -299,6 +332,37 @@ def sorted_items(d: dict) -> list[tuple]:
         return sorted(items, key=lambda kv: kv[0])
     except TypeError:
         return sorted(items, key=lambda kv: repr(kv[0]))
+
+
+class JoinTable(Op):
+    """Per key, ``(state[k], y)``: the keyed state's latest value beside the table's value.
+
+    ``step(changed, rows)`` takes the ``(k, v)`` the state changed this tick and the table's
+    new ``(k, y)`` rows; returns the pairs that changed. The table is a function of the key:
+    a second, different value for one key is an InputError (the precondition of push_fold)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.state, self.table, self.value = {}, {}, {}
+
+    def step(self, changed, rows):
+        touched = []
+        for k, v in changed:
+            self.state[k] = v
+            touched.append(k)
+        for rec in rows:
+            k, y = self.pair(rec)
+            if k in self.table and self.table[k] != y:
+                raise InputError(f"{self.where} expects one table value per key, got {self.table[k]!r} "
+                                 f"and {y!r} for {k!r}", self.loc)
+            self.table[k] = y
+            touched.append(k)
+        out = []
+        for k in dict.fromkeys(touched):
+            if k in self.state and k in self.table:
+                self.value[k] = (self.state[k], self.table[k])
+                out.append((k, self.value[k]))
+        return out
 
 
 class Snapshot(Op):

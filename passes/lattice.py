@@ -1,0 +1,226 @@
+"""Lattice-type transformations: a fold becomes a lattice fold that shows the sink the same value.
+
+A plain fold's value depends on the order its records arrive in, so it cannot cross a
+reordering network or be replicated; a lattice fold's value does not. ``to_lattice`` swaps
+the fold's state type and puts a ``map`` revealing the lattice after it, so every reader
+sees what the original fold showed. The fold keeps its name (later plan steps refer to it).
+
+Kinds (``as``), each with its precondition, checked first:
+
+* ``gcounter``: a ``count``, or a fold or keyed fold whose ``init`` makes 0 and whose ``fn``
+  returns ``acc + 1`` (read from its AST) -> RecordCount, a GCounter of the records seen:
+  order-insensitive, but it needs each record once (refused behind a channel declared to
+  deliver duplicates).
+* ``set_union``: a fold or keyed fold whose ``init`` makes an empty set and whose ``fn``
+  only inserts its record (``acc | {x}``, ``acc.union({x})``, ``{x} | acc``, read from its
+  AST) -> SetUnion: the union of the inserted records, in any order.
+* ``sealed_set``: an ordered fold (any ``fn``) whose records carry their position in their
+  sequence (``index``: a path in the fold's record, or in a keyed fold's value) -> SealedSet:
+  the set of (position, record), replayed in position order. The position must be a field of
+  an external input, unchanged (the sender numbered it); a position computed in the program
+  is refused. Order-insensitive: it survives any reordering channel.
+* ``bounded_prefix``: the same precondition -> BoundedPrefix, which accepts only the next
+  position of each sequence: refused (now, and by every later step) where a channel feeding
+  it can reorder (:func:`hydropy.passes.stages.check_delivery_requirements`).
+"""
+from __future__ import annotations
+
+import ast
+
+from hydropy import lattices
+from hydropy.errors import RewriteRefused
+from hydropy.ir import KEYED, Graph, Node, UserFn, verify
+from hydropy.ir.ops import output_collection
+
+from .analysis import Same, _walk, record_lineage
+from .lineage import _function_ast
+from .stages import check_delivery_requirements
+
+FOLDS = ("fold", "fold_keyed", "count")
+SEQUENCES = {"sealed_set": lattices.SealedSet, "bounded_prefix": lattices.BoundedPrefix}
+KINDS = ("gcounter", "set_union", *SEQUENCES)
+
+
+def to_lattice(graph: Graph, operator: str, as_: str, index: list[int] | None = None) -> Graph:
+    """A copy of ``graph`` with fold ``operator`` turned into a lattice fold of kind ``as_``."""
+    if as_ not in KINDS:
+        raise RewriteRefused(f"unknown lattice kind '{as_}'; kinds are: {', '.join(KINDS)}")
+    fold = graph.by_name(operator)
+    if fold is None:
+        known = ", ".join(n.name for n in graph.nodes() if n.kind in FOLDS) or "none"
+        raise RewriteRefused(f"no operator named '{operator}'; folds are: {known}")
+    if fold.kind not in FOLDS or (fold.kind == "count" and as_ != "gcounter"):
+        kinds = "count, fold or fold_keyed" if as_ == "gcounter" else "fold or fold_keyed"
+        raise RewriteRefused(f"{fold.kind} '{fold.name}' is not a {kinds}, so it has no {as_} "
+                             f"form", fold.loc)
+    if index is not None and as_ not in SEQUENCES:
+        raise RewriteRefused(f"{as_} takes no index (only sealed_set and bounded_prefix keep positions)")
+    if as_ == "gcounter":
+        if fold.kind != "count":
+            _check_counts(fold)
+        lattice = lattices.RecordCount
+    elif as_ == "set_union":
+        _check_set_insert(fold)
+        lattice = lattices.SetUnion
+    else:
+        if index is None:
+            raise RewriteRefused(f"{as_} needs 'index': the path of each record's position in its "
+                                 f"sequence (e.g. [0, 0])", fold.loc)
+        path = tuple(index)
+        _check_position(graph, fold, path)
+        lattice = SEQUENCES[as_].over(path, fold.fn("init").obj, fold.fn("fn").obj)
+    g = graph.copy()
+    replace_with_lattice(g, fold, lattice, lattices.reveal)
+    check_delivery_requirements(g)
+    return verify(g)
+
+
+def replace_with_lattice(g: Graph, fold: Node, lattice, reveal_fn) -> Node:
+    """In place: ``fold`` becomes a lattice fold of ``lattice`` (same id and name) and a ``map``
+    of ``reveal_fn`` after it takes over its readers. Returns the map."""
+    kind = "lattice_fold_keyed" if fold.coll.kind == KEYED else "lattice_fold"
+    coll = output_collection(kind, (g.node(fold.inputs[0]).coll,))
+    readers = g.consumers(fold.id)
+    g.replace(fold.copy(kind=kind, params={"lattice": lattice}, fns=(), coll=coll))
+    view = Node(g.fresh_id(), "map", _fresh_name(g, f"{fold.name}_value"), (fold.id,), {},
+                (UserFn.wrap(reveal_fn),), fold.loc, coll, fold.location)
+    g.add(view)
+    for reader in readers:
+        g.replace(reader.copy(inputs=tuple(view.id if i == fold.id else i for i in reader.inputs)))
+    return view
+
+
+def _fresh_name(g: Graph, base: str) -> str:
+    name, k = base, 1
+    while g.by_name(name) is not None:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+# -- counts ---------------------------------------------------------------------------------
+
+def _check_counts(fold: Node) -> None:
+    init, fn = fold.fn("init"), fold.fn("fn")
+    found = _returns(init)
+    zero = init.obj is int or (not isinstance(found, str) and isinstance(found[1], ast.Constant)
+                                and found[1].value == 0 and type(found[1].value) is int)
+    if not zero:
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its init {init.label} is not seen to make 0 "
+                             f"(int, or a function returning 0), so its value is not a count", fold.loc)
+    found = _returns(fn)
+    if isinstance(found, str):
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its fn {fn.label} {found}", fold.loc)
+    params, e = found
+
+    def one(a: ast.expr) -> bool:
+        return isinstance(a, ast.Constant) and type(a.value) is int and a.value == 1
+
+    def acc(a: ast.expr) -> bool:
+        return isinstance(a, ast.Name) and a.id == params[0]
+
+    if not (len(params) == 2 and isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add) and
+            ((acc(e.left) and one(e.right)) or (one(e.left) and acc(e.right)))):
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its fn {fn.label} returns {ast.unparse(e)}, "
+                             f"not acc + 1, so it is not a count of its records", fold.loc)
+
+
+# -- set inserts ----------------------------------------------------------------------------
+
+def _check_set_insert(fold: Node) -> None:
+    init, fn = fold.fn("init"), fold.fn("fn")
+    if not _makes_empty_set(init):
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its init {init.label} is not seen to make an empty "
+                             f"set (set, frozenset, or a function returning set() / frozenset()), "
+                             f"so its value is not a set union", fold.loc)
+    why = _inserts_record(fn)
+    if why:
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its fn {fn.label} {why}; only a fold that inserts "
+                             f"each record into a set (acc | {{x}}) is a SetUnion", fold.loc)
+
+
+def _returns(fn: UserFn) -> tuple[list[str], ast.expr] | str:
+    """(parameter names, the one returned expression) of ``fn``, or why it has no such form."""
+    found = _function_ast(fn)
+    if not isinstance(found, tuple):
+        return found if isinstance(found, str) else "cannot be read"
+    args, body = found
+    body = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return "is not a single return statement"
+    return [a.arg for a in args.posonlyargs + args.args], body[0].value
+
+
+def _is_builtin_call(e: ast.expr, names: tuple[str, ...], fn: UserFn) -> bool:
+    shadowed = getattr(fn.obj, "__globals__", {})
+    return (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in names
+            and e.func.id not in shadowed)
+
+
+def _makes_empty_set(init: UserFn) -> bool:
+    if init.obj in (set, frozenset):
+        return True
+    found = _returns(init)
+    if isinstance(found, str):
+        return False
+    _, e = found
+    return _is_builtin_call(e, ("set", "frozenset"), init) and not e.args and not e.keywords
+
+
+def _inserts_record(fn: UserFn) -> str:
+    """"" when ``fn(acc, x)`` returns ``acc`` with exactly ``x`` inserted, else why not."""
+    found = _returns(fn)
+    if isinstance(found, str):
+        return found
+    params, e = found
+    if len(params) != 2:
+        return "does not take (acc, x)"
+    acc, x = params
+
+    def singleton_of_x(s: ast.expr) -> bool:
+        if isinstance(s, ast.Set):
+            elts = s.elts
+        elif _is_builtin_call(s, ("set", "frozenset"), fn) and len(s.args) == 1 and \
+                isinstance(s.args[0], (ast.List, ast.Tuple, ast.Set)):
+            elts = s.args[0].elts
+        else:
+            return False
+        return len(elts) == 1 and isinstance(elts[0], ast.Name) and elts[0].id == x
+
+    def is_acc(a: ast.expr) -> bool:
+        return isinstance(a, ast.Name) and a.id == acc
+
+    if isinstance(e, ast.BinOp) and isinstance(e.op, ast.BitOr):
+        if (is_acc(e.left) and singleton_of_x(e.right)) or (is_acc(e.right) and singleton_of_x(e.left)):
+            return ""
+    if (isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "union"
+            and is_acc(e.func.value) and len(e.args) == 1 and not e.keywords
+            and (singleton_of_x(e.args[0]) or isinstance(e.args[0], (ast.List, ast.Tuple)) and
+                 len(e.args[0].elts) == 1 and isinstance(e.args[0].elts[0], ast.Name)
+                 and e.args[0].elts[0].id == x)):
+        return ""
+    return f"returns {ast.unparse(e)}, which is not {acc} with {{{x}}} inserted"
+
+
+# -- positions of ordered folds ------------------------------------------------------------
+
+def _check_position(graph: Graph, fold: Node, index: tuple[int, ...]) -> None:
+    """The position at ``index`` (in the record; in the value for a keyed fold) is an external
+    input's field, carried unchanged to the fold."""
+    if not index or not all(isinstance(i, int) and i >= 0 for i in index):
+        raise RewriteRefused(f"index {list(index)!r} must be a non-empty list of field numbers", fold.loc)
+    full = (1, *index) if fold.kind == "fold_keyed" else index
+    value = _walk(record_lineage(graph)[fold.inputs[0]], full)
+    origins = value.origins if isinstance(value, Same) else frozenset()
+    where = "value" if fold.kind == "fold_keyed" else "record"
+    field = "".join(f"[{i}]" for i in index)
+    if not origins:
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its {where}{field} (the position) is computed in the "
+                             f"program, so it need not follow the order the sender sent; the "
+                             f"position must be a field of an input, numbered by the sender", fold.loc)
+    for node_id, _ in origins:
+        origin = graph.node(node_id)
+        if origin.kind not in ("source", "source_iter"):
+            raise RewriteRefused(f"{fold.kind} '{fold.name}': its {where}{field} (the position) comes from "
+                                 f"{origin.where(short=True)}, not from an input's records as the "
+                                 f"sender numbered them", fold.loc)

@@ -1,0 +1,40 @@
+# hydropy-generated sha256=3108fc537719de8aa393b0cd78d7c00d50bc809c2c9281cdaeecaa0be8e26586
+"""Stage 'agg' of flow 'sessions', compiled by hydropy from sessions.py.
+
+Each tick takes the batch that arrived on every input below, runs the operators in
+order once, and returns the records for each outgoing channel. Edit freely: hydropy
+runs this file as it is on disk and will not overwrite it silently.
+"""
+from hydropy.runtime import ops
+from hydropy.runtime.stage import Stage
+from hydropy.lattices import SealedSet, reveal_joined
+from sessions import add_tag, log_event, no_events
+
+
+class AggStage(Stage):
+    NAME = 'agg'
+    INPUTS = {'owners_to_agg': 'owners_to_agg', 'events_to_agg': 'events_to_agg', 'split_to_agg': 'split_to_agg'}
+    CHANNELS_OUT = {}
+    SINKS = {'logs': ('keyed', 'log_value'), 'tags': ('keyed', 'tags_per_user')}
+    CYCLES = ()
+
+    def __init__(self, member=0, members=1, receivers=None):
+        super().__init__(member, members, receivers)
+        self.log = ops.LatticeFoldKeyed(SealedSet.over((0,), no_events, log_event, True), where="lattice_fold_keyed 'log' (sessions.py:31)")
+        self.with_owner = ops.JoinTable(where="join_table 'with_owner' (sessions.py:31)")
+        self.log_value = ops.MapKeyed(reveal_joined, where="map 'log_value' (sessions.py:31)")
+        self.tags_per_user = ops.FoldKeyed(frozenset, add_tag, where="fold_keyed 'tags_per_user' (sessions.py:36)")
+
+    def tick(self, owners_to_agg, events_to_agg, split_to_agg):
+        # sessions.py:31  log = lattice_fold_keyed[lattice=SealedSet[(0,), no_events, log_event, True]](events_to_agg)
+        log = self.log.step(events_to_agg)
+        # sessions.py:31  with_owner = join_table(log, owners_to_agg)
+        with_owner = self.with_owner.step(log, owners_to_agg)
+        # sessions.py:31  log_value = map[fn=reveal_joined](with_owner)
+        log_value = self.log_value.step(with_owner)
+        # sessions.py:36  tags_per_user = fold_keyed[init=frozenset, fn=add_tag](split_to_agg)
+        tags_per_user = self.tags_per_user.step(split_to_agg)
+        return {}
+
+
+STAGE = AggStage
