@@ -27,6 +27,8 @@ SOURCES = frozenset({"source", "source_iter"})
 PLAIN_FOLDS = frozenset({"fold", "reduce", "count", "fold_keyed", "reduce_keyed"})
 LATTICE_FOLDS = frozenset({"lattice_fold", "lattice_fold_keyed"})
 FOLDS = PLAIN_FOLDS | LATTICE_FOLDS
+#: per-tick partial aggregates (split_fold): their results are only ever folded by their merge
+PARTIALS = frozenset({"partial_count", "partial_fold", "partial_reduce", "partial_lattice_fold"})
 #: operators that read a fold's value at a point in time
 READS = frozenset({"snapshot", "lookup"})
 
@@ -138,7 +140,7 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
     too: a threshold read after it would be safe, but a filter cannot be proven one."""
     out = []
     for node in graph.nodes():
-        if node.spec.monotone or node.kind in FOLDS:
+        if node.spec.monotone or node.kind in FOLDS or node.kind in PARTIALS:
             continue
         ports = [_STATE_PORT[node.kind]] if node.kind in _STATE_PORT else range(len(node.inputs))
         causes = tuple(dict.fromkeys(c for p in ports for c in _causes_via(graph, node, p)))
@@ -625,7 +627,9 @@ def report(graph: Graph) -> str:
                 f"'{s.location}'" for s in _crosses(graph, node))
         elif label == "N" and not note:
             note = ("a plain fold: its intermediate values depend on arrival order"
-                    if node.kind in PLAIN_FOLDS else "not monotone")
+                    if node.kind in PLAIN_FOLDS else
+                    "a partial aggregate of each tick, folded only by its final merge"
+                    if node.kind in PARTIALS else "not monotone")
         lines.append(f"  {label}  {_op(node)}" + (f": {note}" if note else ""))
 
     lines += ["", "Points of order"]

@@ -21,6 +21,7 @@ from hydropy.ir.source import SourceLoc
 from .decouple import decouple
 from .partition import partition
 from .replicate import replicate
+from .split_fold import split_fold
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ def register_step(name: str, apply: Callable[..., Graph], required: dict, option
 register_step("decouple", decouple, {"operators": (list,), "to": (str,)})
 register_step("partition", partition, {"stage": (str,), "n": (int,)}, {"key": (list, str)})
 register_step("replicate", replicate, {"stage": (str,), "n": (int,)})
+register_step("split_fold", split_fold, {"operator": (str,)}, {"to": (str,)})
 
 
 @dataclass(frozen=True)

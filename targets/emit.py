@@ -38,6 +38,8 @@ RUNTIME_CLASSES = {
     "reduce": "Reduce", "count": "Count", "lattice_fold": "LatticeFold",
     "fold_keyed": "FoldKeyed", "reduce_keyed": "ReduceKeyed",
     "lattice_fold_keyed": "LatticeFoldKeyed", "snapshot": "Snapshot", "lookup": "Lookup",
+    "partial_count": "PartialCount", "partial_fold": "PartialFold",
+    "partial_reduce": "PartialReduce", "partial_lattice_fold": "PartialLatticeFold",
 }
 
 

@@ -139,6 +139,8 @@ OPS = {
     "reduce": ops.Reduce, "count": ops.Count, "lattice_fold": ops.LatticeFold,
     "fold_keyed": ops.FoldKeyed, "reduce_keyed": ops.ReduceKeyed,
     "lattice_fold_keyed": ops.LatticeFoldKeyed, "snapshot": ops.Snapshot, "lookup": ops.Lookup,
+    "partial_count": ops.PartialCount, "partial_fold": ops.PartialFold,
+    "partial_reduce": ops.PartialReduce, "partial_lattice_fold": ops.PartialLatticeFold,
 }
 
 

@@ -1,0 +1,155 @@
+"""Splitting a global fold into partial folds before a channel plus a final merge.
+
+Mechanism: the fold ``F`` (count, fold, reduce or lattice_fold) becomes a ``partial_*``
+operator in F's stage, which folds each tick's records and keeps nothing across ticks,
+and a final merge under F's name in stage ``to`` (with every operator of F's stage that
+reads F, directly or downstream), which folds the partial results. Since a partial keeps
+no state, partitioning F's stage afterwards is accepted: every member sends its partials
+to the one final merge.
+
+Invariant: the final value equals F's, because the merge function is associative and
+commutative, so folding any grouping of the records in any order gives the same value.
+
+Precondition, checked first: F is a global fold whose merge is provably associative and
+commutative: ``count``; ``lattice_fold`` (a lattice merge is, by the laws); ``fold`` and
+``reduce`` when ``fn`` is ``max`` / ``min`` (idempotent, so any ``init`` will do) or, for
+``fold`` only, ``a + b`` with ``init()`` returning the integer 0 (``+`` on strings, tuples
+or lists concatenates in order, and on floats rounds differently by grouping). ``fn`` is
+recognised as ``operator.add``, the builtins ``max`` / ``min``, or a function or lambda
+whose body is ``return a + b`` / ``max(a, b)`` / ``min(a, b)`` of its two parameters.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import textwrap
+from operator import add as operator_add
+
+import networkx as nx
+
+from hydropy.errors import RewriteRefused
+from hydropy.ir import Graph, Node, UserFn
+from hydropy.ir.ops import output_collection
+from hydropy.ir.source import lambda_node
+from hydropy.runtime.ops import add_counts
+
+from .decouple import check_stage_name
+from .stages import check_no_divergent_delays, insert_channels
+
+PARTIAL = {"count": "partial_count", "fold": "partial_fold", "reduce": "partial_reduce",
+           "lattice_fold": "partial_lattice_fold"}
+
+
+def split_fold(graph: Graph, operator: str, to: str = "merge") -> Graph:
+    """A copy of ``graph`` with the global fold ``operator`` split into per-tick partials in
+    its stage and a final merge in stage ``to`` (see module docstring)."""
+    check_stage_name(to)
+    g = graph.copy()
+    node = g.by_name(operator)
+    if node is None:
+        folds = ", ".join(n.name for n in g.nodes() if n.kind in PARTIAL) or "none"
+        raise RewriteRefused(f"no operator named '{operator}'; global folds are: {folds}")
+    if node.kind not in PARTIAL:
+        why = ("keeps its state per key, so partitioning by that key needs no split"
+               if node.kind in ("fold_keyed", "reduce_keyed", "lattice_fold_keyed") else
+               "is not a global fold")
+        raise RewriteRefused(f"{node.where()} {why}; split_fold splits count, fold, reduce and "
+                             f"lattice_fold", node.loc)
+    if to == node.location:
+        raise RewriteRefused(f"the final merge of {node.where()} must run in a stage of its own, "
+                             f"not in its stage '{to}'", node.loc)
+    why = _not_commutative(node)
+    if why:
+        raise RewriteRefused(f"{node.where()} cannot be split into partial folds: {why}", node.loc)
+
+    source = g.node(node.inputs[0])
+    partial = Node(g.fresh_id(), PARTIAL[node.kind], _fresh_name(g, f"{node.name}_partial"),
+                   node.inputs, dict(node.params), node.fns, node.loc,
+                   output_collection(PARTIAL[node.kind], (source.coll,)), node.location)
+    g.add(partial)
+    fns = (UserFn.wrap(int), UserFn.wrap(add_counts)) if node.kind == "count" else node.fns
+    final = node.copy(kind="fold" if node.kind == "count" else node.kind, fns=fns,
+                      inputs=(partial.id,), location=to)
+    g.replace(final)
+    for nid in nx.descendants(g.tick_dag(), node.id):
+        reader = g.node(nid)
+        if reader.location == node.location and reader.kind != "sink":
+            g.replace(reader.copy(location=to))
+    g = insert_channels(g)
+    check_no_divergent_delays(g)
+    return g
+
+
+def _fresh_name(g: Graph, base: str) -> str:
+    name, k = base, 1
+    while g.by_name(name) is not None:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+def _not_commutative(node: Node) -> str:
+    """Why ``node``'s merge cannot be proven associative and commutative ("" when it can)."""
+    if node.kind in ("count", "lattice_fold"):
+        return ""
+    fn = node.fn()
+    shape = _binary_shape(fn.obj)
+    if shape in ("max", "min"):
+        return ""
+    if shape == "+" and node.kind == "fold":
+        try:
+            zero = node.fn("init").obj()
+        except Exception as exc:  # the user's init failed: it would fail at run time too
+            return f"init {node.fn('init').label} raised {type(exc).__name__}: {exc}"
+        if type(zero) is int and zero == 0:
+            return ""
+        return (f"init {node.fn('init').label} returns {zero!r}, not the integer 0: + is "
+                f"commutative and exactly associative only on integers (strings, tuples and lists "
+                f"concatenate in order; floats round differently when regrouped)")
+    if shape == "+":
+        return (f"fn {fn.label} adds, but reduce starts from a record whose type hydropy cannot "
+                f"see (+ concatenates strings and tuples in order); write it as a fold with init "
+                f"returning 0")
+    return (f"hydropy cannot prove fn {fn.label} associative and commutative (it recognises "
+            f"a + b, max(a, b), min(a, b) and operator.add); use a lattice_fold, whose merge is")
+
+
+def _binary_shape(fn) -> str | None:
+    """``+``, ``max`` or ``min`` when ``fn(a, b)`` is recognisably that of its two arguments."""
+    if fn is operator_add:
+        return "+"
+    if fn is builtins.max or fn is builtins.min:
+        return fn.__name__
+    tree = lambda_node(fn)
+    if tree is not None:
+        params, body = tree.args, tree.body
+    else:
+        try:
+            module = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        except (OSError, TypeError, SyntaxError):
+            return None
+        func = module.body[0] if module.body else None
+        if not isinstance(func, ast.FunctionDef) or len(func.body) != 1 or \
+                not isinstance(func.body[0], ast.Return):
+            return None
+        params, body = func.args, func.body[0].value
+    names = [a.arg for a in params.args]
+    if len(names) != 2 or params.vararg or params.kwarg or params.kwonlyargs or body is None:
+        return None
+    if isinstance(body, ast.BinOp) and isinstance(body.op, ast.Add) and \
+            _names(body.left, body.right) == set(names):
+        return "+"
+    if isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and \
+            body.func.id in ("max", "min") and not body.keywords and len(body.args) == 2 and \
+            _names(*body.args) == set(names) and \
+            getattr(fn, "__globals__", {}).get(body.func.id, getattr(builtins, body.func.id)) \
+            is getattr(builtins, body.func.id):
+        return body.func.id
+    return None
+
+
+def _names(a: ast.expr, b: ast.expr) -> set[str] | None:
+    if isinstance(a, ast.Name) and isinstance(b, ast.Name) and a.id != b.id:
+        return {a.id, b.id}
+    return None
