@@ -290,7 +290,7 @@ def test_voting_snapshot_is_a_point_of_order_and_its_fold_is_unbounded():
     assert [p.name for p in points_of_order(g)] == ["read_tally"]
     [finding] = boundedness(g)
     assert finding.name == "tally" and "never final" in finding.reason
-    assert "snapshot 'read_tally' (voting.py:29)" in finding.reason
+    assert "snapshot 'read_tally' (voting.py:35)" in finding.reason
     tally = key_lineage(g)[g.by_name("tally").id]
     assert tally.kind == "tuple"
     assert {(o.name, o.path) for o in tally.determines} == {("requests", (0,)), ("requests", (1,))}
