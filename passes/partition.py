@@ -20,7 +20,7 @@ from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
 
 from .lineage import (Const, Derived, Field, Record, Unknown, at, deps, node_lineage, PASS_THROUGH)
-from .stages import check_no_divergent_delays, insert_channels
+from .stages import check_no_divergent_delays, insert_channels, lose_order
 
 Path = tuple[int, ...]
 
@@ -221,6 +221,7 @@ def _apply(g: Graph, stage: str, n: int, routes: dict[int, Path]) -> Graph:
             else:
                 params.update(routing="round_robin", key=None)
             g.replace(node.copy(params=params))
+    lose_order(g, [x.id for x in g.nodes() if _is_entry(g, stage, x)])
     g = insert_channels(g)
     check_no_divergent_delays(g)
     return g

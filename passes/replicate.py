@@ -15,7 +15,7 @@ from __future__ import annotations
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
 
-from .stages import check_no_divergent_delays, insert_channels
+from .stages import check_no_divergent_delays, insert_channels, lose_order
 
 LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed")
 STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused",
@@ -81,6 +81,7 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
     for e in entries:
         params = dict(e.params, routing="broadcast" if e.id in writes else "any", key=None)
         g.replace(e.copy(params=params))
+    lose_order(g, [e.id for e in entries])
     g = insert_channels(g)
     check_no_divergent_delays(g)
     return g

@@ -7,6 +7,8 @@ two nodes of one stage; a sink sits in the stage of the collection it shows.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 
 from hydropy.errors import RewriteRefused
@@ -66,6 +68,21 @@ def insert_channels(graph: Graph) -> Graph:
         if tuple(inputs) != node.inputs:
             g.replace(node.copy(inputs=tuple(inputs)))
     return verify(g)
+
+
+def lose_order(g: Graph, entries: list[int]) -> None:
+    """Mark the records entering a stage of several members at ``entries`` as unordered, and
+    every stream downstream of them (in place; callers own ``g``).
+
+    Each member sees only its share of a stream, and what the members send on interleaves,
+    so no total order survives; a sink downstream shows a multiset."""
+    lost = set(entries)
+    for node in g.topo_order():
+        if node.id not in lost and not any(i in lost for i in node.inputs):
+            continue
+        lost.add(node.id)
+        if node.coll is not None and node.coll.ordered:
+            g.replace(node.copy(coll=replace(node.coll, ordered=False)))
 
 
 def _channel_name(g: Graph, src: Node, stage: str) -> str:
