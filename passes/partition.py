@@ -173,8 +173,19 @@ def _compose(value, inner):
     return value
 
 
+def _field_of(value):
+    """A Field inside the tuple ``value`` (the first, depth first), else None. Equal tuples
+    have equal fields, so routing by that field co-locates equal keys."""
+    if isinstance(value, Field):
+        return value
+    if isinstance(value, Record):
+        return next((f for f in map(_field_of, value.items) if f is not None), None)
+    return None
+
+
 def _split(g, stage, node, value, table: dict[Path, list[tuple[int, Path]]], chain):
-    if not isinstance(value, Field):
+    value = _field_of(value)
+    if value is None:
         raise _KeyLost(node, "combines key parts from several fields")
     for prefix, targets in table.items():
         if value.path[:len(prefix)] == prefix:
@@ -206,7 +217,8 @@ def _choose_routes(g: Graph, needs, key) -> dict[int, Path]:
                 raise RewriteRefused(
                     f"no single routing key co-locates the state of {op.kind} '{op.name}' (keyed by "
                     f"{_describe(path)} of '{g.node(entry).name}') with the rest of the stage "
-                    f"(routing by {_describe(route)})", op.loc)
+                    f"(routing by {_describe(route)}): records with one key of its state would "
+                    f"reach several members, so that state would be shared between them", op.loc)
         routes[entry] = route
     return routes
 
