@@ -24,6 +24,8 @@ would copy the epoch to every member through a coordinator, is not a rewrite hyd
 
     hydropy run examples/rset.py:flow --inputs examples/rset.yaml
     hydropy run examples/rset.py:ballot --inputs examples/rset_ballot.yaml
+    hydropy run examples/rset.py:no_replicas --inputs examples/rset_ballot.yaml
+    hydropy run examples/rset.py:collisions --inputs examples/rset.yaml
     hydropy run examples/rset.py:epochs --inputs examples/rset_epochs.yaml
 """
 import hydropy as hp
