@@ -18,6 +18,7 @@ import hydropy as hp
 from hydropy.lattices import SetUnion
 
 PARTICIPANTS = ("p1", "p2", "p3")
+EVERYONE = len(PARTICIPANTS)
 LOCKED = {"p1": frozenset(), "p2": frozenset({"audit"}), "p3": frozenset()}
 LOG_SECONDS = 0.0
 
@@ -47,7 +48,7 @@ def voter(voted):
 
 
 def all_yes(yes_votes):
-    return len(yes_votes[1].reveal()) == len(PARTICIPANTS)
+    return len(yes_votes[1].reveal()) >= EVERYONE
 
 
 def commit(yes_votes):

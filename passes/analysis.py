@@ -21,6 +21,7 @@ from hydropy.ir import KEYED, SINGLETON, Graph, Node, SourceLoc
 
 from . import lineage as L
 from .lineage import Const, Path, Record
+from .thresholds import why_not_threshold
 
 SOURCES = frozenset({"source", "source_iter"})
 #: folds whose successive values depend on the order and batching of their input
@@ -155,6 +156,8 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
                     "a bound), or accept the point of order" if _is_lattice(fold) else
                     "fold into a lattice and read it with a threshold, or accept the point of order")
         elif node.kind == "snapshot":
+            if not _unsafe_reads(graph, node):
+                continue  # every read is a threshold on a growing lattice: safe
             reason, hint = _snapshot_reason(graph, node, causes)
         elif node.kind == "anti_join":
             reason = (f"{_op(node)} drops each record whose key has been seen on "
@@ -175,12 +178,22 @@ def _snapshot_reason(graph: Graph, node: Node, causes: tuple[str, ...]) -> tuple
     if not _is_lattice(fold):
         return reason, ("fold into a lattice (e.g. GCounter for a count) and read it with a "
                         "threshold, or accept the point of order")
-    filters = [c for c in graph.consumers(node.id) if c.kind == "filter"]
-    if filters and len(filters) == len(graph.consumers(node.id)):
-        reason += (f"; {_op(filters[0])} after it may be a monotone threshold, but hydropy "
-                   f"cannot prove a filter monotone from its code")
-    return reason, ("if every read is a threshold on the lattice (value >= bound) the result is "
-                    "safe, but hydropy cannot check it: accept the point of order")
+    unsafe = _unsafe_reads(graph, node)
+    safe = [c for c in graph.consumers(node.id) if c.id not in unsafe]
+    reason += "; " + "; ".join(unsafe.values())
+    if safe:
+        reason += "; " + ", ".join(f"{c.kind} '{c.name}'" for c in safe) + " is a threshold read (safe)"
+    return reason, ("read the lattice only through thresholds (.filter(lambda kv: kv[1].reveal() "
+                    ">= BOUND) then .unique()), or accept the point of order")
+
+
+def _unsafe_reads(graph: Graph, snapshot: Node) -> dict[int, str]:
+    """Readers of ``snapshot`` that are not threshold reads of a lattice fold, with why."""
+    fold = graph.node(snapshot.inputs[0])
+    if not _is_lattice(fold):
+        return {snapshot.id: f"it reads {_op(fold)}, which is not a lattice"}
+    why = {c.id: why_not_threshold(graph, c, fold) for c in graph.consumers(snapshot.id)}
+    return {i: w for i, w in why.items() if w} if why else {snapshot.id: "nothing reads it"}
 
 
 # -- boundedness ----------------------------------------------------------------------------

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import inspect
-import textwrap
 from operator import add as operator_add
 
 import networkx as nx
@@ -31,11 +29,11 @@ import networkx as nx
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node, UserFn
 from hydropy.ir.ops import output_collection
-from hydropy.ir.source import lambda_node
 from hydropy.runtime.ops import add_counts
 
 from .decouple import check_stage_name
 from .stages import check_no_divergent_delays, insert_channels
+from .udf import global_value, returned_expression
 
 PARTIAL = {"count": "partial_count", "fold": "partial_fold", "reduce": "partial_reduce",
            "lattice_fold": "partial_lattice_fold"}
@@ -121,30 +119,17 @@ def _binary_shape(fn) -> str | None:
         return "+"
     if fn is builtins.max or fn is builtins.min:
         return fn.__name__
-    tree = lambda_node(fn)
-    if tree is not None:
-        params, body = tree.args, tree.body
-    else:
-        try:
-            module = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-        except (OSError, TypeError, SyntaxError):
-            return None
-        func = module.body[0] if module.body else None
-        if not isinstance(func, ast.FunctionDef) or len(func.body) != 1 or \
-                not isinstance(func.body[0], ast.Return):
-            return None
-        params, body = func.args, func.body[0].value
-    names = [a.arg for a in params.args]
-    if len(names) != 2 or params.vararg or params.kwarg or params.kwonlyargs or body is None:
+    found = returned_expression(fn)
+    if found is None or len(found[0]) != 2:
         return None
+    names, body = found
     if isinstance(body, ast.BinOp) and isinstance(body.op, ast.Add) and \
             _names(body.left, body.right) == set(names):
         return "+"
     if isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and \
             body.func.id in ("max", "min") and not body.keywords and len(body.args) == 2 and \
             _names(*body.args) == set(names) and \
-            getattr(fn, "__globals__", {}).get(body.func.id, getattr(builtins, body.func.id)) \
-            is getattr(builtins, body.func.id):
+            global_value(fn, body.func.id) is getattr(builtins, body.func.id):
         return body.func.id
     return None
 
