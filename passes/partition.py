@@ -20,7 +20,7 @@ from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
 
 from .lineage import (Const, Derived, Field, Record, Unknown, at, deps, node_lineage, PASS_THROUGH)
-from .stages import check_no_divergent_delays, insert_channels, lose_order
+from .stages import check_no_divergent_delays, check_order_downstream, insert_channels, lose_order
 
 Path = tuple[int, ...]
 
@@ -236,4 +236,5 @@ def _apply(g: Graph, stage: str, n: int, routes: dict[int, Path]) -> Graph:
     lose_order(g, [x.id for x in g.nodes() if _is_entry(g, stage, x)])
     g = insert_channels(g)
     check_no_divergent_delays(g)
+    check_order_downstream(g, stage)
     return g

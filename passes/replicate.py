@@ -15,7 +15,7 @@ from __future__ import annotations
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
 
-from .stages import check_no_divergent_delays, insert_channels, lose_order
+from .stages import check_no_divergent_delays, check_order_downstream, insert_channels, lose_order
 
 LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed")
 STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused",
@@ -84,4 +84,5 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
     lose_order(g, [e.id for e in entries])
     g = insert_channels(g)
     check_no_divergent_delays(g)
+    check_order_downstream(g, stage)
     return g

@@ -20,10 +20,6 @@ whose body is ``return a + b`` / ``max(a, b)`` / ``min(a, b)`` of its two parame
 """
 from __future__ import annotations
 
-import ast
-import builtins
-from operator import add as operator_add
-
 import networkx as nx
 
 from hydropy.errors import RewriteRefused
@@ -33,7 +29,7 @@ from hydropy.runtime.ops import add_counts
 
 from .decouple import check_stage_name
 from .stages import check_no_divergent_delays, insert_channels
-from .udf import global_value, returned_expression
+from .fold_algebra import why_not_commutative
 
 PARTIAL = {"count": "partial_count", "fold": "partial_fold", "reduce": "partial_reduce",
            "lattice_fold": "partial_lattice_fold"}
@@ -57,7 +53,7 @@ def split_fold(graph: Graph, operator: str, to: str = "merge") -> Graph:
     if to == node.location:
         raise RewriteRefused(f"the final merge of {node.where()} must run in a stage of its own, "
                              f"not in its stage '{to}'", node.loc)
-    why = _not_commutative(node)
+    why = why_not_commutative(node)
     if why:
         raise RewriteRefused(f"{node.where()} cannot be split into partial folds: {why}", node.loc)
 
@@ -85,56 +81,3 @@ def _fresh_name(g: Graph, base: str) -> str:
         k += 1
         name = f"{base}_{k}"
     return name
-
-
-def _not_commutative(node: Node) -> str:
-    """Why ``node``'s merge cannot be proven associative and commutative ("" when it can)."""
-    if node.kind in ("count", "lattice_fold"):
-        return ""
-    fn = node.fn()
-    shape = _binary_shape(fn.obj)
-    if shape in ("max", "min"):
-        return ""
-    if shape == "+" and node.kind == "fold":
-        try:
-            zero = node.fn("init").obj()
-        except Exception as exc:  # the user's init failed: it would fail at run time too
-            return f"init {node.fn('init').label} raised {type(exc).__name__}: {exc}"
-        if type(zero) is int and zero == 0:
-            return ""
-        return (f"init {node.fn('init').label} returns {zero!r}, not the integer 0: + is "
-                f"commutative and exactly associative only on integers (strings, tuples and lists "
-                f"concatenate in order; floats round differently when regrouped)")
-    if shape == "+":
-        return (f"fn {fn.label} adds, but reduce starts from a record whose type hydropy cannot "
-                f"see (+ concatenates strings and tuples in order); write it as a fold with init "
-                f"returning 0")
-    return (f"hydropy cannot prove fn {fn.label} associative and commutative (it recognises "
-            f"a + b, max(a, b), min(a, b) and operator.add); use a lattice_fold, whose merge is")
-
-
-def _binary_shape(fn) -> str | None:
-    """``+``, ``max`` or ``min`` when ``fn(a, b)`` is recognisably that of its two arguments."""
-    if fn is operator_add:
-        return "+"
-    if fn is builtins.max or fn is builtins.min:
-        return fn.__name__
-    found = returned_expression(fn)
-    if found is None or len(found[0]) != 2:
-        return None
-    names, body = found
-    if isinstance(body, ast.BinOp) and isinstance(body.op, ast.Add) and \
-            _names(body.left, body.right) == set(names):
-        return "+"
-    if isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and \
-            body.func.id in ("max", "min") and not body.keywords and len(body.args) == 2 and \
-            _names(*body.args) == set(names) and \
-            global_value(fn, body.func.id) is getattr(builtins, body.func.id):
-        return body.func.id
-    return None
-
-
-def _names(a: ast.expr, b: ast.expr) -> set[str] | None:
-    if isinstance(a, ast.Name) and isinstance(b, ast.Name) and a.id != b.id:
-        return {a.id, b.id}
-    return None

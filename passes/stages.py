@@ -85,6 +85,27 @@ def lose_order(g: Graph, entries: list[int]) -> None:
             g.replace(node.copy(coll=replace(node.coll, ordered=False)))
 
 
+def check_order_downstream(g: Graph, stage: str) -> None:
+    """Refuse when a plain fold outside ``stage`` (which now has several members) may depend on
+    the order of records that the members send on interleaved.
+
+    Conservative: a fold keyed by the routing key would still see each key's records in
+    order, but keys are not traced across channels, so its function must be proven
+    order-insensitive (see :mod:`.fold_algebra`)."""
+    from .fold_algebra import PLAIN_FOLDS, why_order_sensitive
+    dag = g.tick_dag()
+    inside = [n.id for n in g.nodes() if n.location == stage]
+    downstream = set().union(*(nx.descendants(dag, i) for i in inside))
+    for node in g.nodes():
+        if node.id in downstream and node.location != stage and node.kind in PLAIN_FOLDS:
+            why = why_order_sensitive(node)
+            if why:
+                raise RewriteRefused(
+                    f"{node.where()} would receive the records of the members of stage "
+                    f"'{stage}' interleaved, in an order the single-node program never shows, and "
+                    f"its value may depend on that order: {why}", node.loc)
+
+
 def _channel_name(g: Graph, src: Node, stage: str) -> str:
     base = f"{src.name}_to_{stage}"
     name, k = base, 1

@@ -10,7 +10,7 @@ from hydropy.ir.source import lambda_node
 
 def returned_expression(fn) -> tuple[list[str], ast.expr] | None:
     """``(parameter names, expression)`` when ``fn`` is a lambda, or a function whose body is a
-    single ``return EXPR`` with plain positional parameters; None otherwise."""
+    single ``return EXPR`` (after its docstring) with plain positional parameters; else None."""
     tree = lambda_node(fn)
     if tree is not None:
         params, body = tree.args, tree.body
@@ -20,10 +20,13 @@ def returned_expression(fn) -> tuple[list[str], ast.expr] | None:
         except (OSError, TypeError, SyntaxError):
             return None
         func = module.body[0] if module.body else None
-        if not isinstance(func, ast.FunctionDef) or len(func.body) != 1 or \
-                not isinstance(func.body[0], ast.Return) or func.body[0].value is None:
+        if not isinstance(func, ast.FunctionDef):
             return None
-        params, body = func.args, func.body[0].value
+        statements = func.body[1:] if ast.get_docstring(func) is not None else func.body
+        if len(statements) != 1 or not isinstance(statements[0], ast.Return) or \
+                statements[0].value is None:
+            return None
+        params, body = func.args, statements[0].value
     if params.vararg or params.kwarg or params.kwonlyargs or params.posonlyargs:
         return None
     return [a.arg for a in params.args], body
