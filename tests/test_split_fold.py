@@ -127,3 +127,19 @@ def test_readers_of_the_fold_move_with_the_final_merge():
     g = split_fold(graph, "total", to="merge")
     assert g.by_name("scaled").location == "merge"
     assert run(g, ticks=TICKS) == run(graph, ticks=TICKS) == {"scaled": [360]}
+
+
+def test_plan_refusal_and_acceptance_through_the_cli(repo_root, tmp_path, capsys, monkeypatch):
+    from hydropy.cli import main
+    monkeypatch.chdir(repo_root)
+    refused = tmp_path / "refused.yaml"
+    refused.write_text("steps:\n  - decouple: {operators: [count_per_word], to: agg}\n"
+                       "  - partition: {stage: main, n: 2}\n")
+    assert main(["run", "examples/wordcount.py", "--inputs", "examples/wordcount.yaml",
+                 "--plan", str(refused)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "refused.yaml:3: plan step 'partition' refused" in err and "count 'total_words'" in err
+    assert main(["run", "examples/wordcount.py", "--inputs", "examples/wordcount.yaml", "--check",
+                 "--plan", "examples/plans/wordcount_partitioned.yaml"]) == 0
+    assert "check: same sinks as the single-node program" in capsys.readouterr().out
