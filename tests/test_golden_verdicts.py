@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hydropy import RewriteRefused
 from hydropy.ir import SPECS
@@ -166,3 +168,26 @@ def test_expected_refusals_name_the_operator_and_the_reason(case):
 def test_wordcount_global_count_is_accepted_after_split_fold():
     g = split_fold(wordcount_agg(), "total_words", to="total")
     assert partition(g, "main", 2).members == {"main": 2}
+
+
+# -- convergence of lattice state -------------------------------------------------------------
+
+@pytest.mark.parametrize("program, inputs", [("crdts.py:flow", "crdts"), ("kvstore.py", "kvstore")])
+@given(data=st.data())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_lattice_state_converges_under_any_delivery(program, inputs, data):
+    """Every update delivered in any order, any tick split, some more than once (what replicas
+    fed by a reordering, retrying network see): the same final state in every lattice sink."""
+    g = graph(program)
+    records = load_inputs(str(EXAMPLES / f"{inputs}.yaml"))
+    deliveries = []
+    for name, rs in records.items():
+        if name == "gets":
+            continue
+        resent = data.draw(st.lists(st.sampled_from(rs), max_size=3))
+        for r in data.draw(st.permutations(rs + resent)):
+            deliveries.append({name: [r]})
+    ticks = data.draw(st.permutations(deliveries))
+    states = [n.params["name"] for n in g.sinks() if g.node(n.inputs[0]).kind == "lattice_fold_keyed"]
+    expected, got = run(g, {k: v for k, v in records.items() if k != "gets"}), run(g, ticks=ticks)
+    assert states and all(got[s] == expected[s] for s in states)
