@@ -12,7 +12,10 @@ anti_join's key) traces back through the stage's operators, by reading their fun
 to a field of what enters the stage; and one routing field P per input determines every
 such key (each key is P or contains it). Where a key is computed from a field by a
 function (partitioning through a functional dependency), the stateless operators that
-compute it move to the sending stage, so the channel carries the key as a field.
+compute it move to the sending stage, so the channel carries the key as a field. A key
+built as a tuple is routed by a field inside it (equal tuples have equal fields). Since the
+members' outputs interleave, what enters the stage becomes unordered, and every plain fold
+downstream in other stages must be provably order-insensitive (``check_order_downstream``).
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ one replica (any replica can serve it). Sinks of lattice folds merge the replica
 Precondition, checked first: the stage is stateless, or all of its state is lattice-typed
 (``lattice_fold``, ``lattice_fold_keyed``), read only through ``lookup`` or sinks; nothing
 derived from a write leaves the stage as a stream (every replica would send it); no input
-is both a write and a read.
+is both a write and a read; plain folds downstream are order-insensitive (reads answered by
+different replicas interleave).
 """
 from __future__ import annotations
 

@@ -11,12 +11,8 @@ Invariant: the final value equals F's, because the merge function is associative
 commutative, so folding any grouping of the records in any order gives the same value.
 
 Precondition, checked first: F is a global fold whose merge is provably associative and
-commutative: ``count``; ``lattice_fold`` (a lattice merge is, by the laws); ``fold`` and
-``reduce`` when ``fn`` is ``max`` / ``min`` (idempotent, so any ``init`` will do) or, for
-``fold`` only, ``a + b`` with ``init()`` returning the integer 0 (``+`` on strings, tuples
-or lists concatenates in order, and on floats rounds differently by grouping). ``fn`` is
-recognised as ``operator.add``, the builtins ``max`` / ``min``, or a function or lambda
-whose body is ``return a + b`` / ``max(a, b)`` / ``min(a, b)`` of its two parameters.
+commutative (:func:`.fold_algebra.why_not_commutative`: count, lattice folds, ``max`` /
+``min``, and ``a + b`` from an ``init()`` of integer 0), and ``to`` is not F's own stage.
 """
 from __future__ import annotations
 
@@ -28,8 +24,8 @@ from hydropy.ir.ops import output_collection
 from hydropy.runtime.ops import add_counts
 
 from .decouple import check_stage_name
-from .stages import check_no_divergent_delays, insert_channels
 from .fold_algebra import why_not_commutative
+from .stages import check_no_divergent_delays, insert_channels
 
 PARTIAL = {"count": "partial_count", "fold": "partial_fold", "reduce": "partial_reduce",
            "lattice_fold": "partial_lattice_fold"}
