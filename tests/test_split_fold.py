@@ -143,3 +143,12 @@ def test_plan_refusal_and_acceptance_through_the_cli(repo_root, tmp_path, capsys
     assert main(["run", "examples/wordcount.py", "--inputs", "examples/wordcount.yaml", "--check",
                  "--plan", "examples/plans/wordcount_partitioned.yaml"]) == 0
     assert "check: same sinks as the single-node program" in capsys.readouterr().out
+
+
+def test_wordcount_partitioned_design_point_snapshot(repo_root, snapshot):
+    """Golden IR after the plan: tests/snapshots/ir/wordcount_partitioned.txt."""
+    from hydropy.ir import to_text
+    from hydropy.targets.compile import design_point
+    g = design_point(load_flow(str(repo_root / "examples" / "wordcount.py")).graph(),
+                     str(repo_root / "examples" / "plans" / "wordcount_partitioned.yaml"))
+    snapshot.assert_match(to_text(g), "ir/wordcount_partitioned.txt")
