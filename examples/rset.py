@@ -17,10 +17,10 @@ decouples monotonically.
 that functional dependency: the bucket is computed before the channel and routed on.
 
 ``epochs``: the leader counts ``ticks`` and sends its epoch (the count) to every replica;
-each replica stamps the requests it receives with the latest epoch it has seen. Partitioning
-the replicas by replica is accepted; partitioning them by request is refused, because a
-replica's latest epoch is one value shared by all its requests. (Partial partitioning, which
-would copy the epoch to every member through a coordinator, is not a rewrite hydropy has.)
+each replica stamps the requests it receives with the latest epoch it has seen. The replicas
+partition by request only partially: a replica's latest epoch is shared by all its
+requests, so every member keeps all epochs whole (they are broadcast to every member) while
+the requests are hashed.
 
     hydropy run examples/rset.py:flow --inputs examples/rset.yaml
     hydropy run examples/rset.py:ballot --inputs examples/rset_ballot.yaml

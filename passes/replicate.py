@@ -16,26 +16,11 @@ from __future__ import annotations
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
 
-from .stages import check_no_divergent_delays, check_order_downstream, insert_channels, lose_order
+from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
+                     insert_channels, lose_order, reach_in_stage)
 
-LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed")
 STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused",
              "network", "source")
-
-
-def _reach(g: Graph, stage: str, start: int) -> set[int]:
-    """What records entering at ``start`` flow through in the stage, up to (and including) the
-    lattice folds they merge into: a fold's readers answer reads, not writes."""
-    seen, todo = {start}, [start]
-    while todo:
-        node = g.node(todo.pop())
-        if node.kind in LATTICE_STATE and node.id != start:
-            continue
-        for c in g.consumers(node.id):
-            if c.location == stage and c.kind != "sink" and c.id not in seen:
-                seen.add(c.id)
-                todo.append(c.id)
-    return seen
 
 
 def replicate(graph: Graph, stage: str, n: int) -> Graph:
@@ -61,7 +46,7 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
         raise RewriteRefused(f"{node.kind} '{node.name}' {what}{hint}", node.loc)
 
     entries = [x for x in members if x.kind in ("network", "source")]
-    reach = {e.id: _reach(g, stage, e.id) for e in entries}
+    reach = {e.id: reach_in_stage(g, stage, e.id) for e in entries}
     writes = {e.id for e in entries if any(g.node(x).kind in LATTICE_STATE for x in reach[e.id])}
     for e in entries:
         if e.id not in writes:

@@ -17,6 +17,7 @@ from hydropy.ir.ops import output_collection
 
 #: non-monotone operators whose answer depends on when records arrive relative to each other
 TIMING_SENSITIVE = ("anti_join", "lookup", "snapshot")
+LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed")
 
 
 def place_sinks(graph: Graph) -> None:
@@ -68,6 +69,21 @@ def insert_channels(graph: Graph) -> Graph:
         if tuple(inputs) != node.inputs:
             g.replace(node.copy(inputs=tuple(inputs)))
     return verify(g)
+
+
+def reach_in_stage(g: Graph, stage: str, start: int) -> set[int]:
+    """What records entering at ``start`` flow through in ``stage``, up to (and including) the
+    lattice folds they merge into: a fold's readers answer reads, not writes."""
+    seen, todo = {start}, [start]
+    while todo:
+        node = g.node(todo.pop())
+        if node.kind in LATTICE_STATE and node.id != start:
+            continue
+        for c in g.consumers(node.id):
+            if c.location == stage and c.kind != "sink" and c.id not in seen:
+                seen.add(c.id)
+                todo.append(c.id)
+    return seen
 
 
 def lose_order(g: Graph, entries: list[int]) -> None:

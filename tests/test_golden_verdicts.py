@@ -43,8 +43,8 @@ ACCEPTED = [
     ("crdts.py:flow", "crdts", "crdts_replicated", {"replicas": 3}),
     ("wordcount.py", "wordcount", "wordcount_partitioned", {"main": 2, "agg": 2}),
 ]
-ON_RAY = ["rset_partitioned", "rset_collisions_partitioned", "twopc_partitioned",
-          "paxos_lite_partitioned", "crdts_replicated"]
+ON_RAY = ["rset_partitioned", "rset_collisions_partitioned", "rset_epochs_partitioned",
+          "twopc_partitioned", "paxos_lite_partitioned", "crdts_replicated"]
 
 
 def graph(program: str):
@@ -132,10 +132,6 @@ REFUSED = {
     "paxos ballot decoupled from its p2a": (
         lambda: decouple(paxos_acceptors(), ["p2a_ballot"], "proxy"),
         ["lookup 'read_ballot'", "different channels", "ticks later"]),
-    "rset epoch partitioned by request": (
-        lambda: partition(decouple(graph("rset.py:epochs"), ["latest_epoch", "read_latest", "stamp"],
-                                   "replicas"), "replicas", 2, key=[1]),
-        ["rset.py:", "lattice_fold_keyed 'latest_epoch'", "shared"]),
     "wordcount global count partitioned": (
         lambda: partition(wordcount_agg(), "main", 2),
         ["wordcount.py:21", "count 'total_words'", "one global value", "split_fold"]),
@@ -163,6 +159,20 @@ def test_expected_refusals_name_the_operator_and_the_reason(case):
     assert "\n" not in message
     for w in words:
         assert w in message
+
+
+def test_partial_partitioning_keeps_a_shared_lattice_whole_only_when_its_writers_do_nothing_else():
+    """R-set epochs: the epochs only feed the replicas' latest-epoch lattice, so they are
+    broadcast and the requests hashed. Paxos: the acceptor's ballot is written by the p2a
+    messages themselves, which must be hashed by slot, so no member could keep it whole."""
+    epochs = design_point(graph("rset.py:epochs"),
+                          str(EXAMPLES / "plans" / "rset_epochs_partitioned.yaml"))
+    routing = {n.name: (n.params["routing"], n.params["key"]) for n in epochs.nodes()
+               if n.kind == "network"}
+    assert routing == {"send_epoch_to_replicas": ("broadcast", None),
+                       "broadcast_to_replicas": ("hash", (1,))}
+    with pytest.raises(RewriteRefused, match="acceptor_ballot"):
+        partition(paxos_acceptors(), "acceptors", 2, key=[1, 0])
 
 
 def test_wordcount_global_count_is_accepted_after_split_fold():

@@ -73,3 +73,25 @@ def test_partitioned_voting_and_wordcount_over_many_rounds(ray_session, repo_roo
     got = run_compiled(str(tmp_path / "w" / "out"), {"lines": lines}, batch_size=128)
     assert got == flow.run({"lines": lines})
     assert got["total"] == [2700]
+
+
+def test_a_snapshot_sent_across_stages_ticks_as_often_as_locally(ray_session, tmp_path):
+    """A snapshot emits every tick: Ray runs a round without input only while a cycle holds
+    records, as the local target does (so it settles, and shows no extra snapshot)."""
+    import textwrap
+    program = tmp_path / "peek.py"
+    program.write_text(textwrap.dedent('''
+        import hydropy as hp
+
+        def seen(n):
+            return n
+
+        flow = hp.Flow("peek")
+        flow.source("xs").count(name="n").snapshot(name="peek").map(seen, name="seen").sink("seen")
+    '''))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("steps:\n  - decouple: {operators: [seen], to: reader}\n")
+    flow = load_flow(str(program))
+    compile_flow(flow, str(tmp_path / "out"), plan=str(plan))
+    got = run_compiled(str(tmp_path / "out"), {"xs": [1, 2, 3, 4, 5]}, batch_size=2)
+    assert got == run(flow.graph(), ticks=rounds({"xs": [1, 2, 3, 4, 5]}, 2)) == {"seen": [2, 4, 5]}
