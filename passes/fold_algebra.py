@@ -4,7 +4,7 @@
 commutative on accumulators, so folding any grouping of the records in any order gives the
 same value. *Order-insensitive* (needed when a rewrite can reorder a fold's input):
 ``fn(fn(a, x), y) == fn(fn(a, y), x)``; every commutative merge is, and so is counting
-(``acc + c``, which ignores the record).
+(a fold's ``acc + c``, which ignores the record).
 
 Recognised: ``count`` and lattice folds; ``fn`` being ``operator.add``, the builtins ``max`` /
 ``min``, or a function or lambda whose body is ``return a + b`` / ``max(a, b)`` / ``min(a, b)``
@@ -55,8 +55,8 @@ def why_not_commutative(node: Node) -> str:
 
 def why_order_sensitive(node: Node) -> str:
     """Why ``node``'s value may depend on the order of its records ("" when it cannot)."""
-    if node.kind in PLAIN_FOLDS and node.fns and binary_shape(node.fn().obj) == "count":
-        return ""
+    if node.kind in ("fold", "fold_keyed") and binary_shape(node.fn().obj) == "count":
+        return ""  # (a reduce starts from whichever record comes first: not counting)
     return why_not_commutative(node)
 
 

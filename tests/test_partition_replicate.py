@@ -172,3 +172,21 @@ def test_replicate_refuses_a_write_that_leaves_the_stage():
     g = decouple(build(body), ["xs", "m", "double"], "s")
     with pytest.raises(RewriteRefused, match="map 'double' passes records of the write 'xs'"):
         replicate(g, "s", 2)
+
+
+def test_fold_algebra_tells_order_insensitive_functions():
+    from hydropy.passes.fold_algebra import why_not_commutative, why_order_sensitive
+
+    def fold_node(build):
+        flow = hp.Flow("f")
+        build(flow.source("xs").map(lambda x: (x, x), name="kv"))
+        return flow.graph().by_name("f")
+    counting = fold_node(lambda s: s.fold_keyed(int, count_one, name="f"))
+    assert why_order_sensitive(counting) == "" and "cannot prove" in why_not_commutative(counting)
+    assert why_order_sensitive(fold_node(lambda s: s.fold_keyed(int, add, name="f"))) == ""
+    assert why_order_sensitive(fold_node(lambda s: s.reduce_keyed(max, name="f"))) == ""
+    assert "reduce starts from a record" in why_order_sensitive(
+        fold_node(lambda s: s.reduce_keyed(add, name="f")))
+    assert "cannot prove" in why_order_sensitive(fold_node(lambda s: s.reduce_keyed(count_one, name="f")))
+    assert "cannot prove fn append" in why_order_sensitive(
+        fold_node(lambda s: s.fold_keyed(tuple, append, name="f")))
