@@ -14,7 +14,7 @@ different replicas interleave).
 from __future__ import annotations
 
 from hydropy.errors import RewriteRefused
-from hydropy.ir import Graph, Node
+from hydropy.ir import Graph
 
 from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
                      insert_channels, lose_order, reach_in_stage)
