@@ -20,7 +20,8 @@ from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downs
                      insert_channels, lose_order, reach_in_stage)
 
 STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused",
-             "network", "source")
+             "network", "source", "partial_count", "partial_fold", "partial_reduce",
+             "partial_lattice_fold")
 
 
 def replicate(graph: Graph, stage: str, n: int) -> Graph:

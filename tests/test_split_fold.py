@@ -157,3 +157,14 @@ def test_wordcount_partitioned_design_point_snapshot(repo_root, snapshot):
     g = design_point(load_flow(str(repo_root / "examples" / "wordcount.py")).graph(),
                      str(repo_root / "examples" / "plans" / "wordcount_partitioned.yaml"))
     snapshot.assert_match(to_text(g), "ir/wordcount_partitioned.txt")
+
+
+def test_a_stage_of_partials_can_be_replicated(repo_root):
+    """Partials keep nothing across ticks: each batch, served by any one replica, is counted once."""
+    from hydropy.passes.replicate import replicate
+    graph = decouple(load_flow(str(repo_root / "examples" / "wordcount.py")).graph(),
+                     ["count_per_word"], "agg")
+    g = replicate(split_fold(graph, "total_words", to="total"), "main", 3)
+    assert g.by_name("lines").params["routing"] == "any"
+    ticks = [{"lines": ["a b", "c"]}, {"lines": ["a"]}]
+    assert run(g, ticks=ticks) == run(graph, ticks=ticks)
