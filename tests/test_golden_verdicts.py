@@ -201,3 +201,10 @@ def test_lattice_state_converges_under_any_delivery(program, inputs, data):
     states = [n.params["name"] for n in g.sinks() if g.node(n.inputs[0]).kind == "lattice_fold_keyed"]
     expected, got = run(g, {k: v for k, v in records.items() if k != "gets"}), run(g, ticks=ticks)
     assert states and all(got[s] == expected[s] for s in states)
+
+
+def test_a_yaml_boolean_for_an_operator_name_is_explained(tmp_path):
+    plan = tmp_path / "p.yaml"
+    plan.write_text("steps:\n  - decouple: {operators: [yes_vote, no], to: decider}\n")
+    with pytest.raises(RewriteRefused, match=r"p.yaml:2: .*operator name False is not a string.*quote"):
+        apply_plan(graph("twopc.py"), load_plan(str(plan)))
