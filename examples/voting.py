@@ -2,13 +2,20 @@
 
 A leader broadcasts each client request to every participant; each participant votes for
 it; once all participants have voted for ``(client, request_id)`` the leader replies.
-Requests are ``(client, request_id, payload)``.
+Requests are ``(client, request_id, payload)``. The broadcast is stateless (the set of
+participants is fixed), so it decouples functionally; the tally is keyed by request, so
+everything but the leader partitions on ``(client, request_id)``
+(examples/plans/voting_partitioned.yaml).
 
     hydropy run examples/voting.py --inputs examples/voting.yaml
 """
 import hydropy as hp
 
 PARTICIPANTS = ("p1", "p2", "p3")
+
+
+def to_every_participant(request):
+    return [(request, participant) for participant in PARTICIPANTS]
 
 
 def vote(broadcast):
@@ -22,8 +29,7 @@ def count_vote(n, participant):
 
 flow = hp.Flow("voting")
 requests = flow.source("requests")
-participants = flow.source_iter(PARTICIPANTS, name="participants")
-broadcast = requests.cross(participants, name="broadcast")
+broadcast = requests.flat_map(to_every_participant, name="broadcast")
 votes = broadcast.map(vote, name="vote")
 tally = votes.fold_keyed(int, count_vote, name="tally")
 replies = (tally.snapshot(name="read_tally")

@@ -130,6 +130,16 @@ _op("reduce_keyed", (S,), fns=[("fn", 2)], keyed=(0,), stateful=True, monotone=F
     output=_to(KEYED), doc="per key, acc = fn(acc, v) from the first value")
 _op("anti_join", (S, S), keyed=(0,), stateful=True, monotone=False, output=_as_stream,
     doc="(k, x) whose k has not been seen on the second input by x's tick")
+# partial aggregates (made by the split_fold pass): the fold of one tick's records, kept
+# nowhere, so a partitioned stage can run them; only ever folded by their final merge
+_op("partial_count", (S,), monotone=False, output=_to(STREAM),
+    doc="number of this tick's records, emitted when there are any")
+_op("partial_fold", (S,), fns=[("init", 0), ("fn", 2)], monotone=False, output=_to(STREAM),
+    doc="fn folded over this tick's records from init(), emitted when there are any")
+_op("partial_reduce", (S,), fns=[("fn", 2)], monotone=False, output=_to(STREAM),
+    doc="fn reduced over this tick's records, emitted when there are any")
+_op("partial_lattice_fold", (S,), params=("lattice",), monotone=False, output=_to(STREAM),
+    doc="merge of L.of(x) over this tick's records, emitted when there are any")
 # reading state at a point in time: non-monotone
 _op("snapshot", (SK,), monotone=False, output=lambda ins: Collection(STREAM, ins[0].bounded, False),
     doc="the current value (keyed: every current (k, v)) once per tick")

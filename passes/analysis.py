@@ -21,12 +21,15 @@ from hydropy.ir import KEYED, SINGLETON, Graph, Node, SourceLoc
 
 from . import lineage as L
 from .lineage import Const, Path, Record
+from .thresholds import why_not_threshold
 
 SOURCES = frozenset({"source", "source_iter"})
 #: folds whose successive values depend on the order and batching of their input
 PLAIN_FOLDS = frozenset({"fold", "reduce", "count", "fold_keyed", "reduce_keyed"})
 LATTICE_FOLDS = frozenset({"lattice_fold", "lattice_fold_keyed"})
 FOLDS = PLAIN_FOLDS | LATTICE_FOLDS
+#: per-tick partial aggregates (split_fold): their results are only ever folded by their merge
+PARTIALS = frozenset({"partial_count", "partial_fold", "partial_reduce", "partial_lattice_fold"})
 #: operators that read a fold's value at a point in time
 READS = frozenset({"snapshot", "lookup"})
 
@@ -138,7 +141,7 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
     too: a threshold read after it would be safe, but a filter cannot be proven one."""
     out = []
     for node in graph.nodes():
-        if node.spec.monotone or node.kind in FOLDS:
+        if node.spec.monotone or node.kind in FOLDS or node.kind in PARTIALS:
             continue
         ports = [_STATE_PORT[node.kind]] if node.kind in _STATE_PORT else range(len(node.inputs))
         causes = tuple(dict.fromkeys(c for p in ports for c in _causes_via(graph, node, p)))
@@ -153,6 +156,8 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
                     "a bound), or accept the point of order" if _is_lattice(fold) else
                     "fold into a lattice and read it with a threshold, or accept the point of order")
         elif node.kind == "snapshot":
+            if not _unsafe_reads(graph, node):
+                continue  # every read is a threshold on a growing lattice: safe
             reason, hint = _snapshot_reason(graph, node, causes)
         elif node.kind == "anti_join":
             reason = (f"{_op(node)} drops each record whose key has been seen on "
@@ -173,12 +178,22 @@ def _snapshot_reason(graph: Graph, node: Node, causes: tuple[str, ...]) -> tuple
     if not _is_lattice(fold):
         return reason, ("fold into a lattice (e.g. GCounter for a count) and read it with a "
                         "threshold, or accept the point of order")
-    filters = [c for c in graph.consumers(node.id) if c.kind == "filter"]
-    if filters and len(filters) == len(graph.consumers(node.id)):
-        reason += (f"; {_op(filters[0])} after it may be a monotone threshold, but hydropy "
-                   f"cannot prove a filter monotone from its code")
-    return reason, ("if every read is a threshold on the lattice (value >= bound) the result is "
-                    "safe, but hydropy cannot check it: accept the point of order")
+    unsafe = _unsafe_reads(graph, node)
+    safe = [c for c in graph.consumers(node.id) if c.id not in unsafe]
+    reason += "; " + "; ".join(unsafe.values())
+    if safe:
+        reason += "; " + ", ".join(f"{c.kind} '{c.name}'" for c in safe) + " is a threshold read (safe)"
+    return reason, ("read the lattice only through thresholds (.filter(lambda kv: kv[1].reveal() "
+                    ">= BOUND) then .unique()), or accept the point of order")
+
+
+def _unsafe_reads(graph: Graph, snapshot: Node) -> dict[int, str]:
+    """Readers of ``snapshot`` that are not threshold reads of a lattice fold, with why."""
+    fold = graph.node(snapshot.inputs[0])
+    if not _is_lattice(fold):
+        return {snapshot.id: f"it reads {_op(fold)}, which is not a lattice"}
+    why = {c.id: why_not_threshold(graph, c, fold) for c in graph.consumers(snapshot.id)}
+    return {i: w for i, w in why.items() if w} if why else {snapshot.id: "nothing reads it"}
 
 
 # -- boundedness ----------------------------------------------------------------------------
@@ -629,7 +644,9 @@ def report(graph: Graph) -> str:
                 f"'{s.location}'" for s in _crosses(graph, node))
         elif label == "N" and not note:
             note = ("a plain fold: its intermediate values depend on arrival order"
-                    if node.kind in PLAIN_FOLDS else "not monotone")
+                    if node.kind in PLAIN_FOLDS else
+                    "a partial aggregate of each tick, folded only by its final merge"
+                    if node.kind in PARTIALS else "not monotone")
         lines.append(f"  {label}  {_op(node)}" + (f": {note}" if note else ""))
 
     lines += ["", "Points of order"]

@@ -36,6 +36,9 @@ def decouple(graph: Graph, operators: list[str], to: str) -> Graph:
         raise RewriteRefused("decouple needs at least one operator to move")
     g = graph.copy()
     for name in operators:
+        if not isinstance(name, str):
+            raise RewriteRefused(f"operator name {name!r} is not a string (YAML reads unquoted "
+                                 f"yes, no, on and off as booleans: quote such names)")
         node = g.by_name(name)
         if node is None:
             known = ", ".join(n.name for n in g.nodes() if n.kind not in ("sink", "network"))

@@ -12,7 +12,17 @@ anti_join's key) traces back through the stage's operators, by reading their fun
 to a field of what enters the stage; and one routing field P per input determines every
 such key (each key is P or contains it). Where a key is computed from a field by a
 function (partitioning through a functional dependency), the stateless operators that
-compute it move to the sending stage, so the channel carries the key as a field.
+compute it move to the sending stage, so the channel carries the key as a field. A key
+built as a tuple is routed by a field inside it (equal tuples have equal fields). An
+explicit ``key`` routes every input by that field, stateless ones included.
+
+Partial partitioning (when co-hashing alone is refused): a lattice fold whose writers do
+nothing else with their records, read only by lookups and sinks, is kept whole on every
+member: its writers are broadcast (as to replicas), and lookups of it need no routing.
+
+Since the members' outputs interleave, what enters the stage becomes unordered, and every
+plain fold downstream in other stages must be provably order-insensitive
+(``check_order_downstream``).
 """
 from __future__ import annotations
 
@@ -20,7 +30,8 @@ from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
 
 from .lineage import (Const, Derived, Field, Record, Unknown, at, deps, node_lineage, PASS_THROUGH)
-from .stages import check_no_divergent_delays, insert_channels
+from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
+                     insert_channels, reach_in_stage)
 
 Path = tuple[int, ...]
 
@@ -61,9 +72,20 @@ def partition(graph: Graph, stage: str, n: int, key: list[int] | str = "auto") -
             raise RewriteRefused(f"no stage named '{stage}'; stages are: {', '.join(graph.locations())}")
         if g.members_of(stage) > 1:
             raise RewriteRefused(f"stage '{stage}' already has {g.members_of(stage)} members")
-        _check_state(g, members)
+        shared, broadcast = _shared_lattices(g, stage, members)
         try:
-            needs = _requirements(g, stage, members)
+            try:
+                _check_state(g, members, set())
+                routes = _choose_routes(g, _requirements(g, stage, members, set()), key)
+                broadcast = set()
+            except RewriteRefused as plain:
+                if not shared:
+                    raise
+                try:  # partial partitioning: every member keeps the shared lattices whole
+                    _check_state(g, members, shared)
+                    routes = _choose_routes(g, _requirements(g, stage, members, shared), key)
+                except RewriteRefused:
+                    raise plain from None
         except _NeedsMove as move:
             for nid in move.nodes:
                 node = g.node(nid)
@@ -71,14 +93,43 @@ def partition(graph: Graph, stage: str, n: int, key: list[int] | str = "auto") -
                 g.replace(node.copy(location=g.node(sender).location))
             g = insert_channels(g)
             continue
-        routes = _choose_routes(g, needs, key)
-        return _apply(g, stage, n, routes)
+        if isinstance(key, (list, tuple)):  # an explicit key routes the stateless inputs too
+            routes.update({x.id: tuple(key) for x in members
+                           if _is_entry(g, stage, x) and x.id not in routes and x.id not in broadcast})
+        return _apply(g, stage, n, routes, broadcast)
     raise RewriteRefused(f"partitioning '{stage}' did not settle")
 
 
-def _check_state(g: Graph, members: list[Node]) -> None:
+def _shared_lattices(g: Graph, stage: str, members: list[Node]) -> tuple[set[int], set[int]]:
+    """Lattice folds every member can hold whole, and the entries to broadcast to keep them.
+
+    A fold qualifies when every entry whose records reach it does nothing else with them
+    (stateless operators leading only into such folds) and it is read only by lookups (as
+    their table) and sinks: each member then merges every write, as a replica does, and
+    answers its own lookups from a full copy."""
+    entries = [x for x in members if _is_entry(g, stage, x)]
+    reach = {e.id: reach_in_stage(g, stage, e.id) for e in entries}
+    folds = {x.id for x in members if x.kind in LATTICE_STATE and all(
+        c.kind == "sink" or (c.kind == "lookup" and c.inputs[1] == x.id) for c in g.consumers(x.id))}
+    writers = {e for e, seen in reach.items()
+               if any(g.node(i).kind in LATTICE_STATE for i in seen) and all(
+                   i in folds or ((i == e or g.node(i).kind in STATELESS) and not _leaves(g, stage, i))
+                   for i in seen)}
+    while True:
+        shared = {f for f in folds if all(e in writers for e, seen in reach.items() if f in seen)}
+        keep = {e for e in writers if all(i in shared for i in reach[e] if i in folds)}
+        if keep == writers:
+            return shared, writers
+        writers = keep
+
+
+def _leaves(g: Graph, stage: str, nid: int) -> bool:
+    return any(c.location != stage or c.kind == "sink" for c in g.consumers(nid))
+
+
+def _check_state(g: Graph, members: list[Node], shared: set[int]) -> None:
     for node in members:
-        if node.kind in GLOBAL_STATE:
+        if node.kind in GLOBAL_STATE and node.id not in shared:
             hint = (" (split it into per-member partial aggregates with split_fold first)"
                     if node.kind != "cross" else " (a cross product pairs every record with every other)")
             raise RewriteRefused(f"{node.kind} '{node.name}' keeps one global value for the whole stage, "
@@ -97,10 +148,14 @@ def _is_entry(g: Graph, stage: str, node: Node) -> bool:
     return node.location == stage and node.kind in ("network", "source")
 
 
-def _requirements(g: Graph, stage: str, members: list[Node]) -> dict[int, list[tuple[Path, Node]]]:
-    """entry node id -> the key paths its records must be routed by, with the operator needing each."""
+def _requirements(g: Graph, stage: str, members: list[Node],
+                  shared: set[int]) -> dict[int, list[tuple[Path, Node]]]:
+    """entry node id -> the key paths its records must be routed by, with the operator needing
+    each; ``shared`` lattices (and lookups of them) need none: every member holds them whole."""
     needs: dict[int, list[tuple[Path, Node]]] = {}
     for node in members:
+        if node.id in shared or (node.kind == "lookup" and node.inputs[1] in shared):
+            continue
         for port, path in KEYED_STATE.get(node.kind, {}).items():
             try:
                 found = _trace(g, stage, node.inputs[port], Field(path), [])
@@ -173,8 +228,19 @@ def _compose(value, inner):
     return value
 
 
+def _field_of(value):
+    """A Field inside the tuple ``value`` (the first, depth first), else None. Equal tuples
+    have equal fields, so routing by that field co-locates equal keys."""
+    if isinstance(value, Field):
+        return value
+    if isinstance(value, Record):
+        return next((f for f in map(_field_of, value.items) if f is not None), None)
+    return None
+
+
 def _split(g, stage, node, value, table: dict[Path, list[tuple[int, Path]]], chain):
-    if not isinstance(value, Field):
+    value = _field_of(value)
+    if value is None:
         raise _KeyLost(node, "combines key parts from several fields")
     for prefix, targets in table.items():
         if value.path[:len(prefix)] == prefix:
@@ -206,21 +272,25 @@ def _choose_routes(g: Graph, needs, key) -> dict[int, Path]:
                 raise RewriteRefused(
                     f"no single routing key co-locates the state of {op.kind} '{op.name}' (keyed by "
                     f"{_describe(path)} of '{g.node(entry).name}') with the rest of the stage "
-                    f"(routing by {_describe(route)})", op.loc)
+                    f"(routing by {_describe(route)}): records with one key of its state would "
+                    f"reach several members, so that state would be shared between them", op.loc)
         routes[entry] = route
     return routes
 
 
-def _apply(g: Graph, stage: str, n: int, routes: dict[int, Path]) -> Graph:
+def _apply(g: Graph, stage: str, n: int, routes: dict[int, Path], broadcast: set[int]) -> Graph:
     g.members[stage] = n
     for node in g.nodes():
         if _is_entry(g, stage, node):
             params = dict(node.params)
-            if node.id in routes:
+            if node.id in broadcast:
+                params.update(routing="broadcast", key=None)
+            elif node.id in routes:
                 params.update(routing="hash", key=routes[node.id])
             else:
                 params.update(routing="round_robin", key=None)
             g.replace(node.copy(params=params))
     g = insert_channels(g)
     check_no_divergent_delays(g)
+    check_order_downstream(g, stage)
     return g

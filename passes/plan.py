@@ -25,6 +25,7 @@ from .partition import partition
 from .push_fold import push_fold
 from .reorder import reorder
 from .replicate import replicate
+from .split_fold import split_fold
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def register_step(name: str, apply: Callable[..., Graph], required: dict, option
 register_step("decouple", decouple, {"operators": (list,), "to": (str,)})
 register_step("partition", partition, {"stage": (str,), "n": (int,)}, {"key": (list, str)})
 register_step("replicate", replicate, {"stage": (str,), "n": (int,)})
+register_step("split_fold", split_fold, {"operator": (str,)}, {"to": (str,)})
 
 
 def _lattice(graph: Graph, operator: str, index: list | None = None, **kind) -> Graph:

@@ -9,33 +9,20 @@ Precondition, checked first: the stage is stateless, or all of its state is latt
 (``lattice_fold``, ``lattice_fold_keyed``; a ``join_table``'s table holds one fixed value per
 key, so replicas merge it by union), read only through ``lookup``, maps of it or sinks; nothing
 derived from a write leaves the stage as a stream (every replica would send it); no input
-is both a write and a read.
+is both a write and a read; plain folds downstream are order-insensitive (reads answered by
+different replicas interleave).
 """
 from __future__ import annotations
 
 from hydropy.errors import RewriteRefused
-from hydropy.ir import Graph, Node
+from hydropy.ir import Graph
 
-from .stages import check_no_divergent_delays, insert_channels
+from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
+                     insert_channels, reach_in_stage)
 
-LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed", "join_table")
 STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused",
-             "network", "source")
-
-
-def _reach(g: Graph, stage: str, start: int) -> set[int]:
-    """What records entering at ``start`` flow through in the stage, up to (and including) the
-    lattice folds they merge into: a fold's readers answer reads, not writes."""
-    seen, todo = {start}, [start]
-    while todo:
-        node = g.node(todo.pop())
-        if node.kind in LATTICE_STATE and node.id != start:
-            continue
-        for c in g.consumers(node.id):
-            if c.location == stage and c.kind != "sink" and c.id not in seen:
-                seen.add(c.id)
-                todo.append(c.id)
-    return seen
+             "network", "source", "partial_count", "partial_fold", "partial_reduce",
+             "partial_lattice_fold")
 
 
 def replicate(graph: Graph, stage: str, n: int) -> Graph:
@@ -61,7 +48,7 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
         raise RewriteRefused(f"{node.kind} '{node.name}' {what}{hint}", node.loc)
 
     entries = [x for x in members if x.kind in ("network", "source")]
-    reach = {e.id: _reach(g, stage, e.id) for e in entries}
+    reach = {e.id: reach_in_stage(g, stage, e.id) for e in entries}
     writes = {e.id for e in entries if any(g.node(x).kind in LATTICE_STATE for x in reach[e.id])}
     for e in entries:
         if e.id not in writes:
@@ -84,4 +71,5 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
         g.replace(e.copy(params=params))
     g = insert_channels(g)
     check_no_divergent_delays(g)
+    check_order_downstream(g, stage)
     return g

@@ -11,6 +11,8 @@ declared; and every lattice fold gets the delivery its lattice needs
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 
 from hydropy.errors import RewriteRefused
@@ -21,6 +23,9 @@ from hydropy.ir.ops import output_collection
 
 #: non-monotone operators whose answer depends on when records arrive relative to each other
 TIMING_SENSITIVE = ("anti_join", "lookup", "snapshot")
+#: state that replicas (or members holding it whole) merge: lattices, and a join_table's table
+#: (one fixed value per key, so copies merge by union)
+LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed", "join_table")
 
 
 def reads_state(graph: Graph, node: Node) -> bool:
@@ -103,21 +108,25 @@ def keeps_order(g: Graph, node: Node) -> bool:
 
 
 def _retype(g: Graph) -> Graph:
-    """Recompute collections in tick order: a channel is ordered only where it keeps order
-    (:func:`keeps_order`) and at-least-once where declared (``duplicates``); downstream
-    collections follow from their inputs as the spec table says."""
+    """Recompute collections in tick order: an entry (channel or source) is ordered only where
+    it keeps order (:func:`keeps_order`) and its stage has one member (members each see a
+    share and what they send on interleaves, so no total order survives: a sink downstream
+    shows a multiset); a channel is at-least-once where declared (``duplicates``);
+    downstream collections follow from their inputs as the spec table says."""
     for node in g.topo_order():
-        if node.kind == "source":
-            new = replace(node.coll, ordered=node.coll.ordered and keeps_order(g, node))
-        elif node.kind in ("cycle", "sink") or not node.inputs:
+        if node.kind in ("cycle", "sink") or (not node.inputs and node.kind != "source"):
             continue
+        if node.kind == "source":
+            new = node.coll
         else:
             new = output_collection(node.kind, tuple(g.node(i).coll for i in node.inputs))
-            if node.kind == "network":
-                new = replace(new, ordered=new.ordered and keeps_order(g, node),
-                              retry=AT_LEAST_ONCE if node.params.get("duplicates") else new.retry)
-            elif node.coll.dtype:
+            if node.kind == "network" and node.params.get("duplicates"):
+                new = replace(new, retry=AT_LEAST_ONCE)
+            elif node.kind != "network" and node.coll.dtype:
                 new = replace(new, dtype=node.coll.dtype)
+        if node.kind in ("source", "network"):
+            new = replace(new, ordered=(new.ordered and keeps_order(g, node)
+                                        and g.members_of(node.location) == 1))
         if new != node.coll:
             g.replace(node.copy(coll=new))
     return g
@@ -204,6 +213,42 @@ def _entry_phrase(g: Graph, entry: Node) -> str:
            f"{g.members_of(g.node(entry.inputs[0]).location)} senders, "
            f"{entry.params['routing']} routing to {g.members_of(entry.location)} members")
     return f"the channel '{entry.name}' ({why})"
+
+
+def reach_in_stage(g: Graph, stage: str, start: int) -> set[int]:
+    """What records entering at ``start`` flow through in ``stage``, up to (and including) the
+    lattice folds they merge into: a fold's readers answer reads, not writes."""
+    seen, todo = {start}, [start]
+    while todo:
+        node = g.node(todo.pop())
+        if node.kind in LATTICE_STATE and node.id != start:
+            continue
+        for c in g.consumers(node.id):
+            if c.location == stage and c.kind != "sink" and c.id not in seen:
+                seen.add(c.id)
+                todo.append(c.id)
+    return seen
+
+
+def check_order_downstream(g: Graph, stage: str) -> None:
+    """Refuse when a plain fold outside ``stage`` (which now has several members) may depend on
+    the order of records that the members send on interleaved.
+
+    Conservative: a fold keyed by the routing key would still see each key's records in
+    order, but keys are not traced across channels, so its function must be proven
+    order-insensitive (see :mod:`.fold_algebra`)."""
+    from .fold_algebra import PLAIN_FOLDS, why_order_sensitive
+    dag = g.tick_dag()
+    inside = [n.id for n in g.nodes() if n.location == stage]
+    downstream = set().union(*(nx.descendants(dag, i) for i in inside))
+    for node in g.nodes():
+        if node.id in downstream and node.location != stage and node.kind in PLAIN_FOLDS:
+            why = why_order_sensitive(node)
+            if why:
+                raise RewriteRefused(
+                    f"{node.where()} would receive the records of the members of stage "
+                    f"'{stage}' interleaved, in an order the single-node program never shows, and "
+                    f"its value may depend on that order: {why}", node.loc)
 
 
 def _channel_name(g: Graph, src: Node, stage: str) -> str:

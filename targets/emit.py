@@ -39,6 +39,8 @@ RUNTIME_CLASSES = {
     "fold_keyed": "FoldKeyed", "reduce_keyed": "ReduceKeyed",
     "lattice_fold_keyed": "LatticeFoldKeyed", "snapshot": "Snapshot", "lookup": "Lookup",
     "fused": "Fused", "join_table": "JoinTable",
+    "partial_count": "PartialCount", "partial_fold": "PartialFold",
+    "partial_reduce": "PartialReduce", "partial_lattice_fold": "PartialLatticeFold",
 }
 
 

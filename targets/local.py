@@ -141,6 +141,8 @@ OPS = {
     "fold_keyed": ops.FoldKeyed, "reduce_keyed": ops.ReduceKeyed,
     "lattice_fold_keyed": ops.LatticeFoldKeyed, "snapshot": ops.Snapshot, "lookup": ops.Lookup,
     "fused": ops.Fused, "join_table": ops.JoinTable,
+    "partial_count": ops.PartialCount, "partial_fold": ops.PartialFold,
+    "partial_reduce": ops.PartialReduce, "partial_lattice_fold": ops.PartialLatticeFold,
 }
 
 

@@ -6,8 +6,9 @@ once, in stage order, passing the object refs of what upstream members produced 
 same round: one Ray call per tick per member, each channel's batch travelling through
 the object store from actor to actor, never through the driver. Actors run calls in
 submission order, so channels are FIFO. At most ``max_inflight`` rounds are outstanding
-(backpressure). After the inputs, rounds without input run until no stage holds cycle
-records and a round sends nothing; then every member's sinks are gathered and merged.
+(backpressure). After the inputs, rounds without input run while some stage holds cycle
+records (as the local target ticks on; a snapshot therefore emits in the same ticks as
+there); then every member's sinks are gathered and merged.
 """
 from __future__ import annotations
 
@@ -188,12 +189,15 @@ class _Driver:
             inflight.append(self.round(external))
             if len(inflight) >= max_inflight:
                 self.ray.get(inflight.pop(0))
-        for statuses in inflight:
-            self.ray.get(statuses)
+        statuses = []
+        for pending in inflight:
+            statuses = self.ray.get(pending)
+        # a round consumes what it sends (stages run in pipeline order), so only records
+        # waiting in a cycle call for another round, as ticks of the local target
         for _ in range(MAX_DRAIN_ROUNDS):
-            statuses = self.ray.get(self.round({}))
-            if all(quiet and sent == 0 for sent, quiet in statuses):
+            if all(quiet for _, quiet in statuses):
                 break
+            statuses = self.ray.get(self.round({}))
         else:
             raise HydropyError(f"the program did not settle after {MAX_DRAIN_ROUNDS} rounds")
         parts = self.ray.get([h.results.remote() for hs in self.hosts.values() for h in hs])

@@ -310,8 +310,10 @@ def test_json_round_trip_keeps_lattice_classes_and_literal_values(in_repo):
     from hydropy.lattices import LWW
     kv = ir.from_json(ir.to_json(example_graph("kvstore")))
     assert kv.by_name("store").params["lattice"] is LWW
-    voting = ir.from_json(ir.to_json(example_graph("voting")))
-    assert voting.by_name("participants").params["values"] == ("p1", "p2", "p3")
+    flow = hp.Flow("literal")
+    flow.source_iter(("p1", "p2", "p3"), name="participants").sink("out")
+    literal = ir.from_json(ir.to_json(flow.graph()))
+    assert literal.by_name("participants").params["values"] == ("p1", "p2", "p3")
 
 
 def test_json_round_trip_in_a_fresh_process_reimports_functions(repo_root):

@@ -323,6 +323,48 @@ class LatticeFoldKeyed(Keyed, _Lifts):
         return self.absorb(self.value[k], v)
 
 
+# -- partial aggregates (split_fold) -----------------------------------------------------
+
+class PartialCount(Op):
+    """The number of this tick's records (nothing in a tick without records)."""
+
+    def step(self, batch):
+        return [len(batch)] if batch else []
+
+
+class PartialFold(Fold):
+    """``fn`` folded over this tick's records from ``init()``; no state survives the tick."""
+
+    def step(self, batch):
+        if not batch:
+            return []
+        acc = self.call(self.init, "init")
+        for x in batch:
+            acc = self.call(self.fn, "fn", acc, x)
+        return [acc]
+
+
+class PartialReduce(Reduce):
+    def step(self, batch):
+        self.value = UNSET
+        return super().step(batch)
+
+
+class PartialLatticeFold(LatticeFold):
+    def step(self, batch):
+        if not batch:
+            return []
+        self.value = self.lattice.bottom()
+        for x in batch:
+            self.absorb(self.value, x)
+        return [self.value]
+
+
+def add_counts(total, n):
+    """The final merge of partial counts: their sum."""
+    return total + n
+
+
 # -- point-in-time reads ----------------------------------------------------------------
 
 def sorted_items(d: dict) -> list[tuple]:

@@ -1,0 +1,100 @@
+"""Threshold reads of a lattice (Keep CALM and CRDT On, VLDB 2023): reading a growing value
+only through a test that, once true, stays true as the value grows.
+
+A snapshot of a lattice fold is read safely when each of its readers is a ``filter`` whose
+function is a threshold on the lattice's revealed value, and every path after the filter
+passes stateless operators only until a ``unique``: the set of records that ever pass is
+then the same whatever the tick split (the snapshot repeats values every tick; ``unique``
+keeps each once). A threshold is ``V >= c`` or ``V > c`` (``c <= V``, ``c < V``) where ``V``
+only grows with the lattice order, or ``<=`` / ``<`` where it only shrinks, and ``c`` is a
+literal or a module-level number; ``V`` is ``x.reveal()`` of the function's argument ``x``
+(``x[1].reveal()`` for a keyed snapshot's ``(key, value)``), or ``len(...)`` of a set's.
+"""
+from __future__ import annotations
+
+import ast
+from numbers import Number
+
+from hydropy.ir import KEYED, Graph, Node
+from hydropy.lattices import GCounter, Max, Min, SetUnion
+
+from .udf import global_value, returned_expression
+
+#: lattice -> how ``reveal()`` moves as the lattice grows ("up", "down"), or via len() for sets
+_DIRECTION = {Max: "up", GCounter: "up", Min: "down", SetUnion: "len"}
+_UP = {ast.GtE: "up", ast.Gt: "up", ast.LtE: "down", ast.Lt: "down"}
+_FLIP = {ast.GtE: ast.LtE, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.Lt: ast.Gt}
+PASS_ON = ("map", "filter", "filter_map", "flat_map", "inspect", "union", "network", "forward")
+
+
+def why_not_threshold(graph: Graph, reader: Node, fold: Node) -> str:
+    """Why ``reader`` (a consumer of a snapshot of ``fold``) is not a safe threshold read;
+    "" when it is."""
+    if reader.kind != "filter":
+        return f"{reader.kind} '{reader.name}' reads every value, not a threshold"
+    direction = _DIRECTION.get(fold.params.get("lattice"))
+    if direction is None:
+        return (f"filter '{reader.name}' reads a {fold.params['lattice'].__name__}, whose revealed "
+                f"value does not only grow")
+    fn = reader.fn().obj
+    found = returned_expression(fn)
+    if found is None or len(found[0]) != 1:
+        return f"filter '{reader.name}' is not a single comparison hydropy can read"
+    (param,), body = found
+    if not (isinstance(body, ast.Compare) and len(body.ops) == 1):
+        return f"filter '{reader.name}' is not a single comparison with a bound"
+    left, op, right = body.left, type(body.ops[0]), body.comparators[0]
+    if _is_bound(fn, left):
+        left, right, op = right, left, _FLIP.get(op, op)
+    keyed = fold.coll.kind == KEYED
+    if op not in _UP or not _is_bound(fn, right) or \
+            not _reads_value(fn, left, param, keyed, direction == "len"):
+        return (f"filter '{reader.name}' compares with {_symbol(body.ops[0])}, which can turn "
+                f"false again as the value grows" if isinstance(body.ops[0], (ast.Eq, ast.NotEq))
+                else f"filter '{reader.name}' is not a bound on the revealed value")
+    if _UP[op] != ("up" if direction == "len" else direction):
+        return f"filter '{reader.name}' bounds the value from the side it grows towards"
+    if not _deduplicated(graph, reader):
+        return (f"filter '{reader.name}' passes the value every tick it holds; add .unique() "
+                f"after it")
+    return ""
+
+
+def _symbol(op: ast.cmpop) -> str:
+    return {ast.Eq: "==", ast.NotEq: "!="}[type(op)]
+
+
+def _is_bound(fn, node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, Number) and not isinstance(node.value, bool)
+    if isinstance(node, ast.Name):
+        value = global_value(fn, node.id)
+        return isinstance(value, Number) and not isinstance(value, bool)
+    return False
+
+
+def _reads_value(fn, node: ast.expr, param: str, keyed: bool, by_len: bool) -> bool:
+    """``node`` is ``param.reveal()`` (``param[1].reveal()`` when keyed), in ``len()`` if by_len."""
+    if by_len:
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and
+                node.func.id == "len" and len(node.args) == 1 and not node.keywords and
+                global_value(fn, "len") is len):
+            return False
+        node = node.args[0]
+    if not (isinstance(node, ast.Call) and not node.args and not node.keywords and
+            isinstance(node.func, ast.Attribute) and node.func.attr == "reveal"):
+        return False
+    subject = node.func.value
+    if keyed:
+        if not (isinstance(subject, ast.Subscript) and isinstance(subject.slice, ast.Constant)
+                and subject.slice.value == 1):
+            return False
+        subject = subject.value
+    return isinstance(subject, ast.Name) and subject.id == param
+
+
+def _deduplicated(graph: Graph, node: Node) -> bool:
+    """Every path from ``node`` passes only stateless operators before a ``unique``."""
+    consumers = graph.consumers(node.id)
+    return bool(consumers) and all(
+        c.kind == "unique" or (c.kind in PASS_ON and _deduplicated(graph, c)) for c in consumers)

@@ -1,0 +1,69 @@
+"""Threshold reads of a lattice are safe; other reads of its snapshot are points of order."""
+from __future__ import annotations
+
+import pytest
+
+import hydropy as hp
+from hydropy.lattices import GCounter, Max, Min, PNCounter, SetUnion
+from hydropy.passes.analysis import points_of_order
+from hydropy.targets.local import run
+
+BOUND = 4
+
+
+def at_least(kv):
+    return kv[1].reveal() >= BOUND
+
+
+def keyed_reads(lattice, predicate, dedup=True):
+    flow = hp.Flow("reads")
+    state = flow.source("s").lattice_fold_keyed(lattice, name="state")
+    passed = state.snapshot(name="peek").filter(predicate, name="test").map(lambda kv: kv[0],
+                                                                             name="key")
+    (passed.unique(name="once") if dedup else passed).sink("out")
+    return flow.graph()
+
+
+@pytest.mark.parametrize("lattice, predicate", [
+    (GCounter, at_least),
+    (Max, lambda kv: kv[1].reveal() > 2),
+    (Max, lambda kv: BOUND <= kv[1].reveal()),
+    (Min, lambda kv: kv[1].reveal() < 0),
+    (SetUnion, lambda kv: len(kv[1].reveal()) >= 2),
+])
+def test_threshold_reads_are_not_points_of_order(lattice, predicate):
+    assert points_of_order(keyed_reads(lattice, predicate)) == []
+
+
+@pytest.mark.parametrize("lattice, predicate, why", [
+    (GCounter, lambda kv: kv[1].reveal() == BOUND, "compares with ==, which can turn false"),
+    (Max, lambda kv: kv[1].reveal() <= 3, "from the side it grows towards"),
+    (PNCounter, lambda kv: kv[1].reveal() >= 1, "PNCounter, whose revealed value does not only grow"),
+    (Max, lambda kv: kv[1].reveal() >= kv[0], "not a bound on the revealed value"),
+    (Max, lambda kv: kv[1].reveal() % 2 == 0, "compares with =="),
+    (Max, lambda kv: kv[1], "not a single comparison"),
+])
+def test_other_reads_are_points_of_order_naming_the_filter(lattice, predicate, why):
+    [p] = points_of_order(keyed_reads(lattice, predicate))
+    assert p.name == "peek" and "filter 'test'" in p.reason and why in p.reason
+
+
+def test_a_threshold_read_shows_the_same_records_whatever_the_tick_split():
+    g = keyed_reads(GCounter, at_least)
+    updates = [("a", ("r1", 1)), ("b", ("r1", 5)), ("a", ("r2", 3)), ("a", ("r1", 2)), ("c", ("r1", 3))]
+    one_tick = run(g, {"s": updates})
+    per_record = run(g, ticks=[{"s": [u]} for u in updates])
+    assert sorted(one_tick["out"]) == sorted(per_record["out"]) == ["a", "b"]
+    exact = keyed_reads(GCounter, lambda kv: kv[1].reveal() == 4)
+    assert run(exact, {"s": updates})["out"] == []  # in one tick, a goes from 0 to 5
+    assert run(exact, ticks=[{"s": [u]} for u in updates])["out"] == ["a"]  # 1, 4, then 5
+
+
+def test_crdt_reads_flag_the_exact_read_only():
+    from hydropy.loader import load_flow
+    from pathlib import Path
+    g = load_flow(str(Path(__file__).resolve().parent.parent / "examples" / "crdts.py:reads")).graph()
+    [p] = points_of_order(g)
+    assert p.name == "read_counts"
+    assert "filter 'exactly' compares with ==" in p.reason
+    assert "filter 'reached' is a threshold read (safe)" in p.reason
