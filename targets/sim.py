@@ -25,17 +25,18 @@ as the graph lets them reach the channel). A run passes when its sinks equal the
 the single-node program (:func:`hydropy.targets.local.run`) under one of these schedules:
 
 1. all inputs in one tick, in input order (what a confluent program must match);
-2. for each stage V holding a non-monotone operator (fold, anti_join, snapshot, lookup):
-   one single-node tick per tick of V, each event fed in the tick its records reached V, in
-   the order they arrived there (events that never reach V: in the first tick of V at or
-   after they settled elsewhere). This is the per-channel arrival order of DESIGN.md: the
+2. for each non-monotone operator V (fold, anti_join, snapshot, lookup) in stage S: one
+   single-node tick per tick of S, each event fed in the tick its records last reached S
+   through an input of S that leads to V, in the order they arrived there (other events: in
+   the first tick of S at or after they settled elsewhere). This is the per-channel arrival order of DESIGN.md: the
    order in which the design's members took an input is one the environment may choose.
 
 Every candidate feeds each input record exactly once, so a match shows that the original
 could have produced the design's sinks: the check never accepts a wrong run. It can reject
 a right one only when no single stage's view explains all non-monotone decisions at once.
 Sinks are compared with :func:`~hydropy.targets.local.canonical` (multisets; sequences for
-ordered streams that pass through single-member stages only; sets for at-least-once streams). On a difference,
+ordered streams that pass through single-member stages only; sets for streams fed by an
+at-least-once channel or a snapshot, whose repetitions count ticks, not records). On a difference,
 :class:`Mismatch` names the sink, its missing and extra records, the seed, and the trace of
 the deliveries into the stages that feed the sink.
 """
@@ -128,7 +129,7 @@ class SimRun:
     results: dict[str, list]
     events: list[Event]
     ticks: dict[str, list[int]]                       # stage -> steps of its ticks
-    reached: dict[str, dict[int, tuple[int, int]]]    # stage -> event -> (its tick there, arrival)
+    reached: dict[str, dict[str, dict[int, tuple[int, int]]]]  # stage -> entry -> event -> (tick, position)
     settled: dict[int, int]                           # event -> last step it arrived anywhere
     trace: list[tuple[str, str]] = field(default_factory=list)  # (stage, line)
 
@@ -172,7 +173,7 @@ class Simulator:
     def run(self) -> SimRun:
         events: list[Event] = []
         ticks: dict[str, list[int]] = {s: [] for s in self.stages}
-        reached: dict[str, dict[int, tuple[int, int]]] = {s: {} for s in self.stages}
+        reached = {s: defaultdict(dict) for s in self.stages}
         settled: dict[int, int] = {}
         trace: list[tuple[str, str]] = []
         while True:
@@ -199,7 +200,7 @@ class Simulator:
         n = len(self.members[stage])
         batches = [defaultdict(list) for _ in range(n)]
         carried = [defaultdict(set) for _ in range(n)]  # entry -> events, per member
-        order: dict[int, int] = {}  # event -> position of its first records in this tick's input
+        arrived: dict[str, dict[int, int]] = defaultdict(dict)  # entry -> event -> position in tick
         notes = []
         for src in self.sources[stage]:
             name, queue = src.params["name"], self.pending.get(src.params["name"])
@@ -214,7 +215,7 @@ class Simulator:
                     events.append(ev)
                     batches[m][name].extend(part)
                     carried[m][name].add(ev.id)
-                    order.setdefault(ev.id, len(order))
+                    arrived[name].setdefault(ev.id, sum(map(len, arrived.values())))
                     notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
         for net in self.incoming[stage]:
             senders = self.graph.members_of(self.graph.node(net.inputs[0]).location)
@@ -229,19 +230,20 @@ class Simulator:
                         batches[m][channel_input(net)].extend(part)
                         carried[m][channel_input(net)] |= batch.events
                     for ev in sorted(batch.events):
-                        order.setdefault(ev, len(order))
+                        arrived[channel_input(net)].setdefault(ev, sum(map(len, arrived.values())))
                 if taken:
                     count = sum(len(p) for b in taken for p in b.parts)
                     notes.append(f"{stage} receives {len(taken)} batch(es) ({count} records) on "
                                  f"'{net.name}' from {self.graph.node(net.inputs[0]).location}[{sm}], "
                                  f"sent at step(s) {', '.join(str(b.sent) for b in taken)}")
         for m, runner in enumerate(self.members[stage]):
-            for ev in order:
-                reached[ev] = (index, order[ev])
-                settled[ev] = self.step
             for name, evs in self.loop_events[(stage, m)].items():
                 carried[m][name] |= evs  # a loop's records keep the events they came from
             self._tick_member(stage, m, runner, dict(batches[m]), carried[m])
+        for entry, evs in arrived.items():
+            for ev, position in evs.items():
+                reached[entry][ev] = (index, position)
+                settled[ev] = self.step
         line = "; ".join(notes) if notes else f"{stage} ticks with nothing new"
         trace.append((stage, f"step {self.step}: {line}"))
 
@@ -324,21 +326,37 @@ def schedules(original: Graph, design: Graph, sim: SimRun, inputs: Mapping[str, 
     """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
     (label, ticks) pairs; see the module docstring."""
     yield "all inputs in one tick", [{k: list(v) for k, v in inputs.items()}]
-    views = [s for s in design.locations()
-             if any(not n.spec.monotone for n in design.nodes() if n.location == s)]
-    for stage in views:
-        steps = sim.ticks[stage]
-        ticks: list[dict[str, list]] = [defaultdict(list) for _ in range(len(steps) + 1)]
-        placed = []
-        for ev in sim.events:
-            if ev.id in sim.reached[stage]:
-                placed.append((sim.reached[stage][ev.id], ev))
-            else:
-                at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
-                placed.append(((at, -1), ev))
-        for (at, _), ev in sorted(placed, key=lambda p: (p[0], p[1].id)):
-            ticks[at][ev.source].extend(ev.records)
-        yield f"the arrival order at stage '{stage}'", [dict(t) for t in ticks]
+    seen = set()
+    for node in design.nodes():
+        if node.spec.monotone:
+            continue
+        stage = node.location
+        members = [n.id for n in design.nodes() if n.location == stage]
+        local = design.nx.subgraph(members)
+        feeding = frozenset(entry_name(e) for e in entries(design, stage)
+                            if e.kind != "cycle" and (e.id == node.id or nx.has_path(local, e.id, node.id)))
+        if (stage, feeding) in seen:
+            continue
+        seen.add((stage, feeding))
+        yield f"the arrival order at {node.where(short=True)}", _arrival_schedule(sim, stage, feeding)
+
+
+def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str]) -> list[dict[str, list]]:
+    """One tick per tick of ``stage``; each event in the tick (and at the position) where it
+    last arrived through one of the ``feeding`` entries, or else where it settled."""
+    steps = sim.ticks[stage]
+    placed = []
+    for ev in sim.events:
+        times = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
+        if times:
+            placed.append((max(times), ev))
+        else:
+            at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
+            placed.append(((at, -1), ev))
+    ticks: list[dict[str, list]] = [defaultdict(list) for _ in range(len(steps) + 1)]
+    for (at, _), ev in sorted(placed, key=lambda p: (p[0], p[1].id)):
+        ticks[at][ev.source].extend(ev.records)
+    return [dict(t) for t in ticks]
 
 
 @dataclass
@@ -367,15 +385,17 @@ class Mismatch:
 def _comparable(original: Graph, design: Graph, results: Mapping[str, list]) -> dict[str, list]:
     """Sinks as compared: :func:`canonical`, except that an ordered stream fed through a stage
     of several members compares as a multiset (members take their shares of an input in their
-    own order, as the environment of the single-node program may deliver it) and an
-    at-least-once stream as a set."""
+    own order, as the environment of the single-node program may deliver it), and a stream
+    fed by an at-least-once channel or a snapshot as a set (a snapshot repeats the current
+    value once per tick of its stage, and how often a stage ticks is not part of the program)."""
     out = canonical(original, results)
     for node in design.sinks():
         name, coll = node.params["name"], design.node(node.inputs[0]).coll
         upstream = [design.node(i) for i in nx.ancestors(design.nx, node.id)]
         if coll.kind == STREAM and any(design.members_of(n.location) > 1 for n in upstream):
             out[name] = sorted(out[name], key=repr)
-        if coll.kind == STREAM and any(n.coll.retry == AT_LEAST_ONCE for n in upstream):
+        if coll.kind == STREAM and any(n.coll.retry == AT_LEAST_ONCE or n.kind == "snapshot"
+                                       for n in upstream):
             out[name] = sorted(set(map(repr, out[name])))
     return out
 
