@@ -33,3 +33,22 @@ def test_every_accepted_rewrite_keeps_the_sinks(program):
         for seed in SEEDS:
             mismatch = check_run(graph, design, program.inputs, seed)
             assert mismatch is None, f"plan: {plan_text(steps)}\n{mismatch}"
+
+
+def test_generated_programs_exercise_what_rewrites_must_respect():
+    """The generator is not vacuous: state, point-in-time reads, loops and multi-member
+    design points all occur."""
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+    @given(programs())
+    def probe(program):
+        graph = program.flow.graph()
+        seen.update({n.kind for n in graph.nodes()})
+        for _, design in candidate_plans(graph).plans:
+            seen["partitioned or replicated"] += any(m > 1 for m in design.members.values())
+
+    probe()
+    for kind in ("join", "anti_join", "snapshot", "fold_keyed", "lattice_fold_keyed", "cycle", "unique",
+                 "partitioned or replicated"):
+        assert seen[kind] >= 2, (kind, seen)
