@@ -16,6 +16,9 @@ seed gives the same run:
   so deliveries from different senders and channels interleave freely. The pieces of one
   batch routed to several members arrive in the same tick of the receiving stage. A channel
   whose collection is at-least-once may deliver a batch twice.
+* **Crashes.** A member of a stage that keeps no state (the one kind of member a design
+  claims to survive losing) now and then crashes and restarts from scratch between ticks;
+  its queued input waits in the channels.
 
 **Criterion** (DESIGN.md section 2: the design may only produce outputs the single-node
 program could have produced). The simulator records every *event* (a chunk of one input
@@ -44,12 +47,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from hydropy.errors import ProgramError
+from hydropy.errors import InputError, ProgramError
 from hydropy.ir import AT_LEAST_ONCE, KEYED, SINGLETON, STREAM, Graph, Node
 from hydropy.runtime.batch import route
 from hydropy.runtime.ops import UNSET
@@ -95,8 +98,16 @@ def entries(graph: Graph, stage: str) -> list[Node]:
 
 
 def entry_name(node: Node) -> str:
-    return {"source": lambda: node.params["name"], "network": lambda: channel_input(node),
-            "cycle": lambda: f"cycle:{node.name}"}[node.kind]()
+    if node.kind == "source":
+        return node.params["name"]
+    return channel_input(node) if node.kind == "network" else f"cycle:{node.name}"
+
+
+def survives_restart(graph: Graph, stage: str) -> bool:
+    """A member of ``stage`` loses nothing by restarting: no operator keeps state, no loop
+    holds records, no literal source would emit again."""
+    return all(not n.spec.stateful and n.kind not in ("cycle", "source_iter")
+               for n in graph.nodes() if n.location == stage)
 
 
 @dataclass
@@ -128,10 +139,10 @@ class SimRun:
     seed: int
     results: dict[str, list]
     events: list[Event]
-    ticks: dict[str, list[int]]                       # stage -> steps of its ticks
+    ticks: dict[str, list[int]]                                # stage -> steps of its ticks
     reached: dict[str, dict[str, dict[int, tuple[int, int]]]]  # stage -> entry -> event -> (tick, position)
-    settled: dict[int, int]                           # event -> last step it arrived anywhere
-    trace: list[tuple[str, str]] = field(default_factory=list)  # (stage, line)
+    settled: dict[int, int]                                    # event -> last step it arrived anywhere
+    trace: list[tuple[str, str]]                               # (stage, what happened in one step)
 
 
 class Simulator:
@@ -142,22 +153,29 @@ class Simulator:
         self.stages = graph.locations()
         self.members = {s: [LocalRunner(stage_graph(graph, s, m)) for m in range(graph.members_of(s))]
                         for s in self.stages}
-        sources = {n.params["name"]: n for n in graph.nodes() if n.kind == "source"}
-        known = set(sources)
+        sources = [n for n in graph.nodes() if n.kind == "source"]
+        known = sorted(n.params["name"] for n in sources)
         for name in inputs or {}:
             if name not in known:
-                LocalRunner(graph).tick({name: ()})  # raises the oracle's unknown-input error
+                raise InputError(f"unknown input '{name}'; the program's inputs are: "
+                                 f"{', '.join(known) or 'none'}")
         self.pending = {name: deque(records) for name, records in (inputs or {}).items()}
-        self.sources = {s: [n for n in sources.values() if n.location == s] for s in self.stages}
-        self.queues: dict[tuple[str, int], deque[Batch]] = {}
+        self.sources = {s: [n for n in sources if n.location == s] for s in self.stages}
         self.incoming = {s: [n for n in graph.nodes() if n.kind == "network" and n.location == s]
                          for s in self.stages}
         self.reaches = {s: self._static_reach(s) for s in self.stages}
+        self.restartable = {s for s in self.stages if survives_restart(graph, s)}
+        self.queues: dict[tuple[str, int], deque[Batch]] = {}
         self.loop_events = {(s, m): defaultdict(set) for s in self.stages
                             for m in range(graph.members_of(s))}
         self.sink_kinds = {n.params["name"]: graph.node(n.inputs[0]).coll for n in graph.sinks()}
         self.streams: dict[str, list] = {n: [] for n, c in self.sink_kinds.items() if c.kind == STREAM}
         self.step = 0
+        self.events: list[Event] = []
+        self.ticks: dict[str, list[int]] = {s: [] for s in self.stages}
+        self.reached = {s: defaultdict(dict) for s in self.stages}
+        self.settled: dict[int, int] = {}
+        self.trace: list[tuple[str, str]] = []
 
     def _static_reach(self, stage: str) -> dict[str, list[str]]:
         """For each outgoing channel and loop of ``stage``, the entries whose records can reach
@@ -171,37 +189,40 @@ class Simulator:
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> SimRun:
-        events: list[Event] = []
-        ticks: dict[str, list[int]] = {s: [] for s in self.stages}
-        reached = {s: defaultdict(dict) for s in self.stages}
-        settled: dict[int, int] = {}
-        trace: list[tuple[str, str]] = []
         while True:
-            busy = [s for s in self.stages if self._has_work(s) or not ticks[s]]
+            busy = [s for s in self.stages if self._has_work(s) or not self.ticks[s]]
             if not busy:
                 break
             if self.step >= MAX_STEPS:
                 raise ProgramError(f"the design did not settle after {MAX_STEPS} simulated ticks "
                                    f"(seed {self.seed}): stages {', '.join(busy)} keep working")
             stage = self.rng.choice(busy if self.rng.random() > 0.05 else self.stages)
-            index = len(ticks[stage])
-            ticks[stage].append(self.step)
-            self._tick(stage, index, events, reached[stage], settled, trace)
+            self._tick(stage)
             self.step += 1
-        return SimRun(self.graph, self.seed, self._results(), events, ticks, reached, settled, trace)
+        return SimRun(self.graph, self.seed, self._results(), self.events, self.ticks, self.reached,
+                      self.settled, self.trace)
+
+    def _senders(self, net: Node) -> range:
+        return range(self.graph.members_of(self.graph.node(net.inputs[0]).location))
 
     def _has_work(self, stage: str) -> bool:
         return (any(self.pending.get(n.params["name"]) for n in self.sources[stage])
                 or any(self.queues.get((net.name, m)) for net in self.incoming[stage]
-                       for m in range(self.graph.members_of(self.graph.node(net.inputs[0]).location)))
+                       for m in self._senders(net))
                 or not all(r.quiescent for r in self.members[stage]))
 
-    def _tick(self, stage, index, events, reached, settled, trace) -> None:
-        n = len(self.members[stage])
+    def _tick(self, stage: str) -> None:
+        """One tick of every member of ``stage``: take input chunks and queued batches, run."""
+        index, n = len(self.ticks[stage]), len(self.members[stage])
+        self.ticks[stage].append(self.step)
         batches = [defaultdict(list) for _ in range(n)]
-        carried = [defaultdict(set) for _ in range(n)]  # entry -> events, per member
+        carried = [defaultdict(set) for _ in range(n)]  # per member: entry -> events
         arrived: dict[str, dict[int, int]] = defaultdict(dict)  # entry -> event -> position in tick
         notes = []
+        if stage in self.restartable and self.rng.random() < 0.05:
+            m = self.rng.randrange(n)
+            self.members[stage][m] = LocalRunner(stage_graph(self.graph, stage, m))
+            notes.append(f"{stage}[{m}] crashes and restarts")
         for src in self.sources[stage]:
             name, queue = src.params["name"], self.pending.get(src.params["name"])
             if not queue:
@@ -211,15 +232,14 @@ class Simulator:
             routing = src.params.get("routing", "round_robin")
             for m, part in enumerate(route(chunk, routing, n, src.params.get("key"), self.rng.randrange(n))):
                 if part:
-                    ev = Event(len(events), name, part, stage, m, self.step)
-                    events.append(ev)
+                    ev = Event(len(self.events), name, part, stage, m, self.step)
+                    self.events.append(ev)
                     batches[m][name].extend(part)
                     carried[m][name].add(ev.id)
                     arrived[name].setdefault(ev.id, sum(map(len, arrived.values())))
                     notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
         for net in self.incoming[stage]:
-            senders = self.graph.members_of(self.graph.node(net.inputs[0]).location)
-            for sm in range(senders):
+            for sm in self._senders(net):
                 queue = self.queues.get((net.name, sm))
                 if not queue:
                     continue
@@ -242,20 +262,19 @@ class Simulator:
             self._tick_member(stage, m, runner, dict(batches[m]), carried[m])
         for entry, evs in arrived.items():
             for ev, position in evs.items():
-                reached[entry][ev] = (index, position)
-                settled[ev] = self.step
+                self.reached[stage][entry][ev] = (index, position)
+                self.settled[ev] = self.step
         line = "; ".join(notes) if notes else f"{stage} ticks with nothing new"
-        trace.append((stage, f"step {self.step}: {line}"))
+        self.trace.append((stage, f"step {self.step}: {line}"))
 
     def _tick_member(self, stage, m, runner: LocalRunner, batch, carried) -> None:
         before = {name: len(runner.streams[name]) for name in self.streams if name in runner.streams}
         runner.tick(batch)
         for name, start in before.items():
             self.streams[name].extend(runner.streams[name][start:])
-        reach = self.reaches[stage]
         loops = self.loop_events[(stage, m)]
         loops.clear()
-        for target, sources in reach.items():
+        for target, sources in self.reaches[stage].items():
             evs = frozenset().union(*(carried.get(s, set()) for s in sources))
             if target.startswith("cycle:"):
                 loops[target] |= evs

@@ -103,6 +103,14 @@ def test_at_least_once_channels_duplicate_and_compare_as_sets():
     assert all(len(simulate(design, inputs, s).results["out"]) == 12 for s in range(20))
 
 
+def test_stateless_members_crash_and_restart_without_changing_the_sinks(repo_root):
+    graph, design, inputs = plan_graph(repo_root, "wordcount", "3stage")  # ingest keeps no state
+    runs = [simulate(design, inputs, s) for s in range(60)]
+    crashed = [r for r in runs if any("ingest[0] crashes and restarts" in line for _, line in r.trace)]
+    assert crashed and all(check_run(graph, design, inputs, r.seed) is None for r in crashed)
+    assert not any("main[0] crashes" in line for r in runs for _, line in r.trace)  # main counts
+
+
 def test_unknown_input_is_the_oracles_error(repo_root):
     _, design, _ = plan_graph(repo_root, "wordcount", "2stage")
     with pytest.raises(hp.InputError, match="unknown input 'nope'"):
