@@ -341,7 +341,7 @@ def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int
 
 # -- the criterion -------------------------------------------------------------------------
 
-def schedules(original: Graph, design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
+def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
     """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
     (label, ticks) pairs; see the module docstring."""
     yield "all inputs in one tick", [{k: list(v) for k, v in inputs.items()}]
@@ -415,7 +415,7 @@ def _comparable(original: Graph, design: Graph, results: Mapping[str, list]) -> 
             out[name] = sorted(out[name], key=repr)
         if coll.kind == STREAM and any(n.coll.retry == AT_LEAST_ONCE or n.kind == "snapshot"
                                        for n in upstream):
-            out[name] = sorted(set(map(repr, out[name])))
+            out[name] = sorted({repr(r): r for r in out[name]}.values(), key=repr)
     return out
 
 
@@ -437,17 +437,15 @@ def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]
     sim = simulate(design, inputs, seed)
     got = _comparable(original, design, sim.results)
     best = None
-    for label, ticks in schedules(original, design, sim, inputs):
+    for label, ticks in schedules(design, sim, inputs):
         expected = _comparable(original, design, run(original, ticks=ticks))
-        differing = [s for s in expected if expected[s] != got.get(s)]
-        if not differing:
+        diffs = {s: _diff(expected[s], got.get(s, [])) for s in expected if expected[s] != got.get(s)}
+        if not diffs:
             return None
-        sink = differing[0]
-        missing, extra = _diff(expected[sink], got.get(sink, []))
-        size = sum(len(_diff(expected[s], got.get(s, []))[0]) + len(_diff(expected[s], got.get(s, []))[1])
-                   for s in differing)
+        size = sum(len(missing) + len(extra) for missing, extra in diffs.values())
         if best is None or size < best[0]:
-            best = (size, Mismatch(sink, missing, extra, seed, label, _trace_for(design, sim, sink)))
+            sink = next(iter(diffs))
+            best = (size, Mismatch(sink, *diffs[sink], seed, label, _trace_for(design, sim, sink)))
     return best[1]
 
 
