@@ -30,18 +30,20 @@ the single-node program (:func:`hydropy.targets.local.run`) under one of these s
 1. all inputs in one tick, in input order (what a confluent program must match);
 2. for each non-monotone operator V (fold, anti_join, snapshot, lookup) in stage S: one
    single-node tick per tick of S, each event fed in the tick its records last reached S
-   through an input of S that leads to V, in the order they arrived there (other events: in
-   the first tick of S at or after they settled elsewhere). This is the per-channel arrival order of DESIGN.md: the
-   order in which the design's members took an input is one the environment may choose.
+   through an input of S that leads to V, in the order they arrived there (other events:
+   in the first tick of S at or after they settled elsewhere). This is DESIGN.md's
+   "same per-channel arrival order": the order in which the design's members took an
+   input is one in which the environment may deliver it.
 
-Every candidate feeds each input record exactly once, so a match shows that the original
-could have produced the design's sinks: the check never accepts a wrong run. It can reject
-a right one only when no single stage's view explains all non-monotone decisions at once.
 Sinks are compared with :func:`~hydropy.targets.local.canonical` (multisets; sequences for
-ordered streams that pass through single-member stages only; sets for streams fed by an
-at-least-once channel or a snapshot, whose repetitions count ticks, not records). On a difference,
-:class:`Mismatch` names the sink, its missing and extra records, the seed, and the trace of
-the deliveries into the stages that feed the sink.
+ordered streams), relaxed in two documented ways: an ordered stream that passes a stage of
+several members compares as a multiset, and a stream fed by an at-least-once channel or a
+snapshot compares as a set (its repetitions count deliveries or ticks, not records).
+Every candidate feeds each input record exactly once, so up to these relaxations a match
+shows that the original could have produced the design's sinks: the check never accepts a
+wrong run. It can reject a right one only when no single operator's view explains all
+non-monotone decisions at once. On a difference, :class:`Mismatch` names the sink, its
+missing and extra records, the seed, and the deliveries into the stages that feed the sink.
 """
 from __future__ import annotations
 
@@ -112,14 +114,11 @@ def survives_restart(graph: Graph, stage: str) -> bool:
 
 @dataclass
 class Event:
-    """A chunk of input ``source`` consumed by ``member`` of ``stage`` in the tick at ``step``."""
+    """A chunk of input ``source`` that one member of a stage consumed in one tick."""
 
     id: int
     source: str
     records: list
-    stage: str
-    member: int
-    step: int
 
 
 @dataclass
@@ -232,7 +231,7 @@ class Simulator:
             routing = src.params.get("routing", "round_robin")
             for m, part in enumerate(route(chunk, routing, n, src.params.get("key"), self.rng.randrange(n))):
                 if part:
-                    ev = Event(len(self.events), name, part, stage, m, self.step)
+                    ev = Event(len(self.events), name, part)
                     self.events.append(ev)
                     batches[m][name].extend(part)
                     carried[m][name].add(ev.id)

@@ -40,7 +40,8 @@ def add(total, n):
 
 def count_words() -> hp.Flow:
     flow = hp.Flow("count_words")
-    flow.source("words").map(lambda w: (w, 1), name="ones").fold_keyed(int, add, name="per_word").sink("counts")
+    ones = flow.source("words").map(lambda w: (w, 1), name="ones")
+    ones.fold_keyed(int, add, name="per_word").sink("counts")
     return flow
 
 
@@ -99,7 +100,8 @@ PROGRAM = '''
 
 
     flow = hp.Flow("count_words")
-    flow.source("words").map(lambda w: (w, 1), name="ones").fold_keyed(int, add, name="per_word").sink("counts")
+    ones = flow.source("words").map(lambda w: (w, 1), name="ones")
+    ones.fold_keyed(int, add, name="per_word").sink("counts")
 '''
 
 
