@@ -33,7 +33,9 @@ the single-node program (:func:`hydropy.targets.local.run`) under one of these s
    through an input of S that leads to V, in the order they arrived there (other events:
    in the first tick of S at or after they settled elsewhere). This is DESIGN.md's
    "same per-channel arrival order": the order in which the design's members took an
-   input is one in which the environment may deliver it.
+   input is one in which the environment may deliver it;
+3. for each stage: the same with all of the stage's inputs, so that the ticks in which a
+   sender produced batches (which a receiver may merge) are kept apart.
 
 Sinks are compared with :func:`~hydropy.targets.local.canonical` (multisets; sequences for
 ordered streams), relaxed in two documented ways: an ordered stream that passes a stage of
@@ -357,6 +359,9 @@ def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
             continue
         seen.add((stage, feeding))
         yield f"the arrival order at {node.where(short=True)}", _arrival_schedule(sim, stage, feeding)
+    for stage in design.locations():
+        feeding = frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle")
+        yield f"the order in which stage '{stage}' took its inputs", _arrival_schedule(sim, stage, feeding)
 
 
 def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str]) -> list[dict[str, list]]:

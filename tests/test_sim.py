@@ -124,3 +124,25 @@ def test_decouple_refuses_a_channel_into_a_partitioned_stage():
     graph = partition(flow.graph(), "main", 2)
     with pytest.raises(hp.RewriteRefused, match="has 2 members, without a routing"):
         decouple(graph, ["left"], "ingest")
+
+
+def test_decouple_refuses_to_split_two_readers_of_the_same_inputs():
+    """Found by the random-program property test: two anti_joins of the same streams, one
+    moved to another stage, could disagree (one sees the keys late), which no single-node run
+    does. The simulator shows it; the precondition now refuses it."""
+    flow = hp.Flow("twins")
+    kv, xs = flow.source("kv"), flow.source("xs")
+    kv.anti_join(xs, name="moved").sink("moved")
+    kv.anti_join(xs, name="stays").sink("stays")
+    graph = flow.graph()
+    with pytest.raises(hp.RewriteRefused, match="'stays' and anti_join 'moved'|'moved' and anti_join 'stays'"):
+        decouple(graph, ["moved"], "b")
+    inputs = {"kv": [(0, "a"), (1, "b")], "xs": [0]}
+    from hydropy.passes import stages
+    unchecked = stages.insert_channels(graph.copy())
+    for node in unchecked.nodes():
+        if node.name == "moved":
+            unchecked.replace(node.copy(location="b"))
+    unchecked = stages.insert_channels(unchecked)
+    found = [m for m in (check_run(graph, unchecked, inputs, s) for s in range(30)) if m]
+    assert found and all(m.sink in ("moved", "stays") for m in found)
