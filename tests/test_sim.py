@@ -146,3 +146,17 @@ def test_decouple_refuses_to_split_two_readers_of_the_same_inputs():
     unchecked = stages.insert_channels(unchecked)
     found = [m for m in (check_run(graph, unchecked, inputs, s) for s in range(30)) if m]
     assert found and all(m.sink in ("moved", "stays") for m in found)
+
+
+def test_merged_batches_are_explained_by_the_senders_ticks():
+    """Found by the property test: a receiver that merges two batches of a union sees
+    ``x, x, y, y``, which a single-node run gives with x and y in separate ticks."""
+    flow = hp.Flow("doubled")
+    kv = flow.source("kv")
+    kv.union(kv, name="twice").fold_keyed(tuple, lambda acc, v: acc + (v,), name="seen").sink("seen")
+    graph = flow.graph()
+    design = decouple(graph, ["seen"], "b")
+    inputs = {"kv": [(0, 0), (0, 1), (0, 2)]}
+    orders = {str(simulate(design, inputs, s).results["seen"]) for s in range(30)}
+    assert len(orders) > 1
+    assert all(check_run(graph, design, inputs, s) is None for s in range(30))
