@@ -35,7 +35,8 @@ the single-node program (:func:`hydropy.targets.local.run`) under one of these s
    "same per-channel arrival order": the order in which the design's members took an
    input is one in which the environment may deliver it;
 3. for each stage: the same with all of the stage's inputs, so that the ticks in which a
-   sender produced batches (which a receiver may merge) are kept apart.
+   sender produced batches (which a receiver may merge) are kept apart; for a stage of
+   several members also with each member's share of a tick as a tick of its own.
 
 Sinks are compared with :func:`~hydropy.targets.local.canonical` (multisets; sequences for
 ordered streams), relaxed in two documented ways: an ordered stream that passes a stage of
@@ -141,7 +142,8 @@ class SimRun:
     results: dict[str, list]
     events: list[Event]
     ticks: dict[str, list[int]]                                # stage -> steps of its ticks
-    reached: dict[str, dict[str, dict[int, tuple[int, int]]]]  # stage -> entry -> event -> (tick, position)
+    reached: dict[str, dict[str, dict[int, tuple[int, int, int]]]]  # stage -> entry -> event ->
+    #                                                    (its tick there, position, receiving member)
     settled: dict[int, int]                                    # event -> last step it arrived anywhere
     trace: list[tuple[str, str]]                               # (stage, what happened in one step)
 
@@ -218,7 +220,7 @@ class Simulator:
         self.ticks[stage].append(self.step)
         batches = [defaultdict(list) for _ in range(n)]
         carried = [defaultdict(set) for _ in range(n)]  # per member: entry -> events
-        arrived: dict[str, dict[int, int]] = defaultdict(dict)  # entry -> event -> position in tick
+        arrived: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # entry -> event -> (position, member)
         notes = []
         if stage in self.restartable and self.rng.random() < 0.05:
             m = self.rng.randrange(n)
@@ -237,7 +239,7 @@ class Simulator:
                     self.events.append(ev)
                     batches[m][name].extend(part)
                     carried[m][name].add(ev.id)
-                    arrived[name].setdefault(ev.id, sum(map(len, arrived.values())))
+                    arrived[name].setdefault(ev.id, (sum(map(len, arrived.values())), m))
                     notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
         for net in self.incoming[stage]:
             for sm in self._senders(net):
@@ -250,8 +252,9 @@ class Simulator:
                     for m, part in enumerate(batch.parts):
                         batches[m][channel_input(net)].extend(part)
                         carried[m][channel_input(net)] |= batch.events
+                    last = max((m for m, part in enumerate(batch.parts) if part), default=0)
                     for ev in sorted(batch.events):
-                        arrived[channel_input(net)].setdefault(ev, sum(map(len, arrived.values())))
+                        arrived[channel_input(net)].setdefault(ev, (sum(map(len, arrived.values())), last))
                 if taken:
                     count = sum(len(p) for b in taken for p in b.parts)
                     notes.append(f"{stage} receives {len(taken)} batch(es) ({count} records) on "
@@ -262,8 +265,8 @@ class Simulator:
                 carried[m][name] |= evs  # a loop's records keep the events they came from
             self._tick_member(stage, m, runner, dict(batches[m]), carried[m])
         for entry, evs in arrived.items():
-            for ev, position in evs.items():
-                self.reached[stage][entry][ev] = (index, position)
+            for ev, (position, member) in evs.items():
+                self.reached[stage][entry][ev] = (index, position, member)
                 self.settled[ev] = self.step
         line = "; ".join(notes) if notes else f"{stage} ticks with nothing new"
         self.trace.append((stage, f"step {self.step}: {line}"))
@@ -362,24 +365,31 @@ def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
     for stage in design.locations():
         feeding = frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle")
         yield f"the order in which stage '{stage}' took its inputs", _arrival_schedule(sim, stage, feeding)
+        if design.members_of(stage) > 1:
+            yield (f"the order in which stage '{stage}' took its inputs, member by member",
+                   _arrival_schedule(sim, stage, feeding, by_member=True))
 
 
-def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str]) -> list[dict[str, list]]:
-    """One tick per tick of ``stage``; each event in the tick (and at the position) where it
-    last arrived through one of the ``feeding`` entries, or else where it settled."""
+def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
+                      by_member: bool = False) -> list[dict[str, list]]:
+    """One tick per tick of ``stage`` (``by_member``: per tick and member, members being
+    independent); each event in the tick and at the position where it last arrived through
+    one of the ``feeding`` entries, or else in the first tick after it settled."""
     steps = sim.ticks[stage]
     placed = []
     for ev in sim.events:
         times = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
         if times:
-            placed.append((max(times), ev))
+            at, position, member = max(times)
         else:
             at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
-            placed.append(((at, -1), ev))
-    ticks: list[dict[str, list]] = [defaultdict(list) for _ in range(len(steps) + 1)]
-    for (at, _), ev in sorted(placed, key=lambda p: (p[0], p[1].id)):
-        ticks[at][ev.source].extend(ev.records)
-    return [dict(t) for t in ticks]
+            position, member = -1, -1
+        placed.append(((at, member if by_member else 0, position, ev.id), ev))
+    ticks: dict[tuple[int, int], dict[str, list]] = {}
+    for (at, member, _, _), ev in sorted(placed, key=lambda p: p[0]):
+        ticks.setdefault((at, member), defaultdict(list))[ev.source].extend(ev.records)
+    slots = sorted({(i, 0) for i in range(len(steps) + 1)} | set(ticks))
+    return [dict(ticks.get(slot, {})) for slot in slots]
 
 
 @dataclass

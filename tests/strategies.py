@@ -189,3 +189,15 @@ def programs(draw, max_ops: int = 6) -> Program:
     records = {"xs": st.integers(0, 7), "kv": st.tuples(st.integers(0, 3), st.integers(0, 7))}
     data = {name: draw(st.lists(records[name], max_size=8)) for name in inputs}
     return Program(source, build(source), data)
+
+
+def assert_rewrites_keep_sinks(program: Program, seeds=range(2)) -> None:
+    """Every plan the passes accept for ``program`` runs in the simulator, per seed, with sinks
+    that a single-node schedule explains."""
+    from hydropy.passes.explore import candidate_plans
+    from hydropy.targets.sim import check_run
+    graph = program.flow.graph()
+    for steps, design in candidate_plans(graph).plans:
+        for seed in seeds:
+            mismatch = check_run(graph, design, program.inputs, seed)
+            assert mismatch is None, f"plan: {'; '.join(map(str, steps))}\n{mismatch}"

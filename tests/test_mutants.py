@@ -3,13 +3,15 @@
 Each test swaps one precondition check of a pass for a broken variant (monkeypatched for
 the test only), enumerates the design points the broken passes accept, and asserts that the
 simulator finds one whose sinks no single-node schedule explains. The same program under the
-real passes is checked clean, so a failure can only come from the mutant.
+real passes is checked clean, so a failure can only come from the mutant. The random-program
+property test catches each mutant too (within a few dozen programs).
 """
 from __future__ import annotations
 
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
 
 import hydropy as hp
 from hydropy.cli import main
@@ -18,6 +20,7 @@ from hydropy.passes import partition as partition_module
 from hydropy.passes import replicate as replicate_module
 from hydropy.passes.explore import candidate_plans
 from hydropy.targets.sim import check_run
+from strategies import assert_rewrites_keep_sinks, programs
 
 SEEDS = range(10)
 
@@ -123,3 +126,27 @@ def test_check_cli_fails_on_the_partition_mutant(monkeypatch, capsys, program):
     replay = out.strip().splitlines()[-1]
     assert replay.startswith("replay: hydropy check ") and "--seed" in replay
     assert main(replay.split()[2:]) == 1  # the printed command replays the same failure
+
+
+MUTANTS = {
+    "partition skips its key check": (partition_module, "_requirements", lambda g, stage, members: {}),
+    "replicate accepts non-lattice state": (
+        replicate_module, "STATELESS", replicate_module.STATELESS + (
+            "fold", "fold_keyed", "reduce", "reduce_keyed", "count", "join", "unique", "anti_join",
+            "cross", "snapshot", "lookup")),
+    "decouple ignores ordering": (decouple_module, "check_no_divergent_delays", lambda g: None),
+}
+
+
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_the_property_test_catches_each_mutant(monkeypatch, mutant):
+    monkeypatch.setattr(*MUTANTS[mutant])
+
+    @settings(max_examples=1000, deadline=None, database=None, derandomize=True,
+              phases=[Phase.generate], suppress_health_check=[HealthCheck.too_slow])
+    @given(programs())
+    def every_accepted_rewrite_keeps_the_sinks(program):
+        assert_rewrites_keep_sinks(program, seeds=range(4))
+
+    with pytest.raises(AssertionError, match="differs from the single-node program"):
+        every_accepted_rewrite_keeps_the_sinks()

@@ -12,27 +12,17 @@ from collections import Counter
 from hypothesis import HealthCheck, given, note, settings
 
 from hydropy.passes.explore import candidate_plans
-from hydropy.targets.sim import check_run
-from strategies import programs
+from strategies import assert_rewrites_keep_sinks, programs
 
-SEEDS = range(2)
 SETTINGS = settings(max_examples=200, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
-
-
-def plan_text(steps) -> str:
-    return "; ".join(map(str, steps))
 
 
 @SETTINGS
 @given(programs())
 def test_every_accepted_rewrite_keeps_the_sinks(program):
     note(f"program:\n{program}")
-    graph = program.flow.graph()
-    for steps, design in candidate_plans(graph).plans:
-        for seed in SEEDS:
-            mismatch = check_run(graph, design, program.inputs, seed)
-            assert mismatch is None, f"plan: {plan_text(steps)}\n{mismatch}"
+    assert_rewrites_keep_sinks(program, seeds=range(2))
 
 
 def test_generated_programs_exercise_what_rewrites_must_respect():
