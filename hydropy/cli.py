@@ -84,6 +84,86 @@ def check_against_single_node(flow, inputs, results, plan: str | None = None) ->
             f"{records} records)")
 
 
+def _cmd_check(args) -> int:
+    import yaml
+
+    from hydropy.loader import load_flow, load_inputs
+    from hydropy.targets.sim import check_run
+    if args.seeds < 1:
+        raise HydropyError(f"--seeds must be at least 1, got {args.seeds}")
+    flow = load_flow(args.program)
+    graph = flow.graph()
+    inputs = load_inputs(args.inputs or _default_inputs(args.program, graph))
+    if args.plan:
+        from hydropy.targets.compile import design_point
+        plans, refused = [(None, design_point(graph, args.plan))], 0
+    else:
+        from hydropy.passes.explore import candidate_plans
+        found = candidate_plans(graph)
+        plans, refused = found.plans, found.refused
+    seeds = [args.seed] if args.seed is not None else list(range(args.seeds))
+    progress = Progress(len(plans) * len(seeds))
+    for k, (steps, design) in enumerate(plans, 1):
+        for seed in seeds:
+            progress.advance(f"design point {k}/{len(plans)}, seed {seed}")
+            mismatch = check_run(graph, design, inputs, seed)
+            if mismatch is None:
+                continue
+            progress.done()
+            which = args.plan if args.plan else f"{k} of {len(plans)}"
+            print(f"check: design point {which} DIFFERS from the single-node program")
+            if steps is not None:
+                text = yaml.safe_dump({"steps": [{s.kind: s.args} for s in steps]},
+                                      default_flow_style=None, sort_keys=False)
+                print("plan:\n" + "".join(f"  {line}\n" for line in text.splitlines()), end="")
+            print(mismatch)
+            plan_arg = f"--plan {args.plan}" if args.plan else "--all-plans"
+            inputs_arg = f" --inputs {args.inputs}" if args.inputs else ""
+            print(f"replay: hydropy check {args.program} {plan_arg}{inputs_arg} --seed {seed}")
+            return 1
+    progress.done()
+    what = f"seed {seeds[0]}" if args.seed is not None else f"{len(seeds)} seeds each"
+    note = f"; {refused} proposed steps refused by their preconditions" if not args.plan else ""
+    points = "1 design point agrees" if len(plans) == 1 else f"{len(plans)} design points agree"
+    print(f"check: {points} with the single-node program ({what}{note})")
+    return 0
+
+
+def _default_inputs(program: str, graph) -> str:
+    """The inputs file beside the program (``app.py`` -> ``app.yaml``), needed when it reads any."""
+    import os
+    guess = os.path.splitext(program.rpartition(":")[0] or program)[0] + ".yaml"
+    if os.path.isfile(guess):
+        return guess
+    if any(n.kind == "source" for n in graph.nodes()):
+        raise HydropyError(f"no inputs to check with: pass --inputs FILE (there is no {guess})")
+    return os.devnull
+
+
+class Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total: int):
+        import time
+        self.total, self.count, self.last = total, 0, 0.0
+        self.clock = time.monotonic
+        self.live = sys.stderr.isatty() and total > 1
+
+    def advance(self, label: str) -> None:
+        self.count += 1
+        if not self.live or self.clock() - self.last < 0.1:
+            return
+        self.last = self.clock()
+        filled = 30 * (self.count - 1) // self.total
+        sys.stderr.write(f"\r[{'#' * filled}{' ' * (30 - filled)}] {self.count}/{self.total} {label}\033[K")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
 def _cmd_explain(args) -> int:
     from hydropy import ir
     from hydropy.loader import load_flow
@@ -147,6 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="append the analyses: monotonicity, points of order, boundedness, "
                               "keys, state per stage (of the last design point)")
     explain.set_defaults(handler=_cmd_explain)
+
+    check = sub.add_parser("check", help="simulate design points under many schedules and compare "
+                                          "their sinks with the single-node program")
+    check.add_argument("program", help=program_help)
+    which = check.add_mutually_exclusive_group(required=True)
+    which.add_argument("--plan", metavar="PLAN", help="the design point to check")
+    which.add_argument("--all-plans", action="store_true",
+                       help="every plan of up to two steps that the passes accept")
+    check.add_argument("--seeds", type=int, default=20, metavar="N",
+                       help="scheduler seeds 0..N-1 per design point (default 20)")
+    check.add_argument("--seed", type=int, metavar="N", help="replay this one seed")
+    check.add_argument("--inputs", metavar="FILE",
+                       help="YAML or JSON inputs (default: the .yaml beside the program)")
+    check.set_defaults(handler=_cmd_check)
 
     comp = sub.add_parser("compile", help="emit per-stage code for a target")
     comp.add_argument("program", help=program_help)

@@ -306,9 +306,13 @@ def check_no_divergent_delays(g: Graph) -> None:
 
     In the single-node program both paths deliver in the same tick; across channels one side
     can arrive ticks later, so anti_join / lookup / snapshot could answer differently from
-    anything the original could answer. Paths through the same channels stay aligned.
+    anything the original could answer. Paths through the same channels stay aligned. For the
+    same reason, two timing-sensitive operators must see an input through the same channels:
+    otherwise one can decide on its records ticks before the other, and the pair of answers
+    (two anti_joins of the same streams disagreeing) is one the original never gives.
     """
     dag = g.tick_dag()
+    seen_by: dict[int, tuple[frozenset[int], Node]] = {}  # input -> (its channels, first reader)
     for target in g.nodes():
         if target.kind not in TIMING_SENSITIVE:
             continue
@@ -330,3 +334,16 @@ def check_no_divergent_delays(g: Graph) -> None:
                     f"arrive ticks later than the other and {target.kind} could answer what the "
                     f"single-node program never answers; keep those paths in the same stages",
                     target.loc)
+        for nid in sorted(ancestors):
+            origin = g.node(nid)
+            if origin.kind not in ("source", "source_iter"):
+                continue
+            channels = next(iter(signatures[nid]))
+            first = seen_by.setdefault(nid, (channels, target))
+            if first[0] != channels:
+                other = first[1]
+                raise RewriteRefused(
+                    f"{other.kind} '{other.name}' and {target.kind} '{target.name}' would see the "
+                    f"records of {origin.kind} '{origin.name}' through different channels, so one "
+                    f"could act on them ticks before the other and together they could answer what "
+                    f"the single-node program never answers; keep them in the same stage", target.loc)

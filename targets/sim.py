@@ -1,0 +1,471 @@
+"""The simulator: a multi-stage design point run in one process under a seeded scheduler.
+
+Each member of each stage runs the stage's operators with the local target's
+:class:`~hydropy.targets.local.LocalRunner` (so every operator kind the oracle runs, the
+simulator runs), on a subgraph where incoming channels are inputs and outgoing channels
+are sinks. A :class:`random.Random` seeded with ``seed`` drives everything else, so the same
+seed gives the same run:
+
+* **Scheduling.** Each step ticks one stage (all its members), chosen among the stages with
+  work left; every stage ticks at least once. Idle ticks happen now and then.
+* **Sources** feed their stage in chunks of random size (one record to all that remain),
+  routed to members as the design says (hash, round robin, any, broadcast).
+* **Channels** are what ``network`` promises and no more: FIFO per sender and receiving
+  member. Each batch a sender member emits in one tick travels whole; a receiving tick
+  takes any number of the queued batches of each sender (none: a delay; several: merged),
+  so deliveries from different senders and channels interleave freely. The pieces of one
+  batch routed to several members arrive in the same tick of the receiving stage. A channel
+  whose collection is at-least-once may deliver a batch twice.
+* **Crashes.** A member of a stage that keeps no state (the one kind of member a design
+  claims to survive losing) now and then crashes and restarts from scratch between ticks;
+  its queued input waits in the channels.
+
+**Criterion** (DESIGN.md section 2: the design may only produce outputs the single-node
+program could have produced). The simulator records every *event* (a chunk of one input
+consumed by one member in one tick) and, for every stage, the tick in which records derived
+from each event reached it (batches carry the events of the ticks that produced them, as far
+as the graph lets them reach the channel). A run passes when its sinks equal the sinks of
+the single-node program (:func:`hydropy.targets.local.run`) under one of these schedules:
+
+1. all inputs in one tick, in input order (what a confluent program must match);
+2. for each non-monotone operator V (fold, anti_join, snapshot, lookup) in stage S: one
+   single-node tick per tick of S, each event fed in the tick its records last reached S
+   through an input of S that leads to V, in the order they arrived there (other events:
+   in the first tick of S at or after they settled elsewhere). This is DESIGN.md's
+   "same per-channel arrival order": the order in which the design's members took an
+   input is one in which the environment may deliver it;
+3. for each stage: the same with all of the stage's inputs, so that the ticks in which a
+   sender produced batches (which a receiver may merge) are kept apart; for a stage of
+   several members also with each member's share of a tick as a tick of its own.
+
+Sinks are compared with :func:`~hydropy.targets.local.canonical` (multisets; sequences for
+ordered streams), relaxed in two documented ways: an ordered stream that passes a stage of
+several members compares as a multiset, and a stream fed by an at-least-once channel or a
+snapshot compares as a set (its repetitions count deliveries or ticks, not records).
+Every candidate feeds each input record exactly once, so up to these relaxations a match
+shows that the original could have produced the design's sinks: the check never accepts a
+wrong run. It can reject a right one only when no single operator's view explains all
+non-monotone decisions at once. On a difference, :class:`Mismatch` names the sink, its
+missing and extra records, the seed, and the deliveries into the stages that feed the sink.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import networkx as nx
+
+from hydropy.errors import InputError, ProgramError
+from hydropy.ir import AT_LEAST_ONCE, KEYED, SINGLETON, STREAM, Graph, Node
+from hydropy.runtime.batch import route
+from hydropy.runtime.ops import UNSET
+
+from .local import LocalRunner, canonical, run
+
+MAX_STEPS = 20_000
+TRACE_LINES = 15
+
+
+def channel_input(net: Node) -> str:
+    return f"channel:{net.name}"
+
+
+def stage_graph(graph: Graph, stage: str, member: int) -> Graph:
+    """What one member of ``stage`` runs: the stage's nodes, each incoming channel as a source
+    named ``channel:<name>``, each outgoing channel as a sink of that name. A literal source
+    emits on member 0 only."""
+    nodes, next_id = [], graph.fresh_id()
+    for n in graph.nodes():
+        if n.location != stage:
+            continue
+        if n.kind == "network":
+            n = Node(n.id, "source", n.name, (), {"name": channel_input(n)}, (), n.loc, n.coll, stage)
+        elif n.kind == "source_iter" and member > 0:
+            n = n.copy(params=dict(n.params, values=()))
+        nodes.append(n)
+    for net in outgoing(graph, stage):
+        nodes.append(Node(next_id, "sink", f"send:{net.name}", net.inputs, {"name": channel_input(net)},
+                          (), net.loc, None, stage))
+        next_id += 1
+    return Graph(f"{graph.name}.{stage}[{member}]", nodes)
+
+
+def outgoing(graph: Graph, stage: str) -> list[Node]:
+    return [n for n in graph.nodes() if n.kind == "network" and n.location != stage
+            and graph.node(n.inputs[0]).location == stage]
+
+
+def entries(graph: Graph, stage: str) -> list[Node]:
+    """Where records enter ``stage``: its sources, incoming channels and loops."""
+    return [n for n in graph.nodes() if n.location == stage and n.kind in ("source", "network", "cycle")]
+
+
+def entry_name(node: Node) -> str:
+    if node.kind == "source":
+        return node.params["name"]
+    return channel_input(node) if node.kind == "network" else f"cycle:{node.name}"
+
+
+def survives_restart(graph: Graph, stage: str) -> bool:
+    """A member of ``stage`` loses nothing by restarting: no operator keeps state, no loop
+    holds records, no literal source would emit again."""
+    return all(not n.spec.stateful and n.kind not in ("cycle", "source_iter")
+               for n in graph.nodes() if n.location == stage)
+
+
+@dataclass
+class Event:
+    """A chunk of input ``source`` that one member of a stage consumed in one tick."""
+
+    id: int
+    source: str
+    records: list
+
+
+@dataclass
+class Batch:
+    """What one sender member emitted on one channel in one tick: a part per receiving member."""
+
+    parts: list[list]
+    events: frozenset[int]
+    sent: int
+
+
+@dataclass
+class SimRun:
+    """One simulated run: merged sinks, the events, where they arrived, and the trace."""
+
+    graph: Graph
+    seed: int
+    results: dict[str, list]
+    events: list[Event]
+    ticks: dict[str, list[int]]                                # stage -> steps of its ticks
+    reached: dict[str, dict[str, dict[int, tuple[int, int, int]]]]  # stage -> entry -> event ->
+    #                                                    (its tick there, position, receiving member)
+    settled: dict[int, int]                                    # event -> last step it arrived anywhere
+    trace: list[tuple[str, str]]                               # (stage, what happened in one step)
+
+
+class Simulator:
+    """Runs ``graph`` (a design point) on ``inputs`` under the scheduler seeded by ``seed``."""
+
+    def __init__(self, graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int):
+        self.graph, self.seed, self.rng = graph, seed, random.Random(seed)
+        self.stages = graph.locations()
+        self.members = {s: [LocalRunner(stage_graph(graph, s, m)) for m in range(graph.members_of(s))]
+                        for s in self.stages}
+        sources = [n for n in graph.nodes() if n.kind == "source"]
+        known = sorted(n.params["name"] for n in sources)
+        for name in inputs or {}:
+            if name not in known:
+                raise InputError(f"unknown input '{name}'; the program's inputs are: "
+                                 f"{', '.join(known) or 'none'}")
+        self.pending = {name: deque(records) for name, records in (inputs or {}).items()}
+        self.sources = {s: [n for n in sources if n.location == s] for s in self.stages}
+        self.incoming = {s: [n for n in graph.nodes() if n.kind == "network" and n.location == s]
+                         for s in self.stages}
+        self.reaches = {s: self._static_reach(s) for s in self.stages}
+        self.restartable = {s for s in self.stages if survives_restart(graph, s)}
+        self.queues: dict[tuple[str, int], deque[Batch]] = {}
+        self.loop_events = {(s, m): defaultdict(set) for s in self.stages
+                            for m in range(graph.members_of(s))}
+        self.sink_kinds = {n.params["name"]: graph.node(n.inputs[0]).coll for n in graph.sinks()}
+        self.streams: dict[str, list] = {n: [] for n, c in self.sink_kinds.items() if c.kind == STREAM}
+        self.step = 0
+        self.events: list[Event] = []
+        self.ticks: dict[str, list[int]] = {s: [] for s in self.stages}
+        self.reached = {s: defaultdict(dict) for s in self.stages}
+        self.settled: dict[int, int] = {}
+        self.trace: list[tuple[str, str]] = []
+
+    def _static_reach(self, stage: str) -> dict[str, list[str]]:
+        """For each outgoing channel and loop of ``stage``, the entries whose records can reach
+        it (through state too, so a join's output carries both sides' events)."""
+        g = self.graph.nx.subgraph([n.id for n in self.graph.nodes() if n.location == stage])
+        targets = {channel_input(net): net.inputs[0] for net in outgoing(self.graph, stage)}
+        targets.update({f"cycle:{n.name}": n.inputs[0] for n in entries(self.graph, stage)
+                        if n.kind == "cycle"})
+        return {t: [entry_name(e) for e in entries(self.graph, stage)
+                    if e.id == src or nx.has_path(g, e.id, src)] for t, src in targets.items()}
+
+    # -- the run ------------------------------------------------------------------------
+    def run(self) -> SimRun:
+        while True:
+            busy = [s for s in self.stages if self._has_work(s) or not self.ticks[s]]
+            if not busy:
+                break
+            if self.step >= MAX_STEPS:
+                raise ProgramError(f"the design did not settle after {MAX_STEPS} simulated ticks "
+                                   f"(seed {self.seed}): stages {', '.join(busy)} keep working")
+            stage = self.rng.choice(busy if self.rng.random() > 0.05 else self.stages)
+            self._tick(stage)
+            self.step += 1
+        return SimRun(self.graph, self.seed, self._results(), self.events, self.ticks, self.reached,
+                      self.settled, self.trace)
+
+    def _senders(self, net: Node) -> range:
+        return range(self.graph.members_of(self.graph.node(net.inputs[0]).location))
+
+    def _has_work(self, stage: str) -> bool:
+        return (any(self.pending.get(n.params["name"]) for n in self.sources[stage])
+                or any(self.queues.get((net.name, m)) for net in self.incoming[stage]
+                       for m in self._senders(net))
+                or not all(r.quiescent for r in self.members[stage]))
+
+    def _tick(self, stage: str) -> None:
+        """One tick of every member of ``stage``: take input chunks and queued batches, run."""
+        index, n = len(self.ticks[stage]), len(self.members[stage])
+        self.ticks[stage].append(self.step)
+        batches = [defaultdict(list) for _ in range(n)]
+        carried = [defaultdict(set) for _ in range(n)]  # per member: entry -> events
+        arrived: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # entry -> event -> (position, member)
+        notes = []
+        if stage in self.restartable and self.rng.random() < 0.05:
+            m = self.rng.randrange(n)
+            self.members[stage][m] = LocalRunner(stage_graph(self.graph, stage, m))
+            notes.append(f"{stage}[{m}] crashes and restarts")
+        for src in self.sources[stage]:
+            name, queue = src.params["name"], self.pending.get(src.params["name"])
+            if not queue:
+                continue
+            size = len(queue) if self.rng.random() < 0.2 else self.rng.randint(0, len(queue))
+            chunk = [queue.popleft() for _ in range(size)]
+            routing = src.params.get("routing", "round_robin")
+            for m, part in enumerate(route(chunk, routing, n, src.params.get("key"), self.rng.randrange(n))):
+                if part:
+                    ev = Event(len(self.events), name, part)
+                    self.events.append(ev)
+                    batches[m][name].extend(part)
+                    carried[m][name].add(ev.id)
+                    arrived[name].setdefault(ev.id, (sum(map(len, arrived.values())), m))
+                    notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
+        for net in self.incoming[stage]:
+            for sm in self._senders(net):
+                queue = self.queues.get((net.name, sm))
+                if not queue:
+                    continue
+                take = self.rng.choice([0, 1, 1, 1, len(queue), self.rng.randint(0, len(queue))])
+                taken = [queue.popleft() for _ in range(min(take, len(queue)))]
+                for batch in taken:
+                    for m, part in enumerate(batch.parts):
+                        batches[m][channel_input(net)].extend(part)
+                        carried[m][channel_input(net)] |= batch.events
+                    last = max((m for m, part in enumerate(batch.parts) if part), default=0)
+                    for ev in sorted(batch.events):
+                        arrived[channel_input(net)].setdefault(ev, (sum(map(len, arrived.values())), last))
+                if taken:
+                    count = sum(len(p) for b in taken for p in b.parts)
+                    notes.append(f"{stage} receives {len(taken)} batch(es) ({count} records) on "
+                                 f"'{net.name}' from {self.graph.node(net.inputs[0]).location}[{sm}], "
+                                 f"sent at step(s) {', '.join(str(b.sent) for b in taken)}")
+        for m, runner in enumerate(self.members[stage]):
+            for name, evs in self.loop_events[(stage, m)].items():
+                carried[m][name] |= evs  # a loop's records keep the events they came from
+            self._tick_member(stage, m, runner, dict(batches[m]), carried[m])
+        for entry, evs in arrived.items():
+            for ev, (position, member) in evs.items():
+                self.reached[stage][entry][ev] = (index, position, member)
+                self.settled[ev] = self.step
+        line = "; ".join(notes) if notes else f"{stage} ticks with nothing new"
+        self.trace.append((stage, f"step {self.step}: {line}"))
+
+    def _tick_member(self, stage, m, runner: LocalRunner, batch, carried) -> None:
+        before = {name: len(runner.streams[name]) for name in self.streams if name in runner.streams}
+        runner.tick(batch)
+        for name, start in before.items():
+            self.streams[name].extend(runner.streams[name][start:])
+        loops = self.loop_events[(stage, m)]
+        loops.clear()
+        for target, sources in self.reaches[stage].items():
+            evs = frozenset().union(*(carried.get(s, set()) for s in sources))
+            if target.startswith("cycle:"):
+                loops[target] |= evs
+                continue
+            records = runner.streams[target]
+            runner.streams[target] = []
+            if not records:
+                continue
+            net = self.graph.by_name(target[len("channel:"):])
+            receivers = self.graph.members_of(net.location)
+            parts = route(records, net.params["routing"], receivers, net.params.get("key"),
+                          self.rng.randrange(receivers))
+            queue = self.queues.setdefault((net.name, m), deque())
+            copies = 2 if net.coll.retry == AT_LEAST_ONCE and self.rng.random() < 0.3 else 1
+            for _ in range(copies):
+                queue.append(Batch(parts, evs, self.step))
+
+    def _results(self) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for node in self.graph.sinks():
+            name, coll = node.params["name"], self.sink_kinds[node.params["name"]]
+            if coll.kind == STREAM:
+                out[name] = list(self.streams[name])
+                continue
+            parts = [r.ops[node.inputs[0]].value for r in self.members[node.location]]
+            out[name] = merge_members(coll.kind, parts)
+        return out
+
+
+def merge_members(kind: str, values: list) -> list:
+    """A singleton's or keyed map's value over the members that hold it: lattices merge, equal
+    values count once, and members that disagree show every value they hold."""
+    if kind == SINGLETON:
+        return _merge_values([v for v in values if v is not UNSET])
+    table: dict = {}
+    for value in values:
+        for k, v in value.items():
+            table.setdefault(k, []).append(v)
+    rows = [(k, v) for k, vs in table.items() for v in _merge_values(vs)]
+    try:
+        return sorted(rows, key=lambda kv: kv[0])
+    except TypeError:
+        return sorted(rows, key=lambda kv: repr(kv[0]))
+
+
+def _merge_values(values: list) -> list:
+    from hydropy.lattices import Lattice
+    if values and all(isinstance(v, Lattice) for v in values):
+        merged = values[0].copy()
+        for v in values[1:]:
+            merged.merge(v)
+        return [merged]
+    distinct: list = []
+    for v in values:
+        if not any(v == d for d in distinct):
+            distinct.append(v)
+    return distinct
+
+
+def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int) -> SimRun:
+    """Run the design point ``graph`` on ``inputs`` under the scheduler seeded by ``seed``."""
+    return Simulator(graph, inputs, seed).run()
+
+
+# -- the criterion -------------------------------------------------------------------------
+
+def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
+    """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
+    (label, ticks) pairs; see the module docstring."""
+    yield "all inputs in one tick", [{k: list(v) for k, v in inputs.items()}]
+    seen = set()
+    for node in design.nodes():
+        if node.spec.monotone:
+            continue
+        stage = node.location
+        members = [n.id for n in design.nodes() if n.location == stage]
+        local = design.nx.subgraph(members)
+        feeding = frozenset(entry_name(e) for e in entries(design, stage)
+                            if e.kind != "cycle" and (e.id == node.id or nx.has_path(local, e.id, node.id)))
+        if (stage, feeding) in seen:
+            continue
+        seen.add((stage, feeding))
+        yield f"the arrival order at {node.where(short=True)}", _arrival_schedule(sim, stage, feeding)
+    for stage in design.locations():
+        feeding = frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle")
+        yield f"the order in which stage '{stage}' took its inputs", _arrival_schedule(sim, stage, feeding)
+        if design.members_of(stage) > 1:
+            yield (f"the order in which stage '{stage}' took its inputs, member by member",
+                   _arrival_schedule(sim, stage, feeding, by_member=True))
+
+
+def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
+                      by_member: bool = False) -> list[dict[str, list]]:
+    """One tick per tick of ``stage`` (``by_member``: per tick and member, members being
+    independent); each event in the tick and at the position where it last arrived through
+    one of the ``feeding`` entries, or else in the first tick after it settled."""
+    steps = sim.ticks[stage]
+    placed = []
+    for ev in sim.events:
+        times = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
+        if times:
+            at, position, member = max(times)
+        else:
+            at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
+            position, member = -1, -1
+        placed.append(((at, member if by_member else 0, position, ev.id), ev))
+    ticks: dict[tuple[int, int], dict[str, list]] = {}
+    for (at, member, _, _), ev in sorted(placed, key=lambda p: p[0]):
+        ticks.setdefault((at, member), defaultdict(list))[ev.source].extend(ev.records)
+    slots = sorted({(i, 0) for i in range(len(steps) + 1)} | set(ticks))
+    return [dict(ticks.get(slot, {})) for slot in slots]
+
+
+@dataclass
+class Mismatch:
+    """The first disagreement of a design point with every single-node explanation."""
+
+    sink: str
+    missing: list
+    extra: list
+    seed: int
+    explanation: str
+    trace: list[str]
+
+    def __str__(self) -> str:
+        lines = [f"sink '{self.sink}' differs from the single-node program (seed {self.seed}; "
+                 f"compared with {self.explanation})"]
+        if self.missing:
+            lines.append(f"  missing: {', '.join(map(repr, self.missing))}")
+        if self.extra:
+            lines.append(f"  extra:   {', '.join(map(repr, self.extra))}")
+        lines.append("  deliveries that led there:")
+        lines += [f"    {t}" for t in self.trace]
+        return "\n".join(lines)
+
+
+def _comparable(original: Graph, design: Graph, results: Mapping[str, list]) -> dict[str, list]:
+    """Sinks as compared: :func:`canonical`, except that an ordered stream fed through a stage
+    of several members compares as a multiset (members take their shares of an input in their
+    own order, as the environment of the single-node program may deliver it), and a stream
+    fed by an at-least-once channel or a snapshot as a set (a snapshot repeats the current
+    value once per tick of its stage, and how often a stage ticks is not part of the program)."""
+    out = canonical(original, results)
+    for node in design.sinks():
+        name, coll = node.params["name"], design.node(node.inputs[0]).coll
+        upstream = [design.node(i) for i in nx.ancestors(design.nx, node.id)]
+        if coll.kind == STREAM and any(design.members_of(n.location) > 1 for n in upstream):
+            out[name] = sorted(out[name], key=repr)
+        if coll.kind == STREAM and any(n.coll.retry == AT_LEAST_ONCE or n.kind == "snapshot"
+                                       for n in upstream):
+            out[name] = sorted({repr(r): r for r in out[name]}.values(), key=repr)
+    return out
+
+
+def _diff(expected: list, got: list) -> tuple[list, list]:
+    exp, have = Counter(map(repr, expected)), Counter(map(repr, got))
+    by_repr = {repr(x): x for x in [*expected, *got]}
+    missing = [by_repr[r] for r, c in (exp - have).items() for _ in range(c)]
+    extra = [by_repr[r] for r, c in (have - exp).items() for _ in range(c)]
+    if not missing and not extra:  # same multiset, different order
+        missing, extra = list(expected), list(got)
+    return missing, extra
+
+
+def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]],
+              seed: int) -> Mismatch | None:
+    """Simulate ``design`` with ``seed``; None when a single-node schedule explains its sinks,
+    else the closest explanation's first differing sink."""
+    inputs = {k: list(v) for k, v in (inputs or {}).items()}
+    sim = simulate(design, inputs, seed)
+    got = _comparable(original, design, sim.results)
+    best = None
+    for label, ticks in schedules(design, sim, inputs):
+        expected = _comparable(original, design, run(original, ticks=ticks))
+        diffs = {s: _diff(expected[s], got.get(s, [])) for s in expected if expected[s] != got.get(s)}
+        if not diffs:
+            return None
+        size = sum(len(missing) + len(extra) for missing, extra in diffs.values())
+        if best is None or size < best[0]:
+            sink = next(iter(diffs))
+            best = (size, Mismatch(sink, *diffs[sink], seed, label, _trace_for(design, sim, sink)))
+    return best[1]
+
+
+def _trace_for(design: Graph, sim: SimRun, sink: str) -> list[str]:
+    """The last deliveries into the sink's stage and the stages upstream of it."""
+    node = next(n for n in design.sinks() if n.params["name"] == sink)
+    upstream = {design.node(i).location for i in nx.ancestors(design.nx, node.id)} | {node.location}
+    lines = [line for stage, line in sim.trace if stage in upstream and "nothing new" not in line]
+    return lines[-TRACE_LINES:]

@@ -1,0 +1,203 @@
+"""Random well-formed programs for property tests, built as readable source text.
+
+``programs()`` draws a program from a small grammar: one or two inputs (``xs``: ints,
+``kv``: ``(key, value)`` pairs), then a few named operators (stateless, keyed and unkeyed
+folds, lattice folds, join, unique, anti_join, snapshot, lookup, now and then a loop), each
+applied to a stream of the right shape, with a sink on every result nobody reads. The
+program is generated as Python source that calls the module-level functions below (so
+lineage analysis can read them) and executed to build the Flow; a failing example shows the
+source, which Hypothesis shrinks to a short program.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+import hydropy as hp
+from hydropy.lattices import Max, SetUnion
+
+# -- the functions programs may call ---------------------------------------------------------
+
+
+def inc(x):
+    return x + 1
+
+
+def double(x):
+    return x * 2
+
+
+def is_even(x):
+    return x % 2 == 0
+
+
+def small(x):
+    return x < 6
+
+
+def spread(x):
+    return [x, x + 1]
+
+
+def halve_even(x):
+    return x // 2 if x % 2 == 0 else None
+
+
+def to_pair(x):
+    return (x % 3, x)
+
+
+def key_of(kv):
+    return kv[0]
+
+
+def value_of(kv):
+    return kv[1]
+
+
+def bump(kv):
+    return (kv[0], kv[1] + 1)
+
+
+def rekey(kv):
+    return (kv[1] % 3, kv[0])
+
+
+def join_sum(kv):
+    return (kv[0], kv[1][0] + kv[1][1])
+
+
+def lookup_found(kv):
+    return (kv[0], kv[1][0], kv[1][1] is not None)
+
+
+def add(acc, x):
+    return acc + x
+
+
+def empty():
+    return ()
+
+
+def append(acc, x):
+    """Order-sensitive: the fold's value records its input order."""
+    return acc + (x,)
+
+
+NAMESPACE = {f.__name__: f for f in (inc, double, is_even, small, spread, halve_even, to_pair, key_of,
+                                     value_of, bump, rekey, join_sum, lookup_found, add, empty, append)}
+NAMESPACE.update(hp=hp, Max=Max, SetUnion=SetUnion, max=max)
+
+INT, PAIR, FOLD, KEYED_FOLD = "int", "pair", "fold", "keyed"
+#: a snapshot's pairs (values: whatever the fold holds), and their keys: repeated once per tick,
+#: so only unique() turns them into records whose count means something
+SNAPSHOT, SNAPSHOT_KEYS = "snapshot", "snapshot_keys"
+
+#: (template, input shapes, output shape); {0}, {1} are the inputs' variables
+OPERATORS = [
+    ("{0}.map(inc)", (INT,), INT),
+    ("{0}.map(double)", (INT,), INT),
+    ("{0}.filter(is_even)", (INT,), INT),
+    ("{0}.filter(small)", (INT,), INT),
+    ("{0}.flat_map(spread)", (INT,), INT),
+    ("{0}.filter_map(halve_even)", (INT,), INT),
+    ("{0}.map(to_pair)", (INT,), PAIR),
+    ("{0}.map(key_of)", (PAIR,), INT),
+    ("{0}.map(value_of)", (PAIR,), INT),
+    ("{0}.map(bump)", (PAIR,), PAIR),
+    ("{0}.map(rekey)", (PAIR,), PAIR),
+    ("{0}.union({1})", (INT, INT), INT),
+    ("{0}.union({1})", (PAIR, PAIR), PAIR),
+    ("{0}.unique()", (INT,), INT),
+    ("{0}.unique()", (PAIR,), PAIR),
+    ("{0}.join({1}).map(join_sum)", (PAIR, PAIR), PAIR),
+    ("{0}.anti_join({1})", (PAIR, INT), PAIR),
+    ("{0}.fold(int, add)", (INT,), FOLD),
+    ("{0}.count()", (INT,), FOLD),
+    ("{0}.lattice_fold(Max)", (INT,), FOLD),
+    ("{0}.fold_keyed(int, add)", (PAIR,), KEYED_FOLD),
+    ("{0}.fold_keyed(empty, append)", (PAIR,), KEYED_FOLD),
+    ("{0}.reduce_keyed(max)", (PAIR,), KEYED_FOLD),
+    ("{0}.lattice_fold_keyed(Max)", (PAIR,), KEYED_FOLD),
+    ("{0}.lattice_fold_keyed(SetUnion)", (PAIR,), KEYED_FOLD),
+    ("{0}.snapshot()", (KEYED_FOLD,), SNAPSHOT),
+    ("{0}.map(key_of)", (SNAPSHOT,), SNAPSHOT_KEYS),
+    ("{0}.unique()", (SNAPSHOT_KEYS,), INT),
+    ("{0}.lookup({1}).map(lookup_found)", (PAIR, KEYED_FOLD), None),
+]
+#: drawn twice as often: the operators whose state or timing rewrites must respect
+STATEFUL_AGAIN = [op for op in OPERATORS if op[0].split("(")[0].split(".")[-1] in
+                  ("join", "anti_join", "snapshot", "lookup", "fold_keyed")]
+LOOP = ["back_handle, back = flow.cycle(name='back')",
+        "{v} = {0}.union(back, name='{v}_in').unique(name='{v}')",
+        "back_handle.complete({v}.filter(small, name='{v}_small').map(inc, name='{v}_next'))"]
+
+
+@dataclass
+class Program:
+    source: str
+    flow: hp.Flow
+    inputs: dict[str, list]
+
+    def __str__(self) -> str:
+        return f"{self.source}\ninputs = {self.inputs!r}"
+
+
+def build(source: str) -> hp.Flow:
+    namespace = dict(NAMESPACE, __name__="random_program")
+    exec(compile(source, "<random program>", "exec"), namespace)
+    return namespace["flow"]
+
+
+@st.composite
+def programs(draw, max_ops: int = 6) -> Program:
+    inputs = draw(st.sampled_from([("xs",), ("kv",), ("xs", "kv"), ("xs", "kv")]))
+    lines = ["flow = hp.Flow('random')"]
+    streams: list[tuple[str, str]] = []  # (variable, shape)
+    for name in inputs:
+        lines.append(f"{name} = flow.source('{name}')")
+        streams.append((name, INT if name == "xs" else PAIR))
+    read: set[str] = set()
+    looped = False
+    for k in range(1, draw(st.integers(1, max_ops)) + 1):
+        var = f"op{k}"
+        ints = [v for v, shape in streams if shape == INT]
+        if ints and not looped and draw(st.integers(0, 9)) == 0:
+            looped = True
+            src = draw(st.sampled_from(ints))
+            lines += [line.format(src, v=var) for line in LOOP]
+            read.add(src)
+            streams.append((var, INT))
+            continue
+        usable = [op for op in OPERATORS + STATEFUL_AGAIN
+                  if all(any(s == shape for _, s in streams) for shape in op[1])]
+        template, shapes, out = draw(st.sampled_from(usable))
+        args = [draw(st.sampled_from([v for v, s in streams if s == shape])) for shape in shapes]
+        read.update(args)
+        call = template.format(*args)
+        call = call[:-1] + ("" if call.endswith("()") else ", ") + f"name='{var}')"
+        if out is None:
+            lines.append(f"{call}.sink('{var}')")
+        else:
+            lines.append(f"{var} = {call}")
+            streams.append((var, out))
+    for var, _ in streams:
+        if var not in read and var not in inputs:
+            lines.append(f"{var}.sink('{var}')")
+    source = "\n".join(lines) + "\n"
+    records = {"xs": st.integers(0, 7), "kv": st.tuples(st.integers(0, 3), st.integers(0, 7))}
+    data = {name: draw(st.lists(records[name], max_size=8)) for name in inputs}
+    return Program(source, build(source), data)
+
+
+def assert_rewrites_keep_sinks(program: Program, seeds=range(2)) -> None:
+    """Every plan the passes accept for ``program`` runs in the simulator, per seed, with sinks
+    that a single-node schedule explains."""
+    from hydropy.passes.explore import candidate_plans
+    from hydropy.targets.sim import check_run
+    graph = program.flow.graph()
+    for steps, design in candidate_plans(graph).plans:
+        for seed in seeds:
+            mismatch = check_run(graph, design, program.inputs, seed)
+            assert mismatch is None, f"plan: {'; '.join(map(str, steps))}\n{mismatch}"
