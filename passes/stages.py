@@ -309,10 +309,13 @@ def check_no_divergent_delays(g: Graph) -> None:
     anything the original could answer. Paths through the same channels stay aligned. For the
     same reason, two timing-sensitive operators must see an input through the same channels:
     otherwise one can decide on its records ticks before the other, and the pair of answers
-    (two anti_joins of the same streams disagreeing) is one the original never gives.
+    (two anti_joins of the same streams disagreeing) is one the original never gives. A
+    reader downstream of another sees the input only through the other's answers (every path
+    from the input to it has one channel set, checked above), so its delay is a later
+    arrival the original could have had, as for any operator decoupled after a snapshot.
     """
     dag = g.tick_dag()
-    seen_by: dict[int, tuple[frozenset[int], Node]] = {}  # input -> (its channels, first reader)
+    seen_by: dict[int, list[tuple[frozenset[int], Node]]] = {}  # input -> [(channels, reader)]
     for target in g.nodes():
         if target.kind not in TIMING_SENSITIVE:
             continue
@@ -339,11 +342,13 @@ def check_no_divergent_delays(g: Graph) -> None:
             if origin.kind not in ("source", "source_iter"):
                 continue
             channels = next(iter(signatures[nid]))
-            first = seen_by.setdefault(nid, (channels, target))
-            if first[0] != channels:
-                other = first[1]
+            for seen, other in seen_by.setdefault(nid, []):
+                if seen == channels or nx.has_path(dag, other.id, target.id) or \
+                        nx.has_path(dag, target.id, other.id):
+                    continue  # aligned, or target sees the input only as other's delayed answers
                 raise RewriteRefused(
                     f"{other.kind} '{other.name}' and {target.kind} '{target.name}' would see the "
                     f"records of {origin.kind} '{origin.name}' through different channels, so one "
                     f"could act on them ticks before the other and together they could answer what "
                     f"the single-node program never answers; keep them in the same stage", target.loc)
+            seen_by[nid].append((channels, target))

@@ -53,7 +53,7 @@ WORDS = {"words": ["a", "b", "a", "c", "a", "b", "d", "a"]}
 
 def test_partition_without_its_key_check_is_caught(monkeypatch):
     assert not mismatches(count_words(), WORDS)
-    monkeypatch.setattr(partition_module, "_requirements", lambda g, stage, members: {})
+    monkeypatch.setattr(partition_module, "_requirements", lambda g, stage, members, *rest: {})
     found = mismatches(count_words(), WORDS)
     assert any("partition" in plan and m.sink == "counts" for plan, m in found)
 
@@ -118,7 +118,7 @@ def program(tmp_path):
 
 def test_check_cli_fails_on_the_partition_mutant(monkeypatch, capsys, program):
     assert main(["check", program, "--all-plans", "--seeds", "5"]) == 0
-    monkeypatch.setattr(partition_module, "_requirements", lambda g, stage, members: {})
+    monkeypatch.setattr(partition_module, "_requirements", lambda g, stage, members, *rest: {})
     assert main(["check", program, "--all-plans", "--seeds", "5"]) == 1
     out = capsys.readouterr().out
     assert "DIFFERS from the single-node program" in out and "partition:" in out
@@ -129,7 +129,7 @@ def test_check_cli_fails_on_the_partition_mutant(monkeypatch, capsys, program):
 
 
 MUTANTS = {
-    "partition skips its key check": (partition_module, "_requirements", lambda g, stage, members: {}),
+    "partition skips its key check": (partition_module, "_requirements", lambda g, stage, members, *rest: {}),
     "replicate accepts non-lattice state": (
         replicate_module, "STATELESS", replicate_module.STATELESS + (
             "fold", "fold_keyed", "reduce", "reduce_keyed", "count", "join", "unique", "anti_join",
