@@ -80,6 +80,11 @@ class Columns:
     def __iter__(self) -> Iterator[Any]:
         return iter(self.tolist())
 
+    def __getitem__(self, index: slice) -> "Columns":
+        if not isinstance(index, slice):
+            raise TypeError("Columns take slices; iterate for records")
+        return self.take(index)
+
     def tolist(self) -> list:
         """The records as Python objects."""
         if len(self.cols) == 1:

@@ -286,7 +286,7 @@ def chain_source(unit: Unit) -> str:
             lines += [f"        if not {fn_global(node)}({cur}):{where}", "            continue"]
     targets = ", ".join(f"o{j}[m]" for j in range(len(outs)))
     lines += [f"        {targets} = {cur}", "        m += 1",
-              f"    return ({''.join(f'o{j}[:m], ' for j in range(len(outs)))})"]
+              f"    return ({', '.join(f'o{j}[:m]' for j in range(len(outs)))},)"]
     return "\n".join(lines) + "\n"
 
 
@@ -304,7 +304,7 @@ def keyed_source(unit: Unit) -> str:
         "@njit(cache=True)",
         f"def {kernel_name(unit)}(tkeys, tvals, used, stamp, tick, count, limit, touched, t,"
         f" keys, vals, start, init):",
-        f'    """{unit.kind} {node.name!r} over ({unit.in_dtype}) columns into a hash table."""',
+        f'    """{unit.kind} {node.name!r} of {unit.in_dtype} columns into a hash table."""',
         "    mask = tkeys.shape[0] - 1",
         "    i = start",
         "    while i < keys.shape[0]:",

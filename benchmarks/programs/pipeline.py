@@ -1,4 +1,4 @@
-"""The benchmark program: parse numbers, keep the odd ones, sum them per key (2 stages)."""
+"""B2: parse numbers, keep the odd ones, sum them per key (2 stages: pipeline.yaml)."""
 import hydropy as hp
 
 
@@ -15,5 +15,5 @@ def add(total, v):
 
 
 flow = hp.Flow("pipeline")
-pairs = flow.source("numbers").map(parse, name="parse").filter(odd, name="odd")
+pairs = flow.source("numbers", dtype="int64").map(parse, name="parse").filter(odd, name="odd")
 pairs.fold_keyed(int, add, name="sum_per_key").sink("sums")
