@@ -100,6 +100,9 @@ def _cmd_explain(args) -> int:
     if args.analysis:
         from hydropy.passes.analysis import report
         out.append(report(sections[-1][1]).rstrip("\n"))
+    if args.kernels:
+        from hydropy.runtime.kernels import report as kernel_report
+        out.append(kernel_report(sections[-1][1]).rstrip("\n"))
     if args.format == "json" and len(sections) > 1:
         out = ["[" + ",\n".join(out) + "]"]
     print("\n\n".join(out))
@@ -144,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--analysis", action="store_true",
                          help="append the analyses: monotonicity, points of order, boundedness, "
                               "keys, state per stage (of the last design point)")
+    explain.add_argument("--kernels", action="store_true",
+                         help="append how each operator runs: as a Numba kernel, or as Python and why")
     explain.set_defaults(handler=_cmd_explain)
 
     comp = sub.add_parser("compile", help="emit per-stage code for a target")

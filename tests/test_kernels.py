@@ -202,3 +202,14 @@ def test_routing_columns_equals_routing_records(records, members):
     batch = Columns.from_records(records, "(int64, float64)") if records else Columns.empty("(int64, float64)")
     parts = route(batch, "hash", members, (0,))
     assert [list(p) for p in parts] == route(records, "hash", members, (0,))
+
+
+def test_explain_kernels_shows_each_operator_mode_and_fallback_reason(repo_root, capsys):
+    from hydropy.cli import main
+    assert main(["explain", str(repo_root / "examples" / "sensor_stats.py"), "--kernels"]) == 0
+    out = capsys.readouterr().out.split("kernels:\n", 1)[1]
+    assert "valid      filter        kernel valid_calibrate_kernel ((int64, float64) -> " \
+           "(int64, float64), fused: valid + calibrate)" in out
+    assert "total      fold_keyed    kernel total_kernel" in out
+    assert main(["explain", str(repo_root / "examples" / "wordcount.py"), "--kernels"]) == 0
+    assert "words           flat_map    python: no kernel for flat_map" in capsys.readouterr().out

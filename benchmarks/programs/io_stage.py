@@ -12,4 +12,4 @@ def serve(request):
 
 
 flow = hp.Flow("io_stage")
-flow.source("requests").map(serve, name="serve").sink("served")
+flow.source("requests", dtype="int64").map(serve, name="serve").sink("served")

@@ -171,6 +171,31 @@ def plan(graph, source_dtypes: dict | None = None) -> KernelPlan:
     return KernelPlan(modes, units, absorbed)
 
 
+def report(graph, source_dtypes: dict | None = None) -> str:
+    """How each operator of ``graph`` runs, per stage: ``kernel`` (named, with its element
+    types) or ``python`` with the reason; what ``hydropy explain --kernels`` prints."""
+    kp = plan(graph, source_dtypes)
+    unit_of = {n.id: u for u in kp.units.values() for n in u.nodes}
+    rows: dict[str, list[tuple[str, ...]]] = {}
+    for n in graph.topo_order():
+        mode = kp.modes.get(n.id)
+        if mode is None:
+            continue
+        if mode.mode == "kernel":
+            u = unit_of[n.id]
+            fused = f", fused: {' + '.join(x.name for x in u.nodes)}" if len(u.nodes) > 1 else ""
+            how = f"kernel {kernel_name(u)} ({u.in_dtype} -> {u.out_dtype}{fused})"
+        else:
+            how = f"python: {mode.reason}"
+        rows.setdefault(n.location, []).append((n.name, n.kind, how))
+    out = ["kernels:"]
+    for stage, items in rows.items():
+        out.append(f"  stage {stage}:")
+        wn, wk = (max(len(row[i]) for row in items) for i in (0, 1))
+        out += [f"    {name:{wn}}  {kind:{wk}}  {how}" for name, kind, how in items]
+    return "\n".join(out) + "\n"
+
+
 def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
     if n.kind not in CHAINABLE + KEYED_FOLDS:
         raise NoKernel(f"no kernel for {n.kind}")
