@@ -27,16 +27,21 @@ def case(fn):
     return fn
 
 
-def timed(fn, repeats: int) -> dict:
-    start = time.perf_counter()
-    result = fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
+def timed(fn, repeats: int, inner: bool = False) -> dict:
+    """Time one first run, then ``repeats`` runs. With ``inner``, ``fn`` returns
+    ``(seconds, result)``: the seconds it measured itself (e.g. from actors ready to results),
+    and ``setup`` holds the rest of each run (e.g. starting actors)."""
+    times, setup = [], []
+    for _ in range(repeats + 1):
         start = time.perf_counter()
         result = fn()
-        times.append(time.perf_counter() - start)
-    return {"times": times, "first": first, "result": result}
+        total = time.perf_counter() - start
+        if inner:
+            seconds, result = result
+            setup.append(total - seconds)
+        times.append(seconds if inner else total)
+    out = {"times": times[1:], "first": times[0], "result": result}
+    return {**out, "setup": setup[1:]} if inner else out
 
 
 def digest(value) -> str:
@@ -176,7 +181,9 @@ def tree_rss_mb(root: int | None = None) -> float:
 
 
 def ray_up():
+    """Ray on 2 CPUs; its workers can import the programs (for the hand-written baseline)."""
     import ray
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PROGRAMS, os.environ.get("PYTHONPATH")]))
     start = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     return ray, time.perf_counter() - start
@@ -190,15 +197,22 @@ def compiled(flow, plan: str | None) -> str:
 
 
 def on_ray(flow, plan, inputs, repeats, batch_size) -> dict:
-    """Compile ``flow`` under ``plan`` and run it on a Ray started here; memory is the peak of
-    the whole process tree above what it was with Ray idle."""
+    """Compile ``flow`` under ``plan`` and run it on a Ray started here. Times run from the
+    actors being ready (kernels warmed up) to the results; ``setup`` is starting the actors.
+    Memory is the peak of the whole process tree above what it was with Ray idle."""
     from hydropy.targets.ray import run_compiled
     ray, init_s = ray_up()
     out_dir = compiled(flow, plan)
+
+    def run():
+        stats = {}
+        result = run_compiled(out_dir, inputs, batch_size=batch_size, stats=stats)
+        return stats["run_seconds"], result
+
     try:
         idle = tree_rss_mb()
         with TreeRSS() as rss:
-            out = timed(lambda: run_compiled(out_dir, inputs, batch_size=batch_size), repeats)
+            out = timed(run, repeats, inner=True)
         out["peak_mb"] = rss.peak - idle
     finally:
         ray.shutdown()
@@ -243,6 +257,10 @@ def b2_per_record(n: int, repeats: int, **_) -> dict:
             if odd(kv):
                 self.sink.add.remote(kv)
 
+        def flush(self):
+            """The sums, asked after this actor's own adds (calls from one caller keep order)."""
+            return ray.get(self.sink.result.remote())
+
     @ray.remote
     class Sum:
         def __init__(self):
@@ -257,17 +275,19 @@ def b2_per_record(n: int, repeats: int, **_) -> dict:
     def run():
         agg = Sum.remote()
         first = Parse.remote(agg)
+        ray.get([first.__ray_ready__.remote(), agg.__ray_ready__.remote()])
+        start = time.perf_counter()
         ray.get([first.process.remote(x) for x in range(n)])
-        ray.get(first.__ray_ready__.remote())
-        result = ray.get(agg.result.remote())
+        result = ray.get(first.flush.remote())
+        seconds = time.perf_counter() - start
         ray.kill(first)
         ray.kill(agg)
-        return result
+        return seconds, result
 
     try:
         idle = tree_rss_mb()
         with TreeRSS() as rss:
-            out = timed(run, repeats)
+            out = timed(run, repeats, inner=True)
     finally:
         ray.shutdown()
     expected = flow.run({"numbers": list(range(n))})["sums"]
@@ -290,7 +310,7 @@ def b3_cpu(n: int, repeats: int, members: int = 1, **_) -> dict:
 @case
 def b3_io(n: int, repeats: int, members: int = 1, **_) -> dict:
     flow, plan = program("io_stage", f"io_stage_{members}.yaml")
-    out = on_ray(flow, plan, {"requests": list(range(n))}, repeats, 50)
+    out = on_ray(flow, plan, {"requests": list(range(n))}, repeats, 200)
     result = out.pop("result")
     return {**out, "check": digest(sorted(result["served"]))}
 
