@@ -213,3 +213,20 @@ def test_explain_kernels_shows_each_operator_mode_and_fallback_reason(repo_root,
     assert "total      fold_keyed    kernel total_kernel" in out
     assert main(["explain", str(repo_root / "examples" / "wordcount.py"), "--kernels"]) == 0
     assert "words           flat_map    python: no kernel for flat_map" in capsys.readouterr().out
+
+
+def test_disk_cached_local_kernels_are_safe_across_processes(repo_root, tmp_path):
+    """A second process reuses or recompiles the cached kernels, never calls a stale function,
+    even when the program's module has a different name there (loaded twice: salted name)."""
+    import os
+    import subprocess
+    import sys
+    script = ("import sys; from hydropy.loader import load_flow; load_flow(sys.argv[1]); "
+              "print(load_flow(sys.argv[1]).run({'readings': [(1, 2.0), (1, 3.0), (2, -1.0)]}))")
+    env = {**os.environ, "HYDROPY_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", script, str(repo_root / "examples" / "sensor_stats.py")],
+                           env=env, capture_output=True, text=True, timeout=120) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == "{'peaks': [(1, 4.75)], 'totals': [(1, 8.0)]}"
+    assert any(name.endswith(".py") for name in os.listdir(tmp_path / "kernels"))

@@ -316,7 +316,8 @@ def chain_source(unit: Unit) -> str:
 
 
 def keyed_source(unit: Unit) -> str:
-    """Folds a batch of (key, value) columns into an open-addressing table held in arrays.
+    """Folds a batch of (key, value) columns into an open-addressing table held in arrays
+    (see :class:`KeyedTable`).
 
     Processes records from ``start`` until the table is full or the batch ends; returns the
     next record's index, the number of keys touched this tick and the table's key count.
@@ -327,24 +328,26 @@ def keyed_source(unit: Unit) -> str:
     first = f"{fn}(init, vals[i])" if unit.kind == "fold_keyed" else "vals[i]"
     return "\n".join([
         "@njit(cache=True)",
-        f"def {kernel_name(unit)}(tkeys, tvals, used, stamp, tick, count, limit, touched, t,"
-        f" keys, vals, start, init):",
+        f"def {kernel_name(unit)}(tkeys, tvals, stamp, tick, count, limit, touched, t, keys, vals,"
+        f" start, init):",
         f'    """{unit.kind} {node.name!r} of {unit.in_dtype} columns into a hash table."""',
         "    mask = tkeys.shape[0] - 1",
         "    i = start",
         "    while i < keys.shape[0]:",
         "        k = keys[i]",
-        "        s = probe(tkeys, used, mask, k)",
-        "        if used[s]:",
+        "        s = probe(tkeys, stamp, mask, k)",
+        "        if stamp[s] >= 0:",
         f"            tvals[s] = {fn}(tvals[s], vals[i]){where}",
+        "            if stamp[s] != tick:",
+        "                stamp[s] = tick",
+        "                touched[t] = k",
+        "                t += 1",
         "        else:",
         "            if count >= limit:",
         "                break",
-        "            used[s] = True",
         "            tkeys[s] = k",
         f"            tvals[s] = {first}",
         "            count += 1",
-        "        if stamp[s] != tick:",
         "            stamp[s] = tick",
         "            touched[t] = k",
         "            t += 1",
@@ -360,33 +363,32 @@ KERNEL_IMPORTS = ("import numpy as np\nfrom numba import njit\n\n"
 # -- jitted helpers used by the generated kernels ---------------------------------------
 
 @njit(cache=True, inline="always")
-def probe(tkeys, used, mask, k):
+def probe(tkeys, stamp, mask, k):
     """The slot of key ``k``: where it is, or the free slot where it belongs (linear probing)."""
     h = np.uint64(k) * np.uint64(0x9E3779B97F4A7C15)
     s = np.int64((h ^ (h >> np.uint64(32))) & np.uint64(mask))
-    while used[s] and tkeys[s] != k:
+    while stamp[s] >= 0 and tkeys[s] != k:
         s = (s + 1) & mask
     return s
 
 
 @njit(cache=True)
-def _rehash(tkeys, tvals, used, stamp, nkeys, nvals, nused, nstamp):
+def _rehash(tkeys, tvals, stamp, nkeys, nvals, nstamp):
     mask = nkeys.shape[0] - 1
     for s in range(tkeys.shape[0]):
-        if used[s]:
-            d = probe(nkeys, nused, mask, tkeys[s])
-            nused[d] = True
+        if stamp[s] >= 0:
+            d = probe(nkeys, nstamp, mask, tkeys[s])
             nkeys[d] = tkeys[s]
             nvals[d] = tvals[s]
             nstamp[d] = stamp[s]
 
 
 @njit(cache=True)
-def _gather(tkeys, tvals, used, keys):
+def _gather(tkeys, tvals, stamp, keys):
     mask = tkeys.shape[0] - 1
     out = np.empty(keys.shape[0], tvals.dtype)
     for i in range(keys.shape[0]):
-        out[i] = tvals[probe(tkeys, used, mask, keys[i])]
+        out[i] = tvals[probe(tkeys, stamp, mask, keys[i])]
     return out
 
 
@@ -470,14 +472,13 @@ class ChainKernel(KernelOp):
 class KeyedTable:
     """The state of a keyed fold: an open-addressing hash table in numpy arrays (picklable).
 
-    Invariant: at most half the slots are used; ``stamp[s] == tick`` marks the slots whose
-    value changed in the current tick.
+    ``stamp[s]`` is -1 for a free slot, else the last tick in which slot ``s`` changed.
+    Invariant: at most half the slots are used (``count <= limit``).
     """
 
     def __init__(self, acc_dtype: str, capacity: int = 1024):
         self.keys = np.zeros(capacity, np.int64)
         self.vals = np.zeros(capacity, SCALARS[acc_dtype])
-        self.used = np.zeros(capacity, np.bool_)
         self.stamp = np.full(capacity, -1, np.int64)
         self.count = 0
 
@@ -487,19 +488,19 @@ class KeyedTable:
 
     def grow(self) -> None:
         cap = 2 * len(self.keys)
-        keys, vals = np.zeros(cap, np.int64), np.zeros(cap, self.vals.dtype)
-        used, stamp = np.zeros(cap, np.bool_), np.full(cap, -1, np.int64)
-        _rehash(self.keys, self.vals, self.used, self.stamp, keys, vals, used, stamp)
-        self.keys, self.vals, self.used, self.stamp = keys, vals, used, stamp
+        keys, vals, stamp = np.zeros(cap, np.int64), np.zeros(cap, self.vals.dtype), np.full(cap, -1, np.int64)
+        _rehash(self.keys, self.vals, self.stamp, keys, vals, stamp)
+        self.keys, self.vals, self.stamp = keys, vals, stamp
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         """(keys, values) sorted by key."""
-        keys, vals = self.keys[self.used], self.vals[self.used]
+        used = self.stamp >= 0
+        keys, vals = self.keys[used], self.vals[used]
         order = np.argsort(keys, kind="stable")
         return keys[order], vals[order]
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        return _gather(self.keys, self.vals, self.used, keys)
+        return _gather(self.keys, self.vals, self.stamp, keys)
 
 
 class KeyedKernel(KernelOp):
@@ -516,15 +517,16 @@ class KeyedKernel(KernelOp):
 
     def step(self, batch) -> Columns:
         keys, vals = self.columns(batch).cols
-        touched = np.empty(len(keys), np.int64)
         tab, start, t = self.table, 0, 0
+        touched = np.empty(min(len(keys), tab.limit), np.int64)  # keys changed: t <= count <= limit
         init = SCALARS[self.acc](0 if self.init is None else self.init)
         while True:
-            start, t, tab.count = self.run(tab.keys, tab.vals, tab.used, tab.stamp, self.ticks,
-                                           tab.count, tab.limit, touched, t, keys, vals, start, init)
+            start, t, tab.count = self.run(tab.keys, tab.vals, tab.stamp, self.ticks, tab.count,
+                                           tab.limit, touched, t, keys, vals, start, init)
             if start == len(keys):
                 break
             tab.grow()
+            touched = np.concatenate([touched[:t], np.empty(min(len(keys), tab.limit) - t, np.int64)])
         self.ticks += 1
         self._dict = None
         changed = touched[:t]
@@ -533,9 +535,9 @@ class KeyedKernel(KernelOp):
     def prime(self):
         empty = Columns.empty(self.in_dtype).cols
         tab = KeyedTable(self.acc, 2)
-        self.kernel(tab.keys, tab.vals, tab.used, tab.stamp, 0, 0, 1, np.empty(0, np.int64), 0,
+        self.kernel(tab.keys, tab.vals, tab.stamp, 0, 0, 1, np.empty(0, np.int64), 0,
                     *empty, 0, SCALARS[self.acc](0))
-        _gather(tab.keys, tab.vals, tab.used, empty[0])
+        _gather(tab.keys, tab.vals, tab.stamp, empty[0])
 
     @property
     def value(self) -> dict:
@@ -565,12 +567,13 @@ def cache_dir() -> str:
 
 
 def _fingerprint(fn) -> bytes:
-    """Identifies a function's code and the code of the global functions it names, so that a
-    cached kernel is never reused after either changes."""
+    """Identifies a function by its module and name (Numba's cache refers to the functions a
+    kernel calls by these), its code and the code of the global functions it names, so that
+    a cached kernel is never reused after any of them changes."""
     code = getattr(fn, "__code__", None)
     if code is None:
         return repr(fn).encode()
-    parts = [marshal.dumps(code)]
+    parts = [f"{fn.__module__}:{fn.__qualname__}".encode(), marshal.dumps(code)]
     globs = getattr(fn, "__globals__", {})
     for name in code.co_names:
         inner = getattr(globs.get(name), "__code__", None)

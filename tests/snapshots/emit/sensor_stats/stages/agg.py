@@ -1,4 +1,4 @@
-# hydropy-generated sha256=9a79ed1c223739e9f5e7f1461c4b31075b4c6345770b05b3c2eb554dd24a6426
+# hydropy-generated sha256=9cffd7757bc387be57b1bfec31d51c803b49cc02583378d7c949ccbd8c2988eb
 """Stage 'agg' of flow 'sensor_stats', compiled by hydropy from sensor_stats.py.
 
 Each tick takes the batch that arrived on every input below, runs the operators in
@@ -20,23 +20,25 @@ peak_fn = njit(cache=True)(bigger)
 
 
 @njit(cache=True)
-def peak_kernel(tkeys, tvals, used, stamp, tick, count, limit, touched, t, keys, vals, start, init):
+def peak_kernel(tkeys, tvals, stamp, tick, count, limit, touched, t, keys, vals, start, init):
     """reduce_keyed 'peak' of (int64, float64) columns into a hash table."""
     mask = tkeys.shape[0] - 1
     i = start
     while i < keys.shape[0]:
         k = keys[i]
-        s = probe(tkeys, used, mask, k)
-        if used[s]:
+        s = probe(tkeys, stamp, mask, k)
+        if stamp[s] >= 0:
             tvals[s] = peak_fn(tvals[s], vals[i])  # sensor_stats.py:29
+            if stamp[s] != tick:
+                stamp[s] = tick
+                touched[t] = k
+                t += 1
         else:
             if count >= limit:
                 break
-            used[s] = True
             tkeys[s] = k
             tvals[s] = vals[i]
             count += 1
-        if stamp[s] != tick:
             stamp[s] = tick
             touched[t] = k
             t += 1
@@ -48,23 +50,25 @@ total_fn = njit(cache=True)(add)
 
 
 @njit(cache=True)
-def total_kernel(tkeys, tvals, used, stamp, tick, count, limit, touched, t, keys, vals, start, init):
+def total_kernel(tkeys, tvals, stamp, tick, count, limit, touched, t, keys, vals, start, init):
     """fold_keyed 'total' of (int64, float64) columns into a hash table."""
     mask = tkeys.shape[0] - 1
     i = start
     while i < keys.shape[0]:
         k = keys[i]
-        s = probe(tkeys, used, mask, k)
-        if used[s]:
+        s = probe(tkeys, stamp, mask, k)
+        if stamp[s] >= 0:
             tvals[s] = total_fn(tvals[s], vals[i])  # sensor_stats.py:30
+            if stamp[s] != tick:
+                stamp[s] = tick
+                touched[t] = k
+                t += 1
         else:
             if count >= limit:
                 break
-            used[s] = True
             tkeys[s] = k
             tvals[s] = total_fn(init, vals[i])
             count += 1
-        if stamp[s] != tick:
             stamp[s] = tick
             touched[t] = k
             t += 1
