@@ -56,9 +56,13 @@ def program(name: str, plan: str | None = None):
 
 # -- B1: keyed aggregation on one core ----------------------------------------------------
 
-def b1_data(n: int):
+def b1_data(n: int, sparse: int = 0):
+    """n records over 100,000 distinct keys: dense (0..99,999) or sparse (random int64s)."""
     rng = np.random.default_rng(0)
-    return rng.integers(0, 100_000, n, dtype=np.int64), rng.random(n)
+    keys = rng.integers(0, 100_000, n, dtype=np.int64)
+    if sparse:
+        keys = rng.integers(-2**62, 2**62, 100_000, dtype=np.int64)[keys]
+    return keys, rng.random(n)
 
 
 def b1_check(keys, sums) -> str:
@@ -68,8 +72,8 @@ def b1_check(keys, sums) -> str:
 
 
 @case
-def b1_python(n: int, repeats: int, **_) -> dict:
-    keys, vals = b1_data(n)
+def b1_python(n: int, repeats: int, sparse: int = 0, **_) -> dict:
+    keys, vals = b1_data(n, sparse)
     ks, vs = keys.tolist(), vals.tolist()
 
     def run():
@@ -88,47 +92,50 @@ from numba import njit  # noqa: E402  (the hand-written kernel below)
 
 
 @njit(cache=True)
-def _hand_sum(keys, vals):
-    cap = 1024
-    tkeys = np.empty(cap, np.int64)
-    tsums = np.zeros(cap)
-    used = np.zeros(cap, np.bool_)
-    count = 0
-    for i in range(keys.shape[0]):
-        if 2 * (count + 1) > cap:  # grow to keep the load under one half
-            old_k, old_s, old_u = tkeys, tsums, used
-            cap *= 2
-            tkeys, tsums, used = np.empty(cap, np.int64), np.zeros(cap), np.zeros(cap, np.bool_)
-            for j in range(old_k.shape[0]):
-                if old_u[j]:
-                    s = (old_k[j] * 0x5851F42D4C957F2D) & (cap - 1)
-                    while used[s]:
-                        s = (s + 1) & (cap - 1)
-                    used[s], tkeys[s], tsums[s] = True, old_k[j], old_s[j]
+def _hand_insert(tkeys, tsums, used, keys, vals, start, count):
+    """Adds records from ``start`` until the table is half full; returns (next record, count)."""
+    mask = tkeys.shape[0] - 1
+    for i in range(start, keys.shape[0]):
         k = keys[i]
-        s = (k * 0x5851F42D4C957F2D) & (cap - 1)
+        s = (k * 0x5851F42D4C957F2D) & mask
         while used[s] and tkeys[s] != k:
-            s = (s + 1) & (cap - 1)
+            s = (s + 1) & mask
         if not used[s]:
+            if 2 * count >= tkeys.shape[0]:
+                return i, count
             used[s], tkeys[s] = True, k
             count += 1
         tsums[s] += vals[i]
+    return keys.shape[0], count
+
+
+@njit(cache=True)
+def _hand_sum(keys, vals):
+    """Sums per key in an open-addressing table that doubles when half full."""
+    tkeys, tsums, used = np.empty(1024, np.int64), np.zeros(1024), np.zeros(1024, np.bool_)
+    i, count = _hand_insert(tkeys, tsums, used, keys, vals, 0, 0)
+    while i < keys.shape[0]:
+        old_k, old_s, old_u = tkeys[used], tsums[used], used
+        cap = 2 * tkeys.shape[0]
+        tkeys, tsums, used = np.empty(cap, np.int64), np.zeros(cap), np.zeros(cap, np.bool_)
+        _hand_insert(tkeys, tsums, used, old_k, old_s, 0, 0)
+        i, count = _hand_insert(tkeys, tsums, used, keys, vals, i, count)
     return tkeys[used], tsums[used]
 
 
 @case
-def b1_numba(n: int, repeats: int, **_) -> dict:
-    keys, vals = b1_data(n)
+def b1_numba(n: int, repeats: int, sparse: int = 0, **_) -> dict:
+    keys, vals = b1_data(n, sparse)
     out = timed(lambda: _hand_sum(keys, vals), repeats)
     result = out.pop("result")
     return {**out, "check": b1_check(*result)}
 
 
 @case
-def b1_hydropy(n: int, repeats: int, **_) -> dict:
+def b1_hydropy(n: int, repeats: int, sparse: int = 0, **_) -> dict:
     import hydropy as hp
     flow, _ = program("keyed_sum")
-    keys, vals = b1_data(n)
+    keys, vals = b1_data(n, sparse)
     out = timed(lambda: flow.run({"records": hp.Columns(keys, vals)}), repeats)
     pairs = out.pop("result")["sums"]
     return {**out, "check": b1_check(np.array([k for k, _ in pairs]), [v for _, v in pairs])}
