@@ -211,9 +211,12 @@ def on_ray(flow, plan, inputs, repeats, batch_size) -> dict:
     ray, init_s = ray_up()
     out_dir = compiled(flow, plan)
 
+    warmups = []
+
     def run():
         stats = {}
         result = run_compiled(out_dir, inputs, batch_size=batch_size, stats=stats)
+        warmups.append(stats["compile_seconds"])
         return stats["run_seconds"], result
 
     try:
@@ -221,6 +224,7 @@ def on_ray(flow, plan, inputs, repeats, batch_size) -> dict:
         with TreeRSS() as rss:
             out = timed(run, repeats, inner=True)
         out["peak_mb"] = rss.peak - idle
+        out["warmup"] = warmups[1:]
     finally:
         ray.shutdown()
         shutil.rmtree(os.path.dirname(out_dir), ignore_errors=True)

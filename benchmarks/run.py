@@ -4,8 +4,9 @@
 
 Prints two Markdown tables: each case's median time over ``--repeats`` runs (after one
 first run that pays for compiling kernels), records/s, first-run time, the time to start
-a run's actors (Ray cases: their times run from the actors being ready to the results)
-and peak memory; then each target with its measured figure and whether it is met. ``--quick`` runs every
+a run's actors and, within it, to warm up their kernels from the disk cache (Ray cases:
+their times run from the actors being ready to the results) and peak memory (Ray cases:
+the whole process tree, above Ray idle); then each target with its measured figure and whether it is met. ``--quick`` runs every
 case on small inputs (a smoke test: its figures mean nothing).
 """
 from __future__ import annotations
@@ -119,8 +120,8 @@ def main(argv=None) -> int:
     results: dict[str, dict] = {}
     print(f"machine: {machine()}")
     print(f"median of {args.repeats} runs after one first run{' (QUICK: smoke test)' if args.quick else ''}\n")
-    print("| case | records | median s | records/s | first run s | actor start s | peak MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| case | records | median s | records/s | first run s | actor start s | of which kernel warm-up s | peak MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for bench in chosen:
         for label, case, full, quick, params in SUITE[bench]:
             n = quick if args.quick else full
@@ -130,7 +131,8 @@ def main(argv=None) -> int:
             med = statistics.median(res["times"])
             rate = f"{n / med:,.0f}" if bench != "B4" else "-"
             start = f"{statistics.median(res['setup']):.3f}" if res.get("setup") else "-"
-            print(f"| {bench} {label} | {n:,} | {med:.4f} | {rate} | {res['first']:.3f} | {start} | "
+            warm = f"{statistics.median(res['warmup']):.3f}" if res.get("warmup") else "-"
+            print(f"| {bench} {label} | {n:,} | {med:.4f} | {rate} | {res['first']:.3f} | {start} | {warm} | "
                   f"{res['peak_mb']:,.0f} |", flush=True)
     for bench, rows in results.items():
         for label, res in rows.items():
