@@ -230,3 +230,14 @@ def test_disk_cached_local_kernels_are_safe_across_processes(repo_root, tmp_path
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == "{'peaks': [(1, 4.75)], 'totals': [(1, 8.0)]}"
     assert any(name.endswith(".py") for name in os.listdir(tmp_path / "kernels"))
+
+
+def test_constant_results_and_non_numeric_init_are_typed_or_explained():
+    flow = hp.Flow("consts")
+    xs = flow.source("xs", dtype="int64")
+    xs.map(lambda x: 1, name="one").sink("ones")
+    xs.map(lambda x: (x, x), name="pairs").fold_keyed(list, lambda acc, v: acc + [v], name="lists").sink("lists")
+    m = modes(flow)
+    assert m["one"].mode == "kernel" and m["one"].dtype == "int64"
+    assert m["lists"].reason == "init returns list, not a number"
+    assert flow.run({"xs": [4, 4]}) == {"ones": [1, 1], "lists": [(4, [4, 4])]}

@@ -81,7 +81,7 @@ def returns(fn, *argtypes):
         disp.compile(tuple(argtypes))
     except Exception as exc:
         raise NoKernel(f"Numba cannot compile {label}: {_first_line(exc)}") from None
-    return disp.overloads[tuple(argtypes)].signature.return_type
+    return types.unliteral(disp.overloads[tuple(argtypes)].signature.return_type)
 
 
 def _first_line(exc: Exception) -> str:
@@ -219,7 +219,10 @@ def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
         return Mode("kernel", dtype=src), Unit("chain", [n], src, [src])
     key, value = _pair(src)
     if n.kind == "fold_keyed":
-        init = n.fn("init").obj()
+        try:
+            init = n.fn("init").obj()
+        except Exception as exc:
+            raise NoKernel(f"init raised {type(exc).__name__}: {exc}") from None
         if type(init) not in (int, float, bool):
             raise NoKernel(f"init returns {type(init).__name__}, not a number")
         acc = _acc_type(fn, numba_type(_scalar_dtype(init)), _NB[value])
@@ -364,9 +367,14 @@ KERNEL_IMPORTS = ("import numpy as np\nfrom numba import njit\n\n"
 
 @njit(cache=True, inline="always")
 def probe(tkeys, stamp, mask, k):
-    """The slot of key ``k``: where it is, or the free slot where it belongs (linear probing)."""
-    h = np.uint64(k) * np.uint64(0x9E3779B97F4A7C15)
-    s = np.int64((h ^ (h >> np.uint64(32))) & np.uint64(mask))
+    """The slot of key ``k``: where it is, or the free slot where it belongs (linear probing).
+
+    The high bits are folded into the low ones by xor-shifts, then multiplied by an odd
+    constant: both are bijections on [0, capacity), so dense non-negative keys never collide,
+    while keys that differ only in high bits still spread."""
+    x = k ^ (k >> 32)
+    x ^= x >> 16
+    s = (x * 0x5851F42D4C957F2D) & mask
     while stamp[s] >= 0 and tkeys[s] != k:
         s = (s + 1) & mask
     return s
@@ -584,9 +592,11 @@ def _fingerprint(fn) -> bytes:
 
 def load_local_kernel(unit: Unit):
     """The jitted kernel of ``unit`` from a module written under :func:`cache_dir`, named by a
-    hash of its source and of its user functions' code."""
+    hash of its source, of this module (whose helpers it inlines) and of its user functions."""
     text = KERNEL_IMPORTS + "\n\n" + kernel_source(unit)
     digest = hashlib.sha256(text.encode())
+    with open(__file__, "rb") as fh:  # the helpers the kernel inlines (probe) live here
+        digest.update(fh.read())
     for node in unit.nodes:
         digest.update(_fingerprint(node.fn("fn").obj))
     name = f"hydropy_kernel_{digest.hexdigest()[:24]}"
