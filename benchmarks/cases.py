@@ -242,6 +242,24 @@ def b2_ray(n: int, repeats: int, batch: int = 10_000, **_) -> dict:
 
 
 @case
+def b2_ray_python(n: int, repeats: int, batch: int = 10_000, **_) -> dict:
+    """B2 with per-record Python operators (no element types): where the kernels are not."""
+    flow, plan = program("pipeline_python", "pipeline.yaml")
+    out = on_ray(flow, plan, {"numbers": list(range(n))}, repeats, batch)
+    result = out.pop("result")
+    return {**out, "check": digest(result)}
+
+
+@case
+def b2_local_python(n: int, repeats: int, **_) -> dict:
+    flow, _ = program("pipeline_python")
+    numbers = list(range(n))
+    out = timed(lambda: flow.run({"numbers": numbers}), repeats)
+    result = out.pop("result")
+    return {**out, "check": digest(result)}
+
+
+@case
 def b2_local(n: int, repeats: int, **_) -> dict:
     import hydropy as hp
     flow, _ = program("pipeline")
