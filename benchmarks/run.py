@@ -124,6 +124,7 @@ def main(argv=None) -> int:
         parser.error(f"unknown benchmark {unknown[0]}; choose from {', '.join(SUITE)}")
 
     results: dict[str, dict] = {}
+    load_at_start = os.getloadavg()[0]
     print(f"machine: {machine()}")
     print(f"median of {args.repeats} runs after one first run{' (QUICK: smoke test)' if args.quick else ''}\n")
     print("| case | records | median s | records/s | first run s | actor start s | of which kernel warm-up s | peak MB |")
@@ -144,6 +145,8 @@ def main(argv=None) -> int:
         for label, res in rows.items():
             if "ray_init" in res:
                 print(f"\n{bench} {label}: ray.init took {res['ray_init']:.2f} s (not counted)")
+    print(f"\nload average (1 min) at the start: {load_at_start:.1f}, at the end: {os.getloadavg()[0]:.1f} "
+          f"(on {os.cpu_count()} cores; above that, other processes competed for the CPU)")
     print("\n| target | measured | met |")
     print("|---|---|---|")
     for target, figure, met in targets(results):
