@@ -504,7 +504,7 @@ class KeyedTable:
         """(keys, values) sorted by key."""
         used = self.stamp >= 0
         keys, vals = self.keys[used], self.vals[used]
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)  # keys are distinct: any sort is stable
         return keys[order], vals[order]
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
