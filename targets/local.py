@@ -39,7 +39,11 @@ MAX_TICKS = 10_000
 
 
 class LocalRunner:
-    """Holds the state of one running program; ``tick(batch)`` advances it by one tick."""
+    """Holds the state of one running program; ``tick(batch)`` advances it by one tick.
+
+    ``dtypes`` (input name -> element type) adds to the types the sources declare; where
+    types are known, operators run as Numba kernels (:mod:`hydropy.runtime.kernels`).
+    """
 
     def __init__(self, graph: Graph, dtypes: Mapping[str, str] | None = None):
         self.graph = verify(graph)

@@ -127,10 +127,16 @@ def _route_columns(batch: Columns, routing: str, members: int, key: tuple[int, .
         return [batch.take(slice((j - counter) % members, None, members)) for j in range(members)]
     if routing == "any":
         return [batch if j == counter % members else empty for j in range(members)]
-    key = tuple(key or ())
-    column = key[0] if len(batch.cols) > 1 and len(key) == 1 else 0 if not key and len(batch.cols) == 1 else None
+    column = _key_column(batch, tuple(key or ()))
     if routing == "hash" and column is not None and batch.cols[column].dtype.kind in "ib":
         from .kernels import split_by_hash
         return split_by_hash(batch, column, members)
     return [Columns.from_records(part, batch.dtype) if part else empty
             for part in route(batch.tolist(), routing, members, key, counter)]
+
+
+def _key_column(batch: Columns, key: tuple[int, ...]) -> int | None:
+    """The column that holds the routing key, or None when the key is not one whole column."""
+    if len(batch.cols) == 1:
+        return 0 if not key else None
+    return key[0] if len(key) == 1 else None
