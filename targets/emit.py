@@ -158,7 +158,7 @@ class StageWriter:
         if unit.kind == "chain":
             return f"kernels.ChainKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, {where})"
         return (f"kernels.KeyedKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, "
-                f"init={unit.init!r}, {where})")
+                f"init={unit.init!r}, emits={unit.emits!r}, {where})")
 
     def _import(self, module: str, name: str) -> None:
         self.imports.setdefault(module, set()).add(name)

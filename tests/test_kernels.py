@@ -241,3 +241,19 @@ def test_constant_results_and_non_numeric_init_are_typed_or_explained():
     assert m["one"].mode == "kernel" and m["one"].dtype == "int64"
     assert m["lists"].reason == "init returns list, not a number"
     assert flow.run({"xs": [4, 4]}) == {"ones": [1, 1], "lists": [(4, [4, 4])]}
+
+
+@SETTINGS
+@given(st.lists(st.lists(st.tuples(st.integers(-20, 20), floats), max_size=30), max_size=4))
+def test_keyed_kernel_step_returns_changed_pairs_like_python_operator(batches):
+    """Operator level: per tick, the (key, value) pairs changed, in order of first change."""
+    from hydropy.runtime import ops
+    flow = hp.Flow("step")
+    flow.source("kv", dtype=("int64", "float64")).fold_keyed(float, add, name="sums")
+    unit = next(iter(kernels.plan(flow.graph()).units.values()))
+    unit.emits = True  # a reader of the changed pairs (none of today's kinds reads them)
+    kernel_op = kernels.make_kernel_op(unit, kernels.load_local_kernel(unit))
+    python_op = ops.FoldKeyed(float, add)
+    for batch in batches:
+        assert list(kernel_op.step(batch)) == python_op.step(batch)
+    assert kernel_op.value == python_op.value

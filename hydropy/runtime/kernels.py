@@ -105,7 +105,9 @@ class Mode:
 class Unit:
     """One kernel: a fused chain of map/filter nodes, or one keyed fold.
 
-    ``dtypes[i]`` is the element type after ``nodes[i]``; ``init`` the fold's initial value.
+    ``dtypes[i]`` is the element type after ``nodes[i]``; ``init`` the fold's initial value;
+    ``emits``: some operator reads the pairs a keyed fold changes per tick (sinks, snapshot
+    and lookup read its state instead), so its kernel must track them.
     """
 
     kind: str                      # "chain" or the keyed fold's kind
@@ -113,6 +115,7 @@ class Unit:
     in_dtype: str
     dtypes: list = field(default_factory=list)
     init: object = None
+    emits: bool = True
 
     @property
     def out_dtype(self) -> str:
@@ -229,7 +232,10 @@ def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
     else:
         init, acc = None, _acc_type(fn, _NB[value], _NB[value])
     out = f"({key}, {acc})"
-    return Mode("kernel", dtype=out), Unit(n.kind, [n], src, [out], init)
+    readers = [(c, port) for c in graph.consumers(n.id) for port, i in enumerate(c.inputs) if i == n.id]
+    emits = any(c.kind not in ("sink", "snapshot") and not (c.kind == "lookup" and port == 1)
+                for c, port in readers)
+    return Mode("kernel", dtype=out), Unit(n.kind, [n], src, [out], init, emits)
 
 
 def _label(fn) -> str:
@@ -329,33 +335,31 @@ def keyed_source(unit: Unit) -> str:
     fn = fn_global(node)
     where = f"  # {node.loc.short}" if node.loc else ""
     first = f"{fn}(init, vals[i])" if unit.kind == "fold_keyed" else "vals[i]"
+    track = ["touched[t] = k", "t += 1"] if unit.emits else []
+    changed = ["if stamp[s] != tick:", *(f"    {x}" for x in ["stamp[s] = tick", *track])] \
+        if unit.emits else []
     return "\n".join([
         "@njit(cache=True)",
-        f"def {kernel_name(unit)}(tkeys, tvals, stamp, tick, count, limit, touched, t, keys, vals,"
+        f"def {kernel_name(unit)}(tkeys, tvals, used, stamp, tick, count, limit, touched, t, keys, vals,"
         f" start, init):",
-        f'    """{unit.kind} {node.name!r} of {unit.in_dtype} columns into a hash table."""',
+        f'    """{unit.kind} {node.name!r} of {unit.in_dtype} columns into a hash table'
+        f'{"" if unit.emits else " (no reader needs the keys it changes)"}."""',
         "    mask = tkeys.shape[0] - 1",
-        "    i = start",
-        "    while i < keys.shape[0]:",
+        "    for i in range(start, keys.shape[0]):",
         "        k = keys[i]",
-        "        s = probe(tkeys, stamp, mask, k)",
-        "        if stamp[s] >= 0:",
+        "        s = probe(tkeys, used, mask, k)",
+        "        if used[s]:",
         f"            tvals[s] = {fn}(tvals[s], vals[i]){where}",
-        "            if stamp[s] != tick:",
-        "                stamp[s] = tick",
-        "                touched[t] = k",
-        "                t += 1",
+        *(f"            {x}" for x in changed),
         "        else:",
         "            if count >= limit:",
-        "                break",
+        "                return i, t, count",
         "            tkeys[s] = k",
         f"            tvals[s] = {first}",
         "            count += 1",
-        "            stamp[s] = tick",
-        "            touched[t] = k",
-        "            t += 1",
-        "        i += 1",
-        "    return i, t, count",
+        "            used[s] = True",
+        *(f"            {x}" for x in ["stamp[s] = tick", *track] if unit.emits),
+        "    return keys.shape[0], t, count",
     ]) + "\n"
 
 
@@ -366,7 +370,7 @@ KERNEL_IMPORTS = ("import numpy as np\nfrom numba import njit\n\n"
 # -- jitted helpers used by the generated kernels ---------------------------------------
 
 @njit(cache=True, inline="always")
-def probe(tkeys, stamp, mask, k):
+def probe(tkeys, used, mask, k):
     """The slot of key ``k``: where it is, or the free slot where it belongs (linear probing).
 
     The high bits are folded into the low ones by xor-shifts, then multiplied by an odd
@@ -375,28 +379,29 @@ def probe(tkeys, stamp, mask, k):
     x = k ^ (k >> 32)
     x ^= x >> 16
     s = (x * 0x5851F42D4C957F2D) & mask
-    while stamp[s] >= 0 and tkeys[s] != k:
+    while used[s] and tkeys[s] != k:
         s = (s + 1) & mask
     return s
 
 
 @njit(cache=True)
-def _rehash(tkeys, tvals, stamp, nkeys, nvals, nstamp):
+def _rehash(tkeys, tvals, used, stamp, nkeys, nvals, nused, nstamp):
     mask = nkeys.shape[0] - 1
     for s in range(tkeys.shape[0]):
-        if stamp[s] >= 0:
-            d = probe(nkeys, nstamp, mask, tkeys[s])
+        if used[s]:
+            d = probe(nkeys, nused, mask, tkeys[s])
+            nused[d] = True
             nkeys[d] = tkeys[s]
             nvals[d] = tvals[s]
             nstamp[d] = stamp[s]
 
 
 @njit(cache=True)
-def _gather(tkeys, tvals, stamp, keys):
+def _gather(tkeys, tvals, used, keys):
     mask = tkeys.shape[0] - 1
     out = np.empty(keys.shape[0], tvals.dtype)
     for i in range(keys.shape[0]):
-        out[i] = tvals[probe(tkeys, stamp, mask, keys[i])]
+        out[i] = tvals[probe(tkeys, used, mask, keys[i])]
     return out
 
 
@@ -480,13 +485,15 @@ class ChainKernel(KernelOp):
 class KeyedTable:
     """The state of a keyed fold: an open-addressing hash table in numpy arrays (picklable).
 
-    ``stamp[s]`` is -1 for a free slot, else the last tick in which slot ``s`` changed.
+    ``used`` marks the occupied slots (a small array the probes read); ``stamp[s]`` is the
+    last tick in which slot ``s`` changed, kept by kernels whose changes are read.
     Invariant: at most half the slots are used (``count <= limit``).
     """
 
     def __init__(self, acc_dtype: str, capacity: int = 1024):
         self.keys = np.zeros(capacity, np.int64)
         self.vals = np.zeros(capacity, SCALARS[acc_dtype])
+        self.used = np.zeros(capacity, np.bool_)
         self.stamp = np.full(capacity, -1, np.int64)
         self.count = 0
 
@@ -496,28 +503,29 @@ class KeyedTable:
 
     def grow(self) -> None:
         cap = 2 * len(self.keys)
-        keys, vals, stamp = np.zeros(cap, np.int64), np.zeros(cap, self.vals.dtype), np.full(cap, -1, np.int64)
-        _rehash(self.keys, self.vals, self.stamp, keys, vals, stamp)
-        self.keys, self.vals, self.stamp = keys, vals, stamp
+        keys, vals = np.zeros(cap, np.int64), np.zeros(cap, self.vals.dtype)
+        used, stamp = np.zeros(cap, np.bool_), np.full(cap, -1, np.int64)
+        _rehash(self.keys, self.vals, self.used, self.stamp, keys, vals, used, stamp)
+        self.keys, self.vals, self.used, self.stamp = keys, vals, used, stamp
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         """(keys, values) sorted by key."""
-        used = self.stamp >= 0
-        keys, vals = self.keys[used], self.vals[used]
+        keys, vals = self.keys[self.used], self.vals[self.used]
         order = np.argsort(keys)  # keys are distinct: any sort is stable
         return keys[order], vals[order]
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        return _gather(self.keys, self.vals, self.stamp, keys)
+        return _gather(self.keys, self.vals, self.used, keys)
 
 
 class KeyedKernel(KernelOp):
     """``fold_keyed``/``reduce_keyed``: ``step`` returns the (key, value) pairs changed this
-    tick, in order of first change; ``value`` is the table as a dict."""
+    tick, in order of first change (nothing, unless ``emits``: then no operator reads them);
+    ``value`` is the table as a dict."""
 
-    def __init__(self, kernel, in_dtype: str, out_dtype: str, init=None, **kw):
+    def __init__(self, kernel, in_dtype: str, out_dtype: str, init=None, emits: bool = True, **kw):
         super().__init__(kernel, in_dtype, out_dtype, **kw)
-        self.init = init
+        self.init, self.emits = init, emits
         self.acc = fields(out_dtype)[1]
         self.table = KeyedTable(self.acc)
         self.ticks = 0
@@ -526,26 +534,29 @@ class KeyedKernel(KernelOp):
     def step(self, batch) -> Columns:
         keys, vals = self.columns(batch).cols
         tab, start, t = self.table, 0, 0
-        touched = np.empty(min(len(keys), tab.limit), np.int64)  # keys changed: t <= count <= limit
+        size = (lambda: min(len(keys), tab.limit)) if self.emits else (lambda: 0)
+        touched = np.empty(size(), np.int64)  # the keys changed this tick: t <= count <= limit
         init = SCALARS[self.acc](0 if self.init is None else self.init)
         while True:
-            start, t, tab.count = self.run(tab.keys, tab.vals, tab.stamp, self.ticks, tab.count,
-                                           tab.limit, touched, t, keys, vals, start, init)
+            start, t, tab.count = self.run(tab.keys, tab.vals, tab.used, tab.stamp, self.ticks,
+                                           tab.count, tab.limit, touched, t, keys, vals, start, init)
             if start == len(keys):
                 break
             tab.grow()
-            touched = np.concatenate([touched[:t], np.empty(min(len(keys), tab.limit) - t, np.int64)])
+            touched = np.concatenate([touched[:t], np.empty(size() - t, np.int64)])
         self.ticks += 1
         self._dict = None
+        if not self.emits:  # no operator reads the changed pairs
+            return Columns.empty(self.out_dtype)
         changed = touched[:t]
         return Columns(changed, tab.lookup(changed))
 
     def prime(self):
         empty = Columns.empty(self.in_dtype).cols
         tab = KeyedTable(self.acc, 2)
-        self.kernel(tab.keys, tab.vals, tab.stamp, 0, 0, 1, np.empty(0, np.int64), 0,
+        self.kernel(tab.keys, tab.vals, tab.used, tab.stamp, 0, 0, 1, np.empty(0, np.int64), 0,
                     *empty, 0, SCALARS[self.acc](0))
-        _gather(tab.keys, tab.vals, tab.stamp, empty[0])
+        _gather(tab.keys, tab.vals, tab.used, empty[0])
 
     @property
     def value(self) -> dict:
@@ -562,7 +573,8 @@ class KeyedKernel(KernelOp):
 def make_kernel_op(unit: Unit, kernel, where: str = "", loc=None) -> KernelOp:
     if unit.kind == "chain":
         return ChainKernel(kernel, unit.in_dtype, unit.out_dtype, where=where, loc=loc)
-    return KeyedKernel(kernel, unit.in_dtype, unit.out_dtype, unit.init, where=where, loc=loc)
+    return KeyedKernel(kernel, unit.in_dtype, unit.out_dtype, unit.init, unit.emits, where=where,
+                       loc=loc)
 
 
 # -- kernels of the local target: a module per unit under the cache directory -------------

@@ -1,4 +1,4 @@
-# hydropy-generated sha256=9cffd7757bc387be57b1bfec31d51c803b49cc02583378d7c949ccbd8c2988eb
+# hydropy-generated sha256=cde58620dba138cf92ecf3fdbb7cc7a0195e2d776298a11070ae3b266d3c7150
 """Stage 'agg' of flow 'sensor_stats', compiled by hydropy from sensor_stats.py.
 
 Each tick takes the batch that arrived on every input below, runs the operators in
@@ -20,60 +20,44 @@ peak_fn = njit(cache=True)(bigger)
 
 
 @njit(cache=True)
-def peak_kernel(tkeys, tvals, stamp, tick, count, limit, touched, t, keys, vals, start, init):
-    """reduce_keyed 'peak' of (int64, float64) columns into a hash table."""
+def peak_kernel(tkeys, tvals, used, stamp, tick, count, limit, touched, t, keys, vals, start, init):
+    """reduce_keyed 'peak' of (int64, float64) columns into a hash table (no reader needs the keys it changes)."""
     mask = tkeys.shape[0] - 1
-    i = start
-    while i < keys.shape[0]:
+    for i in range(start, keys.shape[0]):
         k = keys[i]
-        s = probe(tkeys, stamp, mask, k)
-        if stamp[s] >= 0:
+        s = probe(tkeys, used, mask, k)
+        if used[s]:
             tvals[s] = peak_fn(tvals[s], vals[i])  # sensor_stats.py:29
-            if stamp[s] != tick:
-                stamp[s] = tick
-                touched[t] = k
-                t += 1
         else:
             if count >= limit:
-                break
+                return i, t, count
             tkeys[s] = k
             tvals[s] = vals[i]
             count += 1
-            stamp[s] = tick
-            touched[t] = k
-            t += 1
-        i += 1
-    return i, t, count
+            used[s] = True
+    return keys.shape[0], t, count
 
 
 total_fn = njit(cache=True)(add)
 
 
 @njit(cache=True)
-def total_kernel(tkeys, tvals, stamp, tick, count, limit, touched, t, keys, vals, start, init):
-    """fold_keyed 'total' of (int64, float64) columns into a hash table."""
+def total_kernel(tkeys, tvals, used, stamp, tick, count, limit, touched, t, keys, vals, start, init):
+    """fold_keyed 'total' of (int64, float64) columns into a hash table (no reader needs the keys it changes)."""
     mask = tkeys.shape[0] - 1
-    i = start
-    while i < keys.shape[0]:
+    for i in range(start, keys.shape[0]):
         k = keys[i]
-        s = probe(tkeys, stamp, mask, k)
-        if stamp[s] >= 0:
+        s = probe(tkeys, used, mask, k)
+        if used[s]:
             tvals[s] = total_fn(tvals[s], vals[i])  # sensor_stats.py:30
-            if stamp[s] != tick:
-                stamp[s] = tick
-                touched[t] = k
-                t += 1
         else:
             if count >= limit:
-                break
+                return i, t, count
             tkeys[s] = k
             tvals[s] = total_fn(init, vals[i])
             count += 1
-            stamp[s] = tick
-            touched[t] = k
-            t += 1
-        i += 1
-    return i, t, count
+            used[s] = True
+    return keys.shape[0], t, count
 
 
 class AggStage(Stage):
@@ -85,8 +69,8 @@ class AggStage(Stage):
 
     def __init__(self, member=0, members=1, receivers=None):
         super().__init__(member, members, receivers)
-        self.peak = kernels.KeyedKernel(peak_kernel, '(int64, float64)', '(int64, float64)', init=None, where="reduce_keyed 'peak' (sensor_stats.py:29)")
-        self.total = kernels.KeyedKernel(total_kernel, '(int64, float64)', '(int64, float64)', init=0.0, where="fold_keyed 'total' (sensor_stats.py:30)")
+        self.peak = kernels.KeyedKernel(peak_kernel, '(int64, float64)', '(int64, float64)', init=None, emits=False, where="reduce_keyed 'peak' (sensor_stats.py:29)")
+        self.total = kernels.KeyedKernel(total_kernel, '(int64, float64)', '(int64, float64)', init=0.0, emits=False, where="fold_keyed 'total' (sensor_stats.py:30)")
         self.warm_up()
 
     def tick(self, calibrate_to_agg):
