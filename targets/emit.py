@@ -152,6 +152,17 @@ class StageWriter:
             self._import("hydropy.runtime.kernels", "probe")
         return "\n".join(lines)
 
+    def check_kernel_names(self, units) -> None:
+        """Kernel globals must not shadow a name the stage imports from the program."""
+        from hydropy.runtime.kernels import fn_global, kernel_name
+        imported = {name for names in self.imports.values() for name in names}
+        for unit in units:
+            for node, name in [(n, fn_global(n)) for n in unit.nodes] + [(unit.nodes[-1], kernel_name(unit))]:
+                if name in imported:
+                    raise CompileError(f"{node.where()}: its kernel would be named {name}, which the "
+                                       f"stage also imports from the program; rename the operator "
+                                       f"(name=...) or the function", node.loc)
+
     def kernel_op(self, unit, node: Node) -> str:
         from hydropy.runtime.kernels import kernel_name
         where = f"where={node.where(short=True)!r}"
@@ -249,6 +260,7 @@ class StageWriter:
         for module in sorted(self.imports):
             lines.append(f"from {module} import {', '.join(sorted(self.imports[module]))}")
         if kernel_defs:
+            self.check_kernel_names([u for u in units.values() if u.nodes[-1].location == stage])
             at = lines.index("from hydropy.runtime import ops")
             chains = any(u.kind == "chain" and u.nodes[-1].location == stage for u in units.values())
             uses_ops = any(" = ops." in line for line in init)

@@ -69,3 +69,16 @@ def test_kernel_stages_on_ray_equal_the_python_operators(ray_session, repo_root,
     got = run_compiled(out, big, batch_size=400, stats=stats)
     assert got == python_oracle(flow, big) == flow.run(big)
     assert stats["compile_seconds"] >= 0 and stats["run_seconds"] > 0
+
+
+def test_a_kernel_name_that_would_shadow_a_program_function_is_refused(tmp_path):
+    import pytest
+
+    from hydropy.targets.emit import CompileError
+    program = tmp_path / "clash.py"
+    program.write_text("import hydropy as hp\n\n\ndef total_fn(acc, v):\n    return acc + v\n\n\n"
+                       "flow = hp.Flow('clash')\n"
+                       "flow.source('kv', dtype=('int64', 'int64'))"
+                       ".fold_keyed(int, total_fn, name='total').sink('totals')\n")
+    with pytest.raises(CompileError, match="fold_keyed 'total'.*named total_fn"):
+        compile_flow(load_flow(str(program)), str(tmp_path / "out"))
