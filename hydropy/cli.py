@@ -47,20 +47,24 @@ def _cmd_run(args) -> int:
 
     from hydropy.loader import load_flow, load_inputs
     inputs = load_inputs(args.inputs) if args.inputs else None
+    stats: dict = {}
     if os.path.isdir(args.program):
         if args.plan:
             raise HydropyError("a compiled directory already holds its design point; --plan applies "
                                "to a PROGRAM file")
         from hydropy.targets.ray import run_compiled
-        results = run_compiled(args.program, inputs, address=args.address)
+        results = run_compiled(args.program, inputs, address=args.address, stats=stats)
     else:
         target = args.target or ("ray" if args.address else "local")
-        options = {"address": args.address} if target == "ray" else {}
+        options = {"address": args.address, "stats": stats} if target == "ray" else {}
         flow = load_flow(args.program)
         results = flow.run(inputs, target=target, plan=args.plan, **options)
         if args.check:
             verdict = check_against_single_node(flow, inputs, results)
     print(format_results(results, args.format))
+    if stats.get("compile_seconds"):
+        print(f"kernels: {stats['compile_seconds']:.2f} s to compile or load at actor start; "
+              f"run: {stats['run_seconds']:.2f} s", file=sys.stderr)
     if args.check and not os.path.isdir(args.program):
         print(verdict, file=sys.stderr if args.format == "json" else sys.stdout)
         return 0 if verdict.startswith("check: same") else 1

@@ -82,3 +82,13 @@ def test_a_kernel_name_that_would_shadow_a_program_function_is_refused(tmp_path)
                        ".fold_keyed(int, total_fn, name='total').sink('totals')\n")
     with pytest.raises(CompileError, match="fold_keyed 'total'.*named total_fn"):
         compile_flow(load_flow(str(program)), str(tmp_path / "out"))
+
+
+def test_cli_reports_kernel_compile_time_apart_from_run_time(ray_session, repo_root, tmp_path, capsys):
+    from hydropy.cli import main
+    out = str(tmp_path / "out")
+    compile_flow(sensor_flow(repo_root), out, plan=plan_path(repo_root))
+    assert main(["run", out, "--inputs", str(repo_root / "examples" / "sensor_stats.yaml")]) == 0
+    captured = capsys.readouterr()
+    assert "totals (3 records)" in captured.out
+    assert captured.err.startswith("kernels: ") and " s to compile or load at actor start; run: " in captured.err
