@@ -143,11 +143,9 @@ class StageWriter:
     def kernel(self, unit) -> str:
         """Module-level code of one kernel: its user functions jitted, then the kernel."""
         from hydropy.runtime.kernels import fn_global, kernel_source
-        lines = ["", ""]
-        for node in unit.nodes:
-            fn = self.ref(node.fn("fn").obj, node, "fn")
-            lines.append(f"{fn_global(node)} = njit(cache=True)({fn})")
-        lines += ["", "", kernel_source(unit).rstrip("\n")]
+        jitted = [f"{fn_global(n)} = njit(cache=True)({self.ref(n.fn('fn').obj, n, 'fn')})"
+                  for n in unit.nodes if n.fns]
+        lines = ["", "", *jitted, *(["", ""] if jitted else []), kernel_source(unit).rstrip("\n")]
         if unit.kind != "chain":
             self._import("hydropy.runtime.kernels", "probe")
         return "\n".join(lines)
@@ -157,7 +155,8 @@ class StageWriter:
         from hydropy.runtime.kernels import fn_global, kernel_name
         imported = {name for names in self.imports.values() for name in names}
         for unit in units:
-            for node, name in [(n, fn_global(n)) for n in unit.nodes] + [(unit.nodes[-1], kernel_name(unit))]:
+            globals_ = [(n, fn_global(n)) for n in unit.nodes if n.fns] + [(unit.nodes[-1], kernel_name(unit))]
+            for node, name in globals_:
                 if name in imported:
                     raise CompileError(f"{node.where()}: its kernel would be named {name}, which the "
                                        f"stage also imports from the program; rename the operator "
@@ -166,6 +165,8 @@ class StageWriter:
     def kernel_op(self, unit, node: Node) -> str:
         from hydropy.runtime.kernels import kernel_name
         where = f"where={node.where(short=True)!r}"
+        if unit.kind == "unique":
+            return f"kernels.UniqueKernel({kernel_name(unit)}, {unit.in_dtype!r}, {where})"
         if unit.kind == "chain":
             return f"kernels.ChainKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, {where})"
         return (f"kernels.KeyedKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, "

@@ -257,3 +257,21 @@ def test_keyed_kernel_step_returns_changed_pairs_like_python_operator(batches):
     for batch in batches:
         assert list(kernel_op.step(batch)) == python_op.step(batch)
     assert kernel_op.value == python_op.value
+
+
+@SETTINGS
+@given(st.lists(st.lists(st.integers(-2**63, 2**63 - 1) | st.integers(-30, 30), max_size=40), max_size=4))
+def test_unique_kernel_equals_python_operator(batches):
+    def out(dtype):
+        flow = hp.Flow("distinct")
+        flow.source("xs", dtype=dtype).unique(name="distinct").sink("out")
+        return run_local(flow.graph(), ticks=[{"xs": b} for b in batches])
+    assert out("int64") == out(None)
+
+
+def test_unique_kernel_grows_its_set_and_keeps_first_seen_order():
+    flow = hp.Flow("distinct")
+    flow.source("xs", dtype="int64").unique(name="distinct").sink("out")
+    assert modes(flow)["distinct"].mode == "kernel"
+    xs = [(i * 7919) % 6000 << 20 for i in range(9000)]  # 6,000 distinct keys, differing in high bits
+    assert flow.run({"xs": hp.Columns(np.array(xs))})["out"] == list(dict.fromkeys(xs))

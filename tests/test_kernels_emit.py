@@ -92,3 +92,18 @@ def test_cli_reports_kernel_compile_time_apart_from_run_time(ray_session, repo_r
     captured = capsys.readouterr()
     assert "totals (3 records)" in captured.out
     assert captured.err.startswith("kernels: ") and " s to compile or load at actor start; run: " in captured.err
+
+
+def test_emitted_unique_kernel_runs_in_its_stage(tmp_path):
+    program = tmp_path / "distinct.py"
+    program.write_text("import hydropy as hp\n\n"
+                       "flow = hp.Flow('distinct')\n"
+                       "flow.source('xs', dtype='int64').unique(name='seen').sink('out')\n")
+    out = tmp_path / "out"
+    compile_flow(load_flow(str(program)), str(out))
+    text = (out / "stages" / "main.py").read_text()
+    assert "self.seen = kernels.UniqueKernel(seen_kernel, 'int64'" in text
+    stage = load_stage_class(str(out), "stages/main.py", "MainStage")()
+    stage.run_tick({"xs": [("col", np.array([5, 3, 5]))]})
+    stage.run_tick({"xs": [[3, 8]]})
+    assert stage.results() == {"out": ("stream", [5, 3, 8])}

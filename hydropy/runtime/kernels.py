@@ -103,14 +103,14 @@ class Mode:
 
 @dataclass
 class Unit:
-    """One kernel: a fused chain of map/filter nodes, or one keyed fold.
+    """One kernel: a fused chain of map/filter nodes, one keyed fold, or one unique.
 
     ``dtypes[i]`` is the element type after ``nodes[i]``; ``init`` the fold's initial value;
     ``emits``: some operator reads the pairs a keyed fold changes per tick (sinks, snapshot
     and lookup read its state instead), so its kernel must track them.
     """
 
-    kind: str                      # "chain" or the keyed fold's kind
+    kind: str                      # "chain", the keyed fold's kind, or "unique"
     nodes: list
     in_dtype: str
     dtypes: list = field(default_factory=list)
@@ -200,7 +200,7 @@ def report(graph, source_dtypes: dict | None = None) -> str:
 
 
 def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
-    if n.kind not in CHAINABLE + KEYED_FOLDS:
+    if n.kind not in CHAINABLE + KEYED_FOLDS + ("unique",):
         raise NoKernel(f"no kernel for {n.kind}")
     if graph.node(n.inputs[0]).coll.kind != "stream":
         raise NoKernel("its input is not a stream")
@@ -208,6 +208,10 @@ def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
     if src is None:
         raise NoKernel("the element type of its input is unknown (declare it: "
                        "flow.source(name, dtype=...))")
+    if n.kind == "unique":
+        if src != "int64":
+            raise NoKernel(f"its records are {src}; the unique kernel takes int64 records")
+        return Mode("kernel", dtype=src), Unit("unique", [n], src, [src])
     fn = n.fn("fn").obj
     if n.kind == "map":
         out = dtype_of(returns(fn, numba_type(src)))
@@ -294,7 +298,34 @@ def kernel_name(unit: Unit) -> str:
 
 
 def kernel_source(unit: Unit) -> str:
+    if unit.kind == "unique":
+        return unique_source(unit)
     return chain_source(unit) if unit.kind == "chain" else keyed_source(unit)
+
+
+def unique_source(unit: Unit) -> str:
+    """Adds a batch of int64 records to a hash set held in arrays (see :class:`KeyedTable`),
+    collecting in ``out`` those not seen before, in order; stops when the table is full.
+    Returns the next record's index, the number collected and the table's key count."""
+    node = unit.nodes[0]
+    return "\n".join([
+        "@njit(cache=True)",
+        f"def {kernel_name(unit)}(tkeys, used, count, limit, out, m, keys, start):",
+        f'    """unique {node.name!r} of int64 records: those not seen before, in order."""',
+        "    mask = tkeys.shape[0] - 1",
+        "    for i in range(start, keys.shape[0]):",
+        "        k = keys[i]",
+        "        s = probe(tkeys, used, mask, k)",
+        "        if not used[s]:",
+        "            if count >= limit:",
+        "                return i, m, count",
+        "            used[s] = True",
+        "            tkeys[s] = k",
+        "            count += 1",
+        "            out[m] = k",
+        "            m += 1",
+        "    return keys.shape[0], m, count",
+    ]) + "\n"
 
 
 def chain_source(unit: Unit) -> str:
@@ -570,7 +601,34 @@ class KeyedKernel(KernelOp):
         return list(zip(keys.tolist(), vals.tolist()))
 
 
+class UniqueKernel(KernelOp):
+    """``unique`` of int64 records: the set of records seen is a :class:`KeyedTable` (its
+    one-byte values unused); ``step`` returns the records not seen before, in order."""
+
+    def __init__(self, kernel, dtype: str, **kw):
+        super().__init__(kernel, dtype, dtype, **kw)
+        self.table = KeyedTable("bool")
+
+    def step(self, batch) -> Columns:
+        (keys,) = self.columns(batch).cols
+        tab, start, m = self.table, 0, 0
+        out = np.empty(len(keys), np.int64)
+        while True:
+            start, m, tab.count = self.run(tab.keys, tab.used, tab.count, tab.limit, out, m, keys,
+                                           start)
+            if start == len(keys):
+                return Columns(out[:m])
+            tab.grow()
+
+    def prime(self):
+        tab = KeyedTable("bool", 2)
+        empty = np.empty(0, np.int64)
+        self.kernel(tab.keys, tab.used, 0, 1, empty, 0, empty, 0)
+
+
 def make_kernel_op(unit: Unit, kernel, where: str = "", loc=None) -> KernelOp:
+    if unit.kind == "unique":
+        return UniqueKernel(kernel, unit.in_dtype, where=where, loc=loc)
     if unit.kind == "chain":
         return ChainKernel(kernel, unit.in_dtype, unit.out_dtype, where=where, loc=loc)
     return KeyedKernel(kernel, unit.in_dtype, unit.out_dtype, unit.init, unit.emits, where=where,
@@ -610,7 +668,7 @@ def load_local_kernel(unit: Unit):
     with open(__file__, "rb") as fh:  # the helpers the kernel inlines (probe) live here
         digest.update(fh.read())
     for node in unit.nodes:
-        digest.update(_fingerprint(node.fn("fn").obj))
+        digest.update(b"".join(_fingerprint(f.obj) for f in node.fns))
     name = f"hydropy_kernel_{digest.hexdigest()[:24]}"
     folder = os.path.join(cache_dir(), "kernels")
     path = os.path.join(folder, name + ".py")
@@ -627,5 +685,7 @@ def load_local_kernel(unit: Unit):
         spec.loader.exec_module(module)
         sys.modules[name] = module
     for node in unit.nodes:
-        setattr(module, fn_global(node), _JITTED.get(node.fn("fn").obj) or njit(node.fn("fn").obj))
+        if node.kind in CHAINABLE + KEYED_FOLDS:
+            fn = node.fn("fn").obj
+            setattr(module, fn_global(node), _JITTED.get(fn) or njit(fn))
     return getattr(module, kernel_name(unit))
