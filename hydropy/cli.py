@@ -48,20 +48,24 @@ def _cmd_run(args) -> int:
 
     from hydropy.loader import load_flow, load_inputs
     inputs = load_inputs(args.inputs) if args.inputs else None
+    stats: dict = {}
     if os.path.isdir(args.program):
         if args.plan:
             raise HydropyError("a compiled directory already holds its design point; --plan applies "
                                "to a PROGRAM file")
         from hydropy.targets.ray import run_compiled
-        results = run_compiled(args.program, inputs, address=args.address)
+        results = run_compiled(args.program, inputs, address=args.address, stats=stats)
     else:
         target = args.target or ("ray" if args.address else "local")
-        options = {"address": args.address} if target == "ray" else {}
+        options = {"address": args.address, "stats": stats} if target == "ray" else {}
         flow = load_flow(args.program)
         results = flow.run(inputs, target=target, plan=args.plan, **options)
         if args.check:
             verdict = check_against_single_node(flow, inputs, results, args.plan)
     print(format_results(results, args.format))
+    if stats.get("compile_seconds"):
+        print(f"kernels: {stats['compile_seconds']:.2f} s to compile or load at actor start; "
+              f"run: {stats['run_seconds']:.2f} s", file=sys.stderr)
     if args.check and not os.path.isdir(args.program):
         print(verdict, file=sys.stderr if args.format == "json" else sys.stdout)
         return 0 if verdict.startswith("check: same") else 1
@@ -182,6 +186,9 @@ def _cmd_explain(args) -> int:
     if args.analysis:
         from hydropy.passes.analysis import report
         out.append(report(sections[-1][1]).rstrip("\n"))
+    if args.kernels:
+        from hydropy.runtime.kernels import report as kernel_report
+        out.append(kernel_report(sections[-1][1]).rstrip("\n"))
     if args.format == "json" and len(sections) > 1:
         out = ["[" + ",\n".join(out) + "]"]
     print("\n\n".join(out))
@@ -226,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--analysis", action="store_true",
                          help="append the analyses: monotonicity, points of order, boundedness, "
                               "keys, state per stage (of the last design point)")
+    explain.add_argument("--kernels", action="store_true",
+                         help="append how each operator runs: as a Numba kernel, or as Python and why")
     explain.set_defaults(handler=_cmd_explain)
 
     check = sub.add_parser("check", help="simulate design points under many schedules and compare "

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 from hydropy.errors import ProgramError
 from hydropy.ir import KEYED, SINGLETON, SPECS, STREAM, Graph, Node, UserFn, verify
 from hydropy.ir.ops import output_collection
+from hydropy.runtime.columns import normalize as normalize_dtype
 from hydropy.ir.source import SourceLoc, positional_arity_ok, user_location, user_module_name
 
 
@@ -28,9 +29,16 @@ class Flow:
 
     # -- sources ----------------------------------------------------------
     def source(self, name: str, *, dtype: str | None = None) -> "Stream":
-        """An external input stream, fed at run time under ``name`` (unbounded, in arrival order)."""
+        """An external input stream, fed at run time under ``name`` (unbounded, in arrival order).
+
+        ``dtype`` (``"int64"``, ``float``, ``("int64", "float64")``...) declares its element type,
+        so that its records travel as numpy columns through Numba kernels."""
         if any(n.kind == "source" and n.params["name"] == name for n in self._graph):
             raise ProgramError(f"input '{name}' is declared twice", user_location())
+        try:
+            dtype = normalize_dtype(dtype)
+        except ValueError as exc:
+            raise ProgramError(f"input '{name}': {exc}", user_location()) from None
         return self._add("source", (), {"name": name}, (), name=name, dtype=dtype)
 
     def source_iter(self, values: Iterable[Any], *, name: str | None = None) -> "Stream":

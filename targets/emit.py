@@ -92,10 +92,11 @@ def class_name(stage: str) -> str:
 class StageWriter:
     """Builds the source text of one stage: imports, operator construction, tick body."""
 
-    def __init__(self, graph: Graph, stage: str, program: Program):
+    def __init__(self, graph: Graph, stage: str, program: Program, kernel_plan=None):
         self.graph, self.stage, self.program = graph, stage, program
         self.imports: dict[str, set[str]] = {}
         self.vars: dict[int, str] = {n.id: ident(n.name) for n in graph.nodes()}
+        self.kernels = kernel_plan  # a hydropy.runtime.kernels.KernelPlan, or None: no kernels
 
     # -- references to user code --------------------------------------------------------
     def ref(self, obj, node: Node, what: str) -> str:
@@ -144,6 +145,38 @@ class StageWriter:
                            f"stage code: {why}; define it as a function at module level of "
                            f"{os.path.basename(self.program.path)}", node.loc)
 
+    def kernel(self, unit) -> str:
+        """Module-level code of one kernel: its user functions jitted, then the kernel."""
+        from hydropy.runtime.kernels import fn_global, kernel_source
+        jitted = [f"{fn_global(n)} = njit(cache=True)({self.ref(n.fn('fn').obj, n, 'fn')})"
+                  for n in unit.nodes if n.fns]
+        lines = ["", "", *jitted, *(["", ""] if jitted else []), kernel_source(unit).rstrip("\n")]
+        if unit.kind != "chain":
+            self._import("hydropy.runtime.kernels", "probe")
+        return "\n".join(lines)
+
+    def check_kernel_names(self, units) -> None:
+        """Kernel globals must not shadow a name the stage imports from the program."""
+        from hydropy.runtime.kernels import fn_global, kernel_name
+        imported = {name for names in self.imports.values() for name in names}
+        for unit in units:
+            globals_ = [(n, fn_global(n)) for n in unit.nodes if n.fns] + [(unit.nodes[-1], kernel_name(unit))]
+            for node, name in globals_:
+                if name in imported:
+                    raise CompileError(f"{node.where()}: its kernel would be named {name}, which the "
+                                       f"stage also imports from the program; rename the operator "
+                                       f"(name=...) or the function", node.loc)
+
+    def kernel_op(self, unit, node: Node) -> str:
+        from hydropy.runtime.kernels import kernel_name
+        where = f"where={node.where(short=True)!r}"
+        if unit.kind == "unique":
+            return f"kernels.UniqueKernel({kernel_name(unit)}, {unit.in_dtype!r}, {where})"
+        if unit.kind == "chain":
+            return f"kernels.ChainKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, {where})"
+        return (f"kernels.KeyedKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, "
+                f"init={unit.init!r}, emits={unit.emits!r}, {where})")
+
     def _import(self, module: str, name: str) -> None:
         self.imports.setdefault(module, set()).add(name)
 
@@ -161,12 +194,25 @@ class StageWriter:
         cycles = [n for n in nodes if n.kind == "cycle"]
         sinks = [n for n in nodes if n.kind == "sink"]
 
-        init, body = [], []
+        init, body, kernel_defs = [], [], []
+        units = self.kernels.units if self.kernels else {}
+        absorbed = self.kernels.absorbed if self.kernels else set()
         for n in nodes:
             var = self.vars[n.id]
             comment = f"        # {n.loc.short if n.loc else '?'}  {statement(self.graph, n)}"
             ins = [self.vars[i] for i in n.inputs]
             if n.kind in ("source", "network"):
+                continue
+            if n.id in absorbed:
+                last = next(u.nodes[-1] for u in units.values() if n in u.nodes)
+                body.append(f"{comment}  (fused into {self.vars[last.id]})")
+                continue
+            if n.id in units:
+                unit = units[n.id]
+                kernel_defs.append(self.kernel(unit))
+                init.append(f"        self.{var} = {self.kernel_op(unit, n)}")
+                first = [self.vars[i] for i in unit.nodes[0].inputs]
+                body += [comment, f"        {var} = self.{var}.step({', '.join(first)})"]
                 continue
             if n.kind == "source_iter":
                 values = n.params["values"]
@@ -225,6 +271,15 @@ class StageWriter:
         ]
         for module in sorted(self.imports):
             lines.append(f"from {module} import {', '.join(sorted(self.imports[module]))}")
+        if kernel_defs:
+            self.check_kernel_names([u for u in units.values() if u.nodes[-1].location == stage])
+            at = lines.index("from hydropy.runtime import ops")
+            chains = any(u.kind == "chain" and u.nodes[-1].location == stage for u in units.values())
+            uses_ops = any(" = ops." in line for line in init)
+            lines[at:at + 1] = [*(["import numpy as np"] if chains else []), "from numba import njit", "",
+                                f"from hydropy.runtime import kernels{', ops' if uses_ops else ''}"]
+            lines += ["", "", "# Numba kernels; their machine code is cached in __pycache__ beside this file.",
+                      *kernel_defs]
         lines += [
             "",
             "",
@@ -238,6 +293,7 @@ class StageWriter:
             "    def __init__(self, member=0, members=1, receivers=None):",
             "        super().__init__(member, members, receivers)",
             *init,
+            *(["        self.warm_up()"] if kernel_defs else []),
             "",
             f"    def tick(self, {', '.join(params)}):" if params else "    def tick(self):",
             *body,
@@ -284,9 +340,12 @@ def edited(path: str) -> bool:
 def emit(graph: Graph, program: Program, program_arg: str) -> dict[str, str]:
     """Relative path -> file text for every file of the compiled directory."""
     files: dict[str, str] = {}
-    stages = graph.locations()
-    for stage in stages:
-        files[f"stages/{stage}.py"] = with_header(StageWriter(graph, stage, program).render())
+    plan = None
+    if any(n.kind == "source" and n.coll.dtype for n in graph.nodes()):
+        from hydropy.runtime.kernels import plan as kernel_plan
+        plan = kernel_plan(graph)
+    for stage in graph.locations():
+        files[f"stages/{stage}.py"] = with_header(StageWriter(graph, stage, program, plan).render())
     with open(program.path, encoding="utf-8") as fh:
         files[f"program/{program.stem}.py"] = fh.read()
     files["deploy.yaml"] = with_header(yaml.safe_dump(manifest(graph, program, program_arg),

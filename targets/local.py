@@ -33,19 +33,37 @@ from typing import Any, Iterable, Mapping, Sequence
 from hydropy.errors import InputError, ProgramError
 from hydropy.ir import KEYED, SINGLETON, STREAM, Graph, Node, verify
 from hydropy.runtime import ops
+from hydropy.runtime.columns import Columns
 from hydropy.runtime.ops import UNSET, sorted_items
 
 MAX_TICKS = 10_000
 
 
 class LocalRunner:
-    """Holds the state of one running program; ``tick(batch)`` advances it by one tick."""
+    """Holds the state of one running program; ``tick(batch)`` advances it by one tick.
 
-    def __init__(self, graph: Graph):
+    ``dtypes`` (input name -> element type) adds to the types the sources declare; where
+    types are known, operators run as Numba kernels (:mod:`hydropy.runtime.kernels`).
+    """
+
+    def __init__(self, graph: Graph, dtypes: Mapping[str, str] | None = None):
         self.graph = verify(graph)
         self.order = graph.topo_order()
         self.sources = {n.params["name"]: n for n in self.order if n.kind == "source"}
-        self.ops = {n.id: make_op(n) for n in self.order if n.kind in OPS}
+        self.ops, self.feeds, absorbed = {}, {}, set()
+        if dtypes or any(n.coll.dtype for n in self.sources.values()):
+            from hydropy.runtime import kernels  # numba: only for programs with numeric types
+            plan = kernels.plan(graph, dtypes)
+            absorbed = plan.absorbed
+            for nid, unit in plan.units.items():
+                node = graph.node(nid)
+                self.ops[nid] = kernels.make_kernel_op(unit, kernels.load_local_kernel(unit),
+                                                       where=node.where(), loc=node.loc)
+                self.feeds[nid] = unit.nodes[0].inputs
+        self.order = [n for n in self.order if n.id not in absorbed]
+        for n in self.order:
+            if n.kind in OPS and n.id not in self.ops:
+                self.ops[n.id] = make_op(n)
         self.pending: dict[int, list] = defaultdict(list)  # cycle id -> records for next tick
         self.streams: dict[str, list] = {n.params["name"]: [] for n in self.order if n.kind == "sink"}
         self.ticks = 0
@@ -59,9 +77,10 @@ class LocalRunner:
         out: dict[int, list] = {}
         carried, self.pending = self.pending, defaultdict(list)
         for node in self.order:
-            ins = [] if node.kind == "cycle" else [out[i] for i in node.inputs]
+            ins = [] if node.kind == "cycle" else [out[i] for i in self.feeds.get(node.id, node.inputs)]
             if node.kind == "source":
-                out[node.id] = list(batch.get(node.params["name"], ()))
+                records = batch.get(node.params["name"], ())
+                out[node.id] = records if isinstance(records, Columns) else list(records)
             elif node.kind == "source_iter":
                 out[node.id] = list(node.params["values"]) if self.ticks == 0 else []
             elif node.kind == "cycle":
@@ -104,7 +123,7 @@ def sink_contents(kind: str, stream: list, op) -> list:
     if kind == SINGLETON:
         return [] if op.value is UNSET else [op.value]
     if kind == KEYED:
-        return sorted_items(op.value)
+        return op.sorted_items() if hasattr(op, "sorted_items") else sorted_items(op.value)
     return list(stream)
 
 
@@ -114,11 +133,18 @@ def run(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None = None, *,
     """Run ``graph`` to quiescence: ``inputs`` as one tick, or ``ticks`` as one batch per tick."""
     if inputs is not None and ticks is not None:
         raise InputError("give either inputs (one tick) or ticks (a batch per tick), not both")
-    runner = LocalRunner(graph)
-    for batch in ticks if ticks is not None else [inputs or {}]:
+    batches = list(ticks) if ticks is not None else [inputs or {}]
+    runner = LocalRunner(graph, columnar_dtypes(batches))
+    for batch in batches:
         runner.tick(batch)
     runner.drain(max_ticks)
     return runner.results()
+
+
+def columnar_dtypes(batches: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Input name -> element type, for the inputs given as :class:`Columns`."""
+    return {name: records.dtype for batch in reversed(batches) for name, records in batch.items()
+            if isinstance(records, Columns)}
 
 
 def canonical(graph: Graph, results: Mapping[str, list]) -> dict[str, list]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import time
 from typing import Any, Mapping
 
 import networkx as nx
@@ -22,6 +23,7 @@ import yaml
 
 from hydropy.errors import HydropyError, InputError, LoadError
 from hydropy.runtime.batch import pack, route
+from hydropy.runtime.columns import Columns
 from hydropy.runtime.stage import merge_results
 
 MAX_DRAIN_ROUNDS = 10_000
@@ -83,11 +85,15 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
 
 def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
                  address: str | None = None, batch_size: int = 10_000,
-                 max_inflight: int = 4) -> dict[str, list]:
-    """Run the compiled program in ``compiled_dir`` on Ray; return each sink's contents."""
+                 max_inflight: int = 4, stats: dict | None = None) -> dict[str, list]:
+    """Run the compiled program in ``compiled_dir`` on Ray; return each sink's contents.
+
+    ``stats``, when given, receives ``compile_seconds`` (the slowest member's kernel warm-up,
+    done when its actor starts) and ``run_seconds`` (from the actors being ready to results).
+    """
     compiled_dir = os.path.abspath(compiled_dir)
     manifest = load_manifest(compiled_dir)
-    inputs = {k: list(v) for k, v in (inputs or {}).items()}
+    inputs = {k: v if isinstance(v, Columns) else list(v) for k, v in (inputs or {}).items()}
     sources = {src["name"]: st["name"] for st in manifest["stages"] for src in st["sources"]}
     unknown = sorted(set(inputs) - set(sources))
     if unknown:
@@ -99,7 +105,12 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
     try:
         driver = _Driver(ray, compiled_dir, manifest)
         hosts = [h for members in driver.hosts.values() for h in members]
-        return driver.run(inputs, sources, batch_size, max_inflight)
+        compile_seconds = max(ray.get([h.compile_seconds.remote() for h in hosts]))
+        start = time.perf_counter()
+        results = driver.run(inputs, sources, batch_size, max_inflight)
+        if stats is not None:
+            stats.update(compile_seconds=compile_seconds, run_seconds=time.perf_counter() - start)
+        return results
     except ray.exceptions.RayTaskError as exc:
         cause = getattr(exc, "cause", None)
         if isinstance(cause, HydropyError):

@@ -1,8 +1,9 @@
 """Batches on the wire and routing of records to the members of a stage.
 
 A batch crosses a channel as numpy columns where every record allows it (all ints, all
-floats, or tuples of one arity whose fields are all ints or all floats per position) and as
-a plain list otherwise. Numpy arrays travel through Ray's object store without copying.
+floats, or tuples of one arity whose fields are all ints or all floats per position; a
+:class:`Columns` batch always) and as a plain list otherwise. Numpy arrays travel through
+Ray's object store without copying, and arrive as :class:`Columns`.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import struct
 from typing import Any
 
 import numpy as np
+
+from .columns import Columns
 
 
 def _column(values: list) -> np.ndarray | None:
@@ -27,6 +30,8 @@ def _column(values: list) -> np.ndarray | None:
 
 def pack(records: list) -> Any:
     """``records`` in their most compact transport form (see module docstring)."""
+    if isinstance(records, Columns):
+        return ("col", records.cols[0]) if len(records.cols) == 1 else ("cols", list(records.cols))
     if not records:
         return records
     col = _column(records)
@@ -40,12 +45,12 @@ def pack(records: list) -> Any:
     return records
 
 
-def unpack(batch: Any) -> list:
-    """The records of a packed batch, as Python objects (ints, floats, tuples)."""
+def unpack(batch: Any) -> list | Columns:
+    """The records of a packed batch: Columns for columns, else a list of Python objects."""
     if isinstance(batch, tuple) and len(batch) == 2 and batch[0] == "col":
-        return batch[1].tolist()
+        return Columns(batch[1])
     if isinstance(batch, tuple) and len(batch) == 2 and batch[0] == "cols":
-        return list(zip(*(c.tolist() for c in batch[1])))
+        return Columns(*batch[1])
     return list(batch)
 
 
@@ -88,7 +93,10 @@ def route(records: list, routing: str, members: int, key: tuple[int, ...] | None
     direct: all to member 0 (the stage has one member); hash: by ``stable_hash`` of the field
     at ``key``; broadcast: all to every member; round_robin: dealt in turn from ``counter``;
     any: the whole batch to the member ``counter`` picks (any replica may serve).
+    A :class:`Columns` batch is split into Columns, each part in arrival order.
     """
+    if isinstance(records, Columns):
+        return _route_columns(records, routing, members, key, counter)
     if members == 1 or routing == "direct":
         return [list(records)] + [[] for _ in range(members - 1)]
     if routing == "broadcast":
@@ -105,3 +113,30 @@ def route(records: list, routing: str, members: int, key: tuple[int, ...] | None
     else:
         raise ValueError(f"unknown routing {routing!r}")
     return out
+
+
+def _route_columns(batch: Columns, routing: str, members: int, key: tuple[int, ...] | None,
+                   counter: int) -> list[Columns]:
+    """:func:`route` of a columnar batch, with the same member for every record."""
+    empty = batch.take(slice(0, 0))
+    if members == 1 or routing == "direct":
+        return [batch] + [empty] * (members - 1)
+    if routing == "broadcast":
+        return [batch] * members
+    if routing == "round_robin":
+        return [batch.take(slice((j - counter) % members, None, members)) for j in range(members)]
+    if routing == "any":
+        return [batch if j == counter % members else empty for j in range(members)]
+    column = _key_column(batch, tuple(key or ()))
+    if routing == "hash" and column is not None and batch.cols[column].dtype.kind in "ib":
+        from .kernels import split_by_hash
+        return split_by_hash(batch, column, members)
+    return [Columns.from_records(part, batch.dtype) if part else empty
+            for part in route(batch.tolist(), routing, members, key, counter)]
+
+
+def _key_column(batch: Columns, key: tuple[int, ...]) -> int | None:
+    """The column that holds the routing key, or None when the key is not one whole column."""
+    if len(batch.cols) == 1:
+        return 0 if not key else None
+    return key[0] if len(key) == 1 else None

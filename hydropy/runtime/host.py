@@ -44,3 +44,7 @@ class StageHost:
 
     def results(self):
         return self.stage.results()
+
+    def compile_seconds(self) -> float:
+        """Seconds this member's stage spent compiling (or loading) its kernels at start."""
+        return self.stage.compile_seconds

@@ -1,4 +1,4 @@
-"""The benchmark program: parse numbers, keep the odd ones, sum them per key (2 stages)."""
+"""B2 without element types: the same pipeline run by the per-record Python operators."""
 import hydropy as hp
 
 
@@ -14,6 +14,6 @@ def add(total, v):
     return total + v
 
 
-flow = hp.Flow("pipeline")
+flow = hp.Flow("pipeline_python")
 pairs = flow.source("numbers").map(parse, name="parse").filter(odd, name="odd")
 pairs.fold_keyed(int, add, name="sum_per_key").sink("sums")
