@@ -220,7 +220,7 @@ class Simulator:
         self.ticks[stage].append(self.step)
         batches = [defaultdict(list) for _ in range(n)]
         carried = [defaultdict(set) for _ in range(n)]  # per member: entry -> events
-        arrived: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # entry -> event -> (position, member)
+        arrived: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # entry -> ev -> (pos, member)
         notes = []
         if stage in self.restartable and self.rng.random() < 0.05:
             m = self.rng.randrange(n)
