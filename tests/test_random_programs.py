@@ -34,7 +34,7 @@ def test_generated_programs_exercise_what_rewrites_must_respect():
     design points all occur."""
     seen: Counter[str] = Counter()
 
-    @settings(max_examples=100, deadline=None, database=None, derandomize=True)
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
     @given(programs())
     def probe(program):
         graph = program.flow.graph()
