@@ -8,9 +8,10 @@ or channels; the cut crosses only streams (a fold's state is read where it lives
 loop; no new channel enters a partitioned or replicated stage (its routing is chosen by
 partition or replicate, so decouple first); and no anti_join, lookup or snapshot could see
 two related inputs delayed differently (the one way a channel's delay can produce an answer
-the single-node program cannot). Moving a stateless part is functional decoupling; moving a monotone part is
-monotonic decoupling; parts that share nothing are mutually independent: all three keep
-the sinks because every path from an origin to a timing-sensitive reader stays aligned.
+the single-node program cannot). Moving a stateless part is functional decoupling; moving a
+monotone part is monotonic decoupling; parts that share nothing are mutually independent:
+all three keep the sinks because every path from an origin to a timing-sensitive reader
+stays aligned.
 """
 from __future__ import annotations
 
@@ -50,10 +51,10 @@ def decouple(graph: Graph, operators: list[str], to: str) -> Graph:
         g.replace(node.copy(location=to))
     g = insert_channels(g)
     for net in g.nodes():
-        if net.kind == "network" and net.params["routing"] == "direct" and g.members_of(net.location) > 1:
-            raise RewriteRefused(f"the channel '{net.name}' would enter stage '{net.location}', which has "
-                                 f"{g.members_of(net.location)} members, without a routing (all records "
-                                 f"to one member); decouple before partitioning or replicating",
-                                 net.loc)
+        crowded = g.members_of(net.location)
+        if net.kind == "network" and net.params["routing"] == "direct" and crowded > 1:
+            raise RewriteRefused(f"the channel '{net.name}' would enter stage '{net.location}', which "
+                                 f"has {crowded} members, without a routing (all records to one "
+                                 f"member); decouple before partitioning or replicating", net.loc)
     check_no_divergent_delays(g)
     return g

@@ -29,8 +29,9 @@ the single-node program (:func:`hydropy.targets.local.run`) under one of these s
 
 1. all inputs in one tick, in input order (what a confluent program must match);
 2. for each non-monotone operator V (fold, anti_join, snapshot, lookup) in stage S: one
-   single-node tick per tick of S, each event fed in the tick its records last reached S
-   through an input of S that leads to V, in the order they arrived there (other events:
+   single-node tick per tick of S, each event fed in the tick its records first reached S
+   (the latest such tick over the inputs of S that lead to V, which differ only where paths
+   are delayed differently), in the order they arrived there (other events:
    in the first tick of S at or after they settled elsewhere). This is DESIGN.md's
    "same per-channel arrival order": the order in which the design's members took an
    input is one in which the environment may deliver it;
@@ -220,7 +221,7 @@ class Simulator:
         self.ticks[stage].append(self.step)
         batches = [defaultdict(list) for _ in range(n)]
         carried = [defaultdict(set) for _ in range(n)]  # per member: entry -> events
-        arrived: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # entry -> event -> (position, member)
+        arrived: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # entry -> ev -> (pos, member)
         notes = []
         if stage in self.restartable and self.rng.random() < 0.05:
             m = self.rng.randrange(n)
@@ -266,7 +267,7 @@ class Simulator:
             self._tick_member(stage, m, runner, dict(batches[m]), carried[m])
         for entry, evs in arrived.items():
             for ev, (position, member) in evs.items():
-                self.reached[stage][entry][ev] = (index, position, member)
+                self.reached[stage][entry].setdefault(ev, (index, position, member))
                 self.settled[ev] = self.step
         line = "; ".join(notes) if notes else f"{stage} ticks with nothing new"
         self.trace.append((stage, f"step {self.step}: {line}"))
@@ -373,8 +374,8 @@ def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
 def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
                       by_member: bool = False) -> list[dict[str, list]]:
     """One tick per tick of ``stage`` (``by_member``: per tick and member, members being
-    independent); each event in the tick and at the position where it last arrived through
-    one of the ``feeding`` entries, or else in the first tick after it settled."""
+    independent); each event in the tick and at the position where it first arrived through
+    the ``feeding`` entries (the latest over them), or else in the first tick after it settled."""
     steps = sim.ticks[stage]
     placed = []
     for ev in sim.events:

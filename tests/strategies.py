@@ -3,7 +3,8 @@
 ``programs()`` draws a program from a small grammar: one or two inputs (``xs``: ints,
 ``kv``: ``(key, value)`` pairs), then a few named operators (stateless, keyed and unkeyed
 folds, lattice folds, join, unique, anti_join, snapshot, lookup, now and then a loop), each
-applied to a stream of the right shape, with a sink on every result nobody reads. The
+applied to a stream of the right shape, with a sink on every result nobody reads. Programs
+are well-formed: a fold whose result depends on order reads only ordered streams. The
 program is generated as Python source that calls the module-level functions below (so
 lineage analysis can read them) and executed to build the Flow; a failing example shows the
 source, which Hypothesis shrinks to a short program.
@@ -126,6 +127,9 @@ OPERATORS = [
     ("{0}.unique()", (SNAPSHOT_KEYS,), INT),
     ("{0}.lookup({1}).map(lookup_found)", (PAIR, KEYED_FOLD), None),
 ]
+#: a fold whose result depends on its input's order: only over ordered streams (over an
+#: unordered one its result is unspecified, so no program is well-formed that way)
+ORDER_SENSITIVE = ("{0}.fold_keyed(empty, append)",)
 #: drawn twice as often: the operators whose state or timing rewrites must respect
 STATEFUL_AGAIN = [op for op in OPERATORS if op[0].split("(")[0].split(".")[-1] in
                   ("join", "anti_join", "snapshot", "lookup", "fold_keyed")]
@@ -159,6 +163,7 @@ def programs(draw, max_ops: int = 6) -> Program:
         lines.append(f"{name} = flow.source('{name}')")
         streams.append((name, INT if name == "xs" else PAIR))
     read: set[str] = set()
+    unordered: set[str] = set()  # streams whose order the program leaves open (union, join, ...)
     looped = False
     for k in range(1, draw(st.integers(1, max_ops)) + 1):
         var = f"op{k}"
@@ -169,11 +174,17 @@ def programs(draw, max_ops: int = 6) -> Program:
             lines += [line.format(src, v=var) for line in LOOP]
             read.add(src)
             streams.append((var, INT))
+            unordered.add(var)
             continue
+
+        def candidates(template, shape):
+            return [v for v, s in streams if s == shape
+                    and not (template in ORDER_SENSITIVE and v in unordered)]
+
         usable = [op for op in OPERATORS + STATEFUL_AGAIN
-                  if all(any(s == shape for _, s in streams) for shape in op[1])]
+                  if all(candidates(op[0], shape) for shape in op[1])]
         template, shapes, out = draw(st.sampled_from(usable))
-        args = [draw(st.sampled_from([v for v, s in streams if s == shape])) for shape in shapes]
+        args = [draw(st.sampled_from(candidates(template, shape))) for shape in shapes]
         read.update(args)
         call = template.format(*args)
         call = call[:-1] + ("" if call.endswith("()") else ", ") + f"name='{var}')"
@@ -182,6 +193,8 @@ def programs(draw, max_ops: int = 6) -> Program:
         else:
             lines.append(f"{var} = {call}")
             streams.append((var, out))
+            if any(word in template for word in ("union", "join(", "snapshot")) or unordered & set(args):
+                unordered.add(var)
     for var, _ in streams:
         if var not in read and var not in inputs:
             lines.append(f"{var}.sink('{var}')")
