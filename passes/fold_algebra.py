@@ -50,7 +50,7 @@ def why_not_commutative(node: Node) -> str:
                 f"see (+ concatenates strings and tuples in order); write it as a fold with init "
                 f"returning 0")
     return (f"hydropy cannot prove fn {fn.label} associative and commutative (it recognises "
-            f"a + b, max(a, b), min(a, b) and operator.add); use a lattice_fold, whose merge is")
+            f"a + b, max(a, b), min(a, b) and operator.add); use a lattice_fold, whose merge is associative and commutative by construction")
 
 
 def why_order_sensitive(node: Node) -> str:

@@ -162,25 +162,17 @@ def test_merged_batches_are_explained_by_the_senders_ticks():
     assert all(check_run(graph, design, inputs, s) is None for s in range(30))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="known gap in partition: a round-robin stage whose records reach a fold "
-                          "and a snapshot along two channels can reorder them inconsistently")
 def test_partitioned_stage_feeding_two_channels_keeps_one_order():
-    """Found by the random-program property test (a longer run than CI's). stage2 (the input
-    and a union) is partitioned round robin; main merges its members' batches on two channels
-    in different orders, so the per-key fold says 0 came before 7 while the snapshot shows a
-    set with 7 and not 0: no single-node run shows both. Partition should refuse this (the
-    'no total-order input' precondition of DESIGN.md); until it does, this test fails."""
+    """Found by the random-program property test. stage2 (the input and a union) partitioned
+    round robin would send its members' batches to main on two channels, merged in different
+    orders, so the per-key fold could say 0 came before 7 while the snapshot shows a set with
+    7 and not 0: no single-node run shows both. Partition refuses it: the fold downstream
+    depends on the order the members interleave."""
     from hydropy.lattices import SetUnion
     flow = hp.Flow("two_orders")
     kv = flow.source("kv")
     kv.fold_keyed(tuple, lambda acc, v: acc + (v,), name="order").sink("order")
     sets = kv.union(kv, name="twice").lattice_fold_keyed(SetUnion, name="sets")
     sets.snapshot(name="seen").sink("seen")
-    graph = flow.graph()
-    try:
-        design = partition(decouple(graph, ["kv", "twice"], "stage2"), "stage2", 2)
-    except hp.RewriteRefused:
-        return
-    inputs = {"kv": [(0, 0), (0, 7)]}
-    assert all(check_run(graph, design, inputs, s) is None for s in range(40))
+    with pytest.raises(hp.RewriteRefused, match="fold_keyed 'order' .* interleaved"):
+        partition(decouple(flow.graph(), ["kv", "twice"], "stage2"), "stage2", 2)
