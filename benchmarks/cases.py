@@ -115,7 +115,7 @@ def _hand_sum(keys, vals):
     tkeys, tsums, used = np.empty(1024, np.int64), np.zeros(1024), np.zeros(1024, np.bool_)
     i, count = _hand_insert(tkeys, tsums, used, keys, vals, 0, 0)
     while i < keys.shape[0]:
-        old_k, old_s, old_u = tkeys[used], tsums[used], used
+        old_k, old_s = tkeys[used], tsums[used]
         cap = 2 * tkeys.shape[0]
         tkeys, tsums, used = np.empty(cap, np.int64), np.zeros(cap), np.zeros(cap, np.bool_)
         _hand_insert(tkeys, tsums, used, old_k, old_s, 0, 0)

@@ -91,7 +91,7 @@ def parse_plan(text: str, path: str = "<plan>") -> list[Step]:
         raise PlanError(f"malformed plan: {getattr(exc, 'problem', None) or exc}",
                         SourceLoc(path, mark.line + 1) if mark else None) from None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
-        raise PlanError(f"a plan is a mapping with a list under 'steps:' (see the README)",
+        raise PlanError("a plan is a mapping with a list under 'steps:' (see the README)",
                         SourceLoc(path, 1))
     extra = sorted(set(data) - {"steps"})
     if extra:

@@ -16,8 +16,6 @@ from dataclasses import replace
 import networkx as nx
 
 from hydropy.errors import RewriteRefused
-from dataclasses import replace
-
 from hydropy.ir import AT_LEAST_ONCE, STREAM, Graph, Node, verify
 from hydropy.ir.ops import output_collection
 

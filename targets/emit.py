@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from hydropy.errors import HydropyError, LoadError
-from hydropy.ir import KEYED, SINGLETON, STREAM, Graph, Node, UserFn
+from hydropy.ir import SINGLETON, STREAM, Graph, Node, UserFn
 from hydropy.ir.printer import statement
 from hydropy.ir.source import display_path, lambda_node
 

@@ -59,7 +59,7 @@ from typing import Any, Iterable, Mapping
 import networkx as nx
 
 from hydropy.errors import InputError, ProgramError
-from hydropy.ir import AT_LEAST_ONCE, KEYED, SINGLETON, STREAM, Graph, Node
+from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
 from hydropy.runtime.batch import route
 from hydropy.runtime.ops import UNSET
 

@@ -250,7 +250,7 @@ def test_no_source_code_is_unknown():
 
 
 def test_lambdas_that_cannot_be_told_apart_are_unknown():
-    first, second = (lambda x: x[0] + 1), (lambda x: x[0] - 1)
+    first, _second = (lambda x: x[0] + 1), (lambda x: x[0] - 1)
     assert lin(first).at(()) == Unknown("cannot be told apart from another lambda on its line")
 
 
