@@ -94,6 +94,14 @@ class Graph:
     def fresh_id(self) -> int:
         return max(self.nx.nodes, default=-1) + 1
 
+    def fresh_name(self, base: str) -> str:
+        """``base``, or ``base_2``, ``base_3``...: the first operator name not yet taken."""
+        name, k = base, 1
+        while self.by_name(name) is not None:
+            k += 1
+            name = f"{base}_{k}"
+        return name
+
     def copy(self, name: str | None = None) -> "Graph":
         return Graph(name or self.name, self.nodes(), self.members)
 

@@ -82,20 +82,13 @@ def replace_with_lattice(g: Graph, fold: Node, lattice, reveal_fn) -> Node:
     coll = output_collection(kind, (g.node(fold.inputs[0]).coll,))
     readers = g.consumers(fold.id)
     g.replace(fold.copy(kind=kind, params={"lattice": lattice}, fns=(), coll=coll))
-    view = Node(g.fresh_id(), "map", _fresh_name(g, f"{fold.name}_value"), (fold.id,), {},
+    view = Node(g.fresh_id(), "map", g.fresh_name(f"{fold.name}_value"), (fold.id,), {},
                 (UserFn.wrap(reveal_fn),), fold.loc, coll, fold.location)
     g.add(view)
     for reader in readers:
         g.replace(reader.copy(inputs=tuple(view.id if i == fold.id else i for i in reader.inputs)))
     return view
 
-
-def _fresh_name(g: Graph, base: str) -> str:
-    name, k = base, 1
-    while g.by_name(name) is not None:
-        k += 1
-        name = f"{base}_{k}"
-    return name
 
 
 # -- counts ---------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def split_fold(graph: Graph, operator: str, to: str = "merge") -> Graph:
         raise RewriteRefused(f"{node.where()} cannot be split into partial folds: {why}", node.loc)
 
     source = g.node(node.inputs[0])
-    partial = Node(g.fresh_id(), PARTIAL[node.kind], _fresh_name(g, f"{node.name}_partial"),
+    partial = Node(g.fresh_id(), PARTIAL[node.kind], g.fresh_name(f"{node.name}_partial"),
                    node.inputs, dict(node.params), node.fns, node.loc,
                    output_collection(PARTIAL[node.kind], (source.coll,)), node.location)
     g.add(partial)
@@ -83,10 +83,3 @@ def _why_not_mergeable(node: Node) -> str:
                 f"fold's value")
     return ""
 
-
-def _fresh_name(g: Graph, base: str) -> str:
-    name, k = base, 1
-    while g.by_name(name) is not None:
-        k += 1
-        name = f"{base}_{k}"
-    return name

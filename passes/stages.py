@@ -76,7 +76,8 @@ def insert_channels(graph: Graph) -> Graph:
                 continue
             key = (src_id, node.location)
             if key not in channels:
-                net = Node(g.fresh_id(), "network", _channel_name(g, src, node.location), (src_id,),
+                name = g.fresh_name(f"{src.name}_to_{node.location}")
+                net = Node(g.fresh_id(), "network", name, (src_id,),
                            {"routing": "direct", "key": None}, (), src.loc,
                            output_collection("network", (src.coll,)), node.location)
                 g.add(net)
@@ -247,15 +248,6 @@ def check_order_downstream(g: Graph, stage: str) -> None:
                     f"{node.where()} would receive the records of the members of stage "
                     f"'{stage}' interleaved, in an order the single-node program never shows, and "
                     f"its value may depend on that order: {why}", node.loc)
-
-
-def _channel_name(g: Graph, src: Node, stage: str) -> str:
-    base = f"{src.name}_to_{stage}"
-    name, k = base, 1
-    while g.by_name(name) is not None:
-        k += 1
-        name = f"{base}_{k}"
-    return name
 
 
 def _bypass(g: Graph, net: Node) -> None:
