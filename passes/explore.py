@@ -53,9 +53,28 @@ def propose_members(graph: Graph) -> list[dict]:
     return [{"stage": s, "n": 2} for s in graph.locations() if graph.members_of(s) == 1]
 
 
+def propose_split_fold(graph: Graph) -> list[dict]:
+    """Each global fold of a single-member stage, its final merge in a stage of its own."""
+    stage = next(f"merge{k or ''}" for k in range(len(graph) + 2)
+                 if f"merge{k or ''}" not in graph.locations())
+    return [{"operator": n.name, "to": stage} for n in graph.nodes()
+            if n.kind in ("count", "fold", "reduce", "lattice_fold")
+            and graph.members_of(n.location) == 1]
+
+
+def propose_lattice(graph: Graph) -> list[dict]:
+    """Each count or fold as the lattices that need no index (the others need the program's
+    position field, which only its author knows)."""
+    return [{"operator": n.name, "as": kind} for n in graph.nodes()
+            if n.kind in ("count", "fold", "fold_keyed")
+            for kind in (("gcounter",) if n.kind == "count" else ("gcounter", "set_union"))]
+
+
 register_proposer("decouple", propose_decouple)
 register_proposer("partition", propose_members)
 register_proposer("replicate", propose_members)
+register_proposer("split_fold", propose_split_fold)
+register_proposer("lattice", propose_lattice)
 
 
 @dataclass
@@ -67,8 +86,8 @@ class Exploration:
 
 
 def signature(graph: Graph) -> tuple:
-    """What tells two design points apart: placement, members and routing."""
-    return (tuple((n.name, n.location, n.params.get("routing"), str(n.params.get("key")))
+    """What tells two design points apart: operator kinds, placement, members and routing."""
+    return (tuple((n.name, n.kind, n.location, n.params.get("routing"), str(n.params.get("key")))
                   for n in graph.nodes() if n.kind != "network"),
             tuple(sorted(graph.members.items())))
 
