@@ -47,7 +47,8 @@ def test_sample_inputs_are_reproducible_and_shaped():
     assert all(1 <= len(line.split()) <= 2 for line in words(20, per_line=2))
 
 
-def test_ray_session_fixture_starts_ray_once(pytester):
+def test_ray_session_fixture_starts_ray_once(ray_session, pytester):
+    """Inside this suite's own Ray session the user's fixture reuses it (one Ray per session)."""
     pytester.makepyfile('''
         from hydropy.testing import ray_session  # noqa: F401
 
@@ -58,3 +59,4 @@ def test_ray_session_fixture_starts_ray_once(pytester):
             assert ray_session.get(ray_session.put(41)) + 1 == 42
     ''')
     pytester.runpytest_inprocess("-q").assert_outcomes(passed=2)
+    assert ray_session.is_initialized()  # the inner session did not stop what it did not start
