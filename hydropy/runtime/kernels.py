@@ -2,10 +2,11 @@
 
 Which operators run as kernels is decided by :func:`plan` from the element types of the
 sources (declared with ``flow.source(name, dtype=...)`` or read off :class:`Columns`
-inputs): a ``map``/``filter`` whose function Numba compiles for its input type, and a
+inputs): a ``map``/``filter`` whose function Numba compiles for its input type, a
 ``fold_keyed``/``reduce_keyed`` over ``(int64 key, number)`` pairs whose function Numba
-compiles, a ``unique`` of int64 records and a ``join`` of two streams of such pairs. Every other operator, and one whose function Numba cannot compile (the reason
-is recorded), runs as the per-record Python operator of :mod:`hydropy.runtime.ops`.
+compiles, a ``unique`` of int64 records and a ``join`` of two streams of such pairs. Every
+other operator, and one whose function Numba cannot compile (the reason is recorded), runs
+as the per-record Python operator of :mod:`hydropy.runtime.ops`.
 
 Adjacent kernel ``map``/``filter`` operators of one stage, each the only reader of the one
 before, fuse into one loop. Kernel sources are written out as text (:func:`chain_source`,
