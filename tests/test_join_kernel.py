@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import hydropy as hp
 from hydropy.ir.ops import with_dtype
 from hydropy.loader import load_flow
+from hydropy.passes.decouple import decouple
 from hydropy.runtime import kernels, ops
 from hydropy.runtime.columns import Columns
 from hydropy.targets.compile import compile_flow
@@ -91,6 +92,9 @@ def test_join_of_non_numeric_or_non_int_keyed_inputs_falls_back_with_its_reason(
     joined.map(lambda kv: kv[0], name="key").sink("out")
     got = modes(flow)
     assert got["jn"].mode == "kernel" and "(k, (x, y)) records" in got["key"].reason
+    graph = decouple(flow.graph(), ["key"], to="after")  # the reason is found across a channel
+    after = {graph.node(i).name: m for i, m in kernels.plan(graph).modes.items()}
+    assert "join 'jn', yields (k, (x, y)) records" in after["key"].reason
     assert "jn_kernel ((int64, int64) x (int64, bool) -> (int64, (int64, bool)))" in \
         kernels.report(flow.graph())
 

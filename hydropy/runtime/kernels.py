@@ -210,6 +210,8 @@ def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
     for i, src in zip(n.inputs, ins):
         if src is None:
             what = graph.node(i)
+            while what.kind in PASS_THROUGH:
+                what = graph.node(what.inputs[0])
             if what.kind == "join":  # its (k, (x, y)) records have no column form
                 raise NoKernel(f"its input, join {what.name!r}, yields (k, (x, y)) records, "
                                f"which have no column form")
