@@ -379,6 +379,55 @@ def b4_first_result(n: int, repeats: int, **_) -> dict:
     return {**out, "check": digest(result), "ray_init": init_s}
 
 
+# -- B5: a join on one core ---------------------------------------------------------------
+
+B5_TICKS = 10
+
+
+def b5_data(n: int) -> list[tuple]:
+    """n records, half per side, keys uniform over n/2 distinct keys (about n/2 pairs), as
+    B5_TICKS ticks of (left keys, left values, right keys, right values)."""
+    rng = np.random.default_rng(0)
+    half = max(n // 2, 1)
+    cols = [rng.integers(0, half, half), rng.random(half), rng.integers(0, half, half), rng.random(half)]
+    bounds = np.linspace(0, half, B5_TICKS + 1).astype(int)
+    return [tuple(c[a:b] for c in cols) for a, b in zip(bounds, bounds[1:])]
+
+
+@case
+def b5_python(n: int, repeats: int, **_) -> dict:
+    """A hand-written dict-of-lists join, in the order of the Python Join operator."""
+    ticks = [(list(zip(lk.tolist(), lv.tolist())), list(zip(rk.tolist(), rv.tolist())))
+             for lk, lv, rk, rv in b5_data(n)]
+
+    def run():
+        left, right, out = {}, {}, []
+        for ls, rs in ticks:
+            for k, x in ls:
+                out.extend((k, (x, y)) for y in right.get(k, ()))
+                left.setdefault(k, []).append(x)
+            for k, y in rs:
+                out.extend((k, (x, y)) for x in left.get(k, ()))
+                right.setdefault(k, []).append(y)
+        return out
+
+    out = timed(run, repeats)
+    pairs = out.pop("result")
+    return {**out, "check": f"{len(pairs)} pairs, {digest(pairs)}"}
+
+
+@case
+def b5_hydropy(n: int, repeats: int, **_) -> dict:
+    import hydropy as hp
+    from hydropy.targets.local import run as run_local
+    flow, _ = program("keyed_join")
+    graph = flow.graph()
+    ticks = [{"left": hp.Columns(lk, lv), "right": hp.Columns(rk, rv)} for lk, lv, rk, rv in b5_data(n)]
+    out = timed(lambda: run_local(graph, ticks=ticks), repeats)
+    pairs = out.pop("result")["pairs"]
+    return {**out, "check": f"{len(pairs)} pairs, {digest(pairs)}"}
+
+
 def main(argv: list[str]) -> None:
     """``cases.py NAME N REPEATS [key=value...]``: run one case, print its JSON result."""
     import json

@@ -1,4 +1,4 @@
-"""hydropy's benchmarks B1-B4: every case in its own process, ratios from one run.
+"""hydropy's benchmarks B1-B5: every case in its own process, ratios from one run.
 
     python benchmarks/run.py [--quick] [--only B1,B3] [--repeats 5]
 
@@ -40,6 +40,8 @@ SUITE = {
            ("1 ms service time per record, 4 members", "b3_io", 4_000, 40, {"members": 4})],
     "B4": [("compile the 50-operator program (JIT excluded)", "b4_compile", 0, 0, {}),
            ("time to first result on Ray, warm caches", "b4_first_result", 10, 10, {})],
+    "B5": [("join, hydropy, local target", "b5_hydropy", 2_000_000, 20_000, {}),
+           ("join, hand-written pure-Python dict of lists", "b5_python", 2_000_000, 20_000, {})],
 }
 
 
@@ -164,7 +166,8 @@ SAME_RESULT = {"B1": ("hydropy, local target", "hand-written pure-Python dict lo
                "B2": ("hydropy on Ray, batches of 10,000", "hydropy on Ray, batches of 100,000",
                       "hydropy, local target"),
                "B2 Python operators": ("hydropy on Ray, batches of 10,000, Python operators",
-                                       "hydropy, local target, Python operators")}
+                                       "hydropy, local target, Python operators"),
+               "B5": ("join, hydropy, local target", "join, hand-written pure-Python dict of lists")}
 
 
 def check_agreement(results: dict) -> list[str]:

@@ -170,6 +170,9 @@ class StageWriter:
     def kernel_op(self, unit, node: Node) -> str:
         from hydropy.runtime.kernels import kernel_name
         where = f"where={node.where(short=True)!r}"
+        if unit.kind == "join":
+            return (f"kernels.JoinKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.right_dtype!r}, "
+                    f"{where})")
         if unit.kind == "unique":
             return f"kernels.UniqueKernel({kernel_name(unit)}, {unit.in_dtype!r}, {where})"
         if unit.kind == "chain":
@@ -274,7 +277,8 @@ class StageWriter:
         if kernel_defs:
             self.check_kernel_names([u for u in units.values() if u.nodes[-1].location == stage])
             at = lines.index("from hydropy.runtime import ops")
-            chains = any(u.kind == "chain" and u.nodes[-1].location == stage for u in units.values())
+            chains = any(u.kind in ("chain", "join") and u.nodes[-1].location == stage  # np.empty
+                         for u in units.values())
             uses_ops = any(" = ops." in line for line in init)
             lines[at:at + 1] = [*(["import numpy as np"] if chains else []), "from numba import njit", "",
                                 f"from hydropy.runtime import kernels{', ops' if uses_ops else ''}"]

@@ -2,14 +2,15 @@
 
 Which operators run as kernels is decided by :func:`plan` from the element types of the
 sources (declared with ``flow.source(name, dtype=...)`` or read off :class:`Columns`
-inputs): a ``map``/``filter`` whose function Numba compiles for its input type, and a
+inputs): a ``map``/``filter`` whose function Numba compiles for its input type, a
 ``fold_keyed``/``reduce_keyed`` over ``(int64 key, number)`` pairs whose function Numba
-compiles. Every other operator, and one whose function Numba cannot compile (the reason
-is recorded), runs as the per-record Python operator of :mod:`hydropy.runtime.ops`.
+compiles, a ``unique`` of int64 records and a ``join`` of two streams of such pairs. Every
+other operator, and one whose function Numba cannot compile (the reason is recorded), runs
+as the per-record Python operator of :mod:`hydropy.runtime.ops`.
 
 Adjacent kernel ``map``/``filter`` operators of one stage, each the only reader of the one
 before, fuse into one loop. Kernel sources are written out as text (:func:`chain_source`,
-:func:`keyed_source`): into the stage file by the emitter, into a file under the cache
+:func:`keyed_source`, ...): into the stage file by the emitter, into a file under the cache
 directory by the local target, so ``@njit(cache=True)`` keeps their machine code on disk.
 
 Semantics are the Python operators' except that numbers are int64/float64 (integer
@@ -103,7 +104,7 @@ class Mode:
 
 @dataclass
 class Unit:
-    """One kernel: a fused chain of map/filter nodes, one keyed fold, or one unique.
+    """One kernel: a fused chain of map/filter nodes, one keyed fold, one unique or one join.
 
     ``dtypes[i]`` is the element type after ``nodes[i]``; ``init`` the fold's initial value;
     ``emits``: some operator reads the pairs a keyed fold changes per tick (sinks, snapshot
@@ -116,6 +117,7 @@ class Unit:
     dtypes: list = field(default_factory=list)
     init: object = None
     emits: bool = True
+    right_dtype: str | None = None  # a join's right input
 
     @property
     def out_dtype(self) -> str:
@@ -187,7 +189,8 @@ def report(graph, source_dtypes: dict | None = None) -> str:
         if mode.mode == "kernel":
             u = unit_of[n.id]
             fused = f", fused: {' + '.join(x.name for x in u.nodes)}" if len(u.nodes) > 1 else ""
-            how = f"kernel {kernel_name(u)} ({u.in_dtype} -> {u.out_dtype}{fused})"
+            ins = u.in_dtype if u.right_dtype is None else f"{u.in_dtype} x {u.right_dtype}"
+            how = f"kernel {kernel_name(u)} ({ins} -> {u.out_dtype}{fused})"
         else:
             how = f"python: {mode.reason}"
         rows.setdefault(n.location, []).append((n.name, n.kind, how))
@@ -200,14 +203,25 @@ def report(graph, source_dtypes: dict | None = None) -> str:
 
 
 def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
-    if n.kind not in CHAINABLE + KEYED_FOLDS + ("unique",):
+    if n.kind not in CHAINABLE + KEYED_FOLDS + ("unique", "join"):
         raise NoKernel(f"no kernel for {n.kind}")
-    if graph.node(n.inputs[0]).coll.kind != "stream":
+    if any(graph.node(i).coll.kind != "stream" for i in n.inputs):
         raise NoKernel("its input is not a stream")
+    for i, src in zip(n.inputs, ins):
+        if src is None:
+            what = graph.node(i)
+            while what.kind in PASS_THROUGH:
+                what = graph.node(what.inputs[0])
+            if what.kind == "join":  # its (k, (x, y)) records have no column form
+                raise NoKernel(f"its input, join {what.name!r}, yields (k, (x, y)) records, "
+                               f"which have no column form")
+            raise NoKernel("the element type of its input is unknown (declare it: "
+                           "flow.source(name, dtype=...))")
     src = ins[0]
-    if src is None:
-        raise NoKernel("the element type of its input is unknown (declare it: "
-                       "flow.source(name, dtype=...))")
+    if n.kind == "join":
+        (key, x), (_, y) = _pair(ins[0]), _pair(ins[1])
+        out = f"({key}, ({x}, {y}))"  # shown by explain; records, not columns, flow on
+        return Mode("kernel"), Unit("join", [n], ins[0], [out], right_dtype=ins[1])
     if n.kind == "unique":
         if src != "int64":
             raise NoKernel(f"its records are {src}; the unique kernel takes int64 records")
@@ -300,6 +314,8 @@ def kernel_name(unit: Unit) -> str:
 def kernel_source(unit: Unit) -> str:
     if unit.kind == "unique":
         return unique_source(unit)
+    if unit.kind == "join":
+        return join_source(unit)
     return chain_source(unit) if unit.kind == "chain" else keyed_source(unit)
 
 
@@ -325,6 +341,41 @@ def unique_source(unit: Unit) -> str:
         "            out[m] = k",
         "            m += 1",
         "    return keys.shape[0], m, count",
+    ]) + "\n"
+
+
+def join_source(unit: Unit) -> str:
+    """The pairs this tick's rows complete, as (k, x, y) columns, in the Python ``Join``'s
+    order: each left row (already stored, see :class:`JoinSide`) with the stored right rows of
+    its key, then each right row (stored after) with every left row of its key."""
+    node = unit.nodes[0]
+
+    def pairs(side, other, x, y, count):
+        return [f"    for i in range({side}k.shape[0]):",
+                f"        s = probe({other}tkeys, {other}used, {other}mask, {side}k[i])",
+                f"        if {other}used[s]:",
+                *([f"            n += {other}cnt[s]"] if count else [
+                   f"            r = {other}head[s]",
+                   "            while r >= 0:",
+                   f"                ok[m], ox[m], oy[m] = {side}k[i], {x}, {y}",
+                   "                m += 1",
+                   f"                r = {other}nxt[r]"])]
+
+    return "\n".join([
+        "@njit(cache=True)",
+        f"def {kernel_name(unit)}(ltkeys, lused, lhead, lcnt, lvals, lnxt, rtkeys, rused, rhead, rcnt,"
+        f" rvals, rnxt, lk, lv, rk, rv):",
+        f'    """join {node.name!r} of {unit.in_dtype} x {unit.right_dtype} columns: the (k, x, y)'
+        f' pairs this tick completes."""',
+        "    lmask, rmask = ltkeys.shape[0] - 1, rtkeys.shape[0] - 1",
+        "    n = 0",
+        *pairs("l", "r", "lv[i]", "rvals[r]", True),
+        *pairs("r", "l", "lvals[r]", "rv[i]", True),
+        "    ok, ox, oy = np.empty(n, np.int64), np.empty(n, lvals.dtype), np.empty(n, rvals.dtype)",
+        "    m = 0",
+        *pairs("l", "r", "lv[i]", "rvals[r]", False),
+        *pairs("r", "l", "lvals[r]", "rv[i]", False),
+        "    return ok, ox, oy",
     ]) + "\n"
 
 
@@ -428,6 +479,42 @@ def _rehash(tkeys, tvals, used, stamp, nkeys, nvals, nused, nstamp):
 
 
 @njit(cache=True)
+def _join_insert(tkeys, used, head, tail, cnt, vals, nxt, rows, nkeys, keys, values, start):
+    """Appends rows from ``start`` to a :class:`JoinSide` (room for them made beforehand) until
+    the batch ends or the index is full; returns the next record's index, rows and key count."""
+    mask = tkeys.shape[0] - 1
+    for i in range(start, keys.shape[0]):
+        k = keys[i]
+        s = probe(tkeys, used, mask, k)
+        if used[s]:
+            nxt[tail[s]] = rows
+        else:
+            if nkeys >= tkeys.shape[0] // 2:
+                return i, rows, nkeys
+            used[s] = True
+            tkeys[s] = k
+            head[s] = rows
+            cnt[s] = 0
+            nkeys += 1
+        tail[s] = rows
+        cnt[s] += 1
+        vals[rows] = values[i]
+        nxt[rows] = -1
+        rows += 1
+    return keys.shape[0], rows, nkeys
+
+
+@njit(cache=True)
+def _rehash_index(tkeys, used, head, tail, cnt, ntkeys, nused, nhead, ntail, ncnt):
+    mask = ntkeys.shape[0] - 1
+    for s in range(tkeys.shape[0]):
+        if used[s]:
+            d = probe(ntkeys, nused, mask, tkeys[s])
+            nused[d] = True
+            ntkeys[d], nhead[d], ntail[d], ncnt[d] = tkeys[s], head[s], tail[s], cnt[s]
+
+
+@njit(cache=True)
 def _gather(tkeys, tvals, used, keys):
     mask = tkeys.shape[0] - 1
     out = np.empty(keys.shape[0], tvals.dtype)
@@ -481,9 +568,9 @@ class KernelOp:
         self.where, self.loc = where, loc
         self.compile_seconds = 0.0
 
-    def columns(self, batch) -> Columns:
+    def columns(self, batch, dtype: str | None = None) -> Columns:
         try:
-            return Columns.from_records(batch, self.in_dtype)
+            return Columns.from_records(batch, dtype or self.in_dtype)
         except ValueError as exc:
             raise InputError(f"{self.where}: {exc}", self.loc) from None
 
@@ -626,7 +713,81 @@ class UniqueKernel(KernelOp):
         self.kernel(tab.keys, tab.used, 0, 1, empty, 0, empty, 0)
 
 
+class JoinSide:
+    """One side of a join in numpy arrays (picklable): rows ``vals[:rows]``, append-only, and
+    an open-addressing index over their keys, at most half full (``nkeys <= limit``).
+
+    The rows of one key form a chain in arrival order: from ``head`` of the key's slot through
+    ``nxt`` (-1 ends it) to ``tail``; ``cnt`` is its length. Keys are kept in the index only."""
+
+    def __init__(self, dtype: str, capacity: int = 1024):
+        self.tkeys, self.head, self.tail, self.cnt = (np.zeros(capacity, np.int64) for _ in range(4))
+        self.used = np.zeros(capacity, np.bool_)
+        self.vals, self.nxt = np.zeros(capacity, SCALARS[dtype]), np.zeros(capacity, np.int64)
+        self.rows = self.nkeys = 0
+
+    @property
+    def limit(self) -> int:
+        return len(self.tkeys) // 2
+
+    def index(self) -> tuple:
+        """The arrays the join kernel reads."""
+        return self.tkeys, self.used, self.head, self.cnt, self.vals, self.nxt
+
+    def insert(self, keys: np.ndarray, values: np.ndarray) -> None:
+        if self.rows + len(keys) > len(self.vals):
+            cap = max(2 * len(self.vals), self.rows + len(keys))
+            self.vals = np.concatenate([self.vals[:self.rows], np.zeros(cap - self.rows, self.vals.dtype)])
+            self.nxt = np.concatenate([self.nxt[:self.rows], np.zeros(cap - self.rows, np.int64)])
+        start = 0
+        while True:
+            start, self.rows, self.nkeys = _join_insert(
+                self.tkeys, self.used, self.head, self.tail, self.cnt, self.vals, self.nxt,
+                self.rows, self.nkeys, keys, values, start)
+            if start == len(keys):
+                return
+            self.grow()
+
+    def grow(self) -> None:
+        cap = 2 * len(self.tkeys)
+        tkeys, head, tail, cnt = (np.zeros(cap, np.int64) for _ in range(4))
+        used = np.zeros(cap, np.bool_)
+        _rehash_index(self.tkeys, self.used, self.head, self.tail, self.cnt, tkeys, used, head, tail, cnt)
+        self.tkeys, self.used, self.head, self.tail, self.cnt = tkeys, used, head, tail, cnt
+
+
+class JoinKernel(KernelOp):
+    """``join`` of two ``(int64 key, number)`` streams: both sides are :class:`JoinSide`
+    arrays; ``step`` returns the Python ``Join``'s records ``(k, (x, y))``, in its order.
+
+    The output is a list of records, not Columns: columns hold flat tuples only, so operators
+    after a join run as Python (``explain --kernels`` says so)."""
+
+    def __init__(self, kernel, left_dtype: str, right_dtype: str, **kw):
+        super().__init__(kernel, left_dtype, None, **kw)
+        self.right_dtype = right_dtype
+        self.left, self.right = JoinSide(fields(left_dtype)[1]), JoinSide(fields(right_dtype)[1])
+
+    def step(self, left, right) -> list:
+        lk, lv = self.columns(left).cols
+        rk, rv = self.columns(right, self.right_dtype).cols
+        self.left.insert(lk, lv)
+        k, x, y = self.run(*self.left.index(), *self.right.index(), lk, lv, rk, rv)
+        self.right.insert(rk, rv)
+        return list(zip(k.tolist(), zip(x.tolist(), y.tolist())))
+
+    def prime(self):
+        left, right = JoinSide(fields(self.in_dtype)[1], 2), JoinSide(fields(self.right_dtype)[1], 2)
+        lk, lv = Columns.empty(self.in_dtype).cols
+        rk, rv = Columns.empty(self.right_dtype).cols
+        left.insert(lk, lv)
+        right.insert(rk, rv)
+        self.kernel(*left.index(), *right.index(), lk, lv, rk, rv)
+
+
 def make_kernel_op(unit: Unit, kernel, where: str = "", loc=None) -> KernelOp:
+    if unit.kind == "join":
+        return JoinKernel(kernel, unit.in_dtype, unit.right_dtype, where=where, loc=loc)
     if unit.kind == "unique":
         return UniqueKernel(kernel, unit.in_dtype, where=where, loc=loc)
     if unit.kind == "chain":
