@@ -127,38 +127,28 @@ def test_push_fold_refusals(sessions, repo_root):
         push_fold(voting, "nope")
 
 
-def test_push_fold_refuses_a_position_from_the_table_side(tmp_path):
+JOIN_THEN_FOLD = """
+import hydropy as hp
+
+def step(acc, r):
+    return acc + (r,)
+
+flow = hp.Flow("t")
+joined = flow.source("a").join(flow.source("b"), name="j")
+joined.fold_keyed(tuple, step, name="f").sink("s")
+"""
+
+
+@pytest.mark.parametrize("extra, index, message", [
+    ("", [1], r"the position \[1\] is not in the join's left side"),
+    ("joined.sink('pairs')\n", [0], r"t.py:7: join 'j' also feeds sink 'sink_pairs'"),
+])
+def test_push_fold_refuses_a_table_side_position_or_other_readers_of_the_join(
+        tmp_path, extra, index, message):
     path = tmp_path / "t.py"
-    path.write_text(textwrap.dedent('''
-        import hydropy as hp
-
-        def step(acc, r):
-            return acc + (r,)
-
-        flow = hp.Flow("t")
-        joined = flow.source("a").join(flow.source("b"), name="j")
-        joined.fold_keyed(tuple, step, name="f").sink("s")
-    '''))
-    graph = to_lattice(load_flow(str(path)).graph(), "f", "sealed_set", [1])
-    with pytest.raises(RewriteRefused, match=r"the position \[1\] is not in the join's left side"):
-        push_fold(graph, "f")
-
-
-def test_push_fold_refuses_when_the_join_has_other_readers(tmp_path):
-    path = tmp_path / "t.py"
-    path.write_text(textwrap.dedent('''
-        import hydropy as hp
-
-        def step(acc, r):
-            return acc + (r,)
-
-        flow = hp.Flow("t")
-        joined = flow.source("a").join(flow.source("b"), name="j")
-        joined.fold_keyed(tuple, step, name="f").sink("s")
-        joined.sink("pairs")
-    '''))
-    graph = to_lattice(load_flow(str(path)).graph(), "f", "sealed_set", [0])
-    with pytest.raises(RewriteRefused, match=r"t.py:8: join 'j' also feeds sink 'sink_pairs'"):
+    path.write_text(JOIN_THEN_FOLD.lstrip("\n") + extra)
+    graph = to_lattice(load_flow(str(path)).graph(), "f", "sealed_set", index)
+    with pytest.raises(RewriteRefused, match=message):
         push_fold(graph, "f")
 
 
