@@ -157,6 +157,15 @@ _op("sink", (ANY,), params=("name",), output=lambda ins: None,
     doc="named output; shows a stream's records, a singleton's or keyed map's final value")
 
 
+#: operators that act on each record alone, keep nothing and read no state: a pass may move,
+#: replicate, partition or re-route them freely (the ``stateful=False`` kinds, but sources,
+#: loops, channels, sinks, per-tick partials and point-in-time reads)
+PER_RECORD = frozenset({"map", "filter", "flat_map", "filter_map", "inspect", "union", "forward",
+                        "fused"})
+#: per-tick aggregates of split_fold: they keep nothing across ticks
+PARTIALS = frozenset(k for k in SPECS if k.startswith("partial_"))
+
+
 def output_collection(kind: str, inputs: tuple[Collection, ...]) -> Collection | None:
     return SPECS[kind].output(inputs)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
+from hydropy.ir.ops import PER_RECORD
 
 from .lineage import (Const, Derived, Field, Record, Unknown, at, deps, node_lineage, PASS_THROUGH)
 from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
@@ -45,8 +46,7 @@ KEYED_STATE = {
     "unique": {0: ()},
     "lookup": {0: (0,)},
 }
-GLOBAL_STATE = ("fold", "reduce", "count", "lattice_fold", "cross", "tick_fold")
-STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused")
+GLOBAL_STATE = ("fold", "reduce", "count", "lattice_fold", "cross")
 
 
 class _KeyLost(Exception):
@@ -113,7 +113,7 @@ def _shared_lattices(g: Graph, stage: str, members: list[Node]) -> tuple[set[int
         c.kind == "sink" or (c.kind == "lookup" and c.inputs[1] == x.id) for c in g.consumers(x.id))}
     writers = {e for e, seen in reach.items()
                if any(g.node(i).kind in LATTICE_STATE for i in seen) and all(
-                   i in folds or ((i == e or g.node(i).kind in STATELESS) and not _leaves(g, stage, i))
+                   i in folds or ((i == e or g.node(i).kind in PER_RECORD) and not _leaves(g, stage, i))
                    for i in seen)}
     while True:
         shared = {f for f in folds if all(e in writers for e, seen in reach.items() if f in seen)}
@@ -251,7 +251,7 @@ def _split(g, stage, node, value, table: dict[Path, list[tuple[int, Path]]], cha
 
 
 def _stateless_chain(g: Graph, stage: str, chain: list[int]) -> bool:
-    return all(g.node(i).kind in STATELESS and g.node(i).location == stage for i in chain)
+    return all(g.node(i).kind in PER_RECORD and g.node(i).location == stage for i in chain)
 
 
 def _entry_of(g: Graph, stage: str, nid: int) -> int:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph
+from hydropy.ir.ops import PARTIALS, PER_RECORD
 
 from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
                      insert_channels, reach_in_stage)
 
-STATELESS = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "forward", "fused",
-             "network", "source", "partial_count", "partial_fold", "partial_reduce",
-             "partial_lattice_fold")
+#: what a replica may run without state to merge
+STATELESS = PER_RECORD | PARTIALS | {"network", "source"}
 
 
 def replicate(graph: Graph, stage: str, n: int) -> Graph:

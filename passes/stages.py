@@ -17,7 +17,7 @@ import networkx as nx
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import AT_LEAST_ONCE, STREAM, Graph, Node, verify
-from hydropy.ir.ops import output_collection
+from hydropy.ir.ops import PER_RECORD, output_collection
 
 #: non-monotone operators whose answer depends on when records arrive relative to each other
 TIMING_SENSITIVE = ("anti_join", "lookup", "snapshot")
@@ -151,8 +151,7 @@ def check_delivery_requirements(g: Graph) -> None:
 #: kind -> input ports where a record seen twice changes nothing
 ABSORBS_REPEATS = {"lattice_fold": {0}, "lattice_fold_keyed": {0}, "unique": {0}, "anti_join": {1},
                    "join_table": {1}}
-PASSES_REPEATS_ON = ("map", "filter", "flat_map", "filter_map", "inspect", "union", "fused",
-                     "forward", "network", "cycle")
+PASSES_REPEATS_ON = PER_RECORD | {"network", "cycle"}
 
 
 def _check_repeats_absorbed(g: Graph, net: Node) -> None:

@@ -60,8 +60,8 @@ def test_partition_without_its_key_check_is_caught(monkeypatch):
 
 def test_replicate_accepting_non_lattice_state_is_caught(monkeypatch):
     assert not mismatches(count_words(), WORDS)
-    anything = replicate_module.STATELESS + ("fold", "fold_keyed", "reduce", "reduce_keyed", "count",
-                                             "join", "unique", "anti_join", "cross", "snapshot", "lookup")
+    anything = replicate_module.STATELESS | {"fold", "fold_keyed", "reduce", "reduce_keyed", "count",
+                                             "join", "unique", "anti_join", "cross", "snapshot", "lookup"}
     monkeypatch.setattr(replicate_module, "STATELESS", anything)
     found = mismatches(count_words(), WORDS)
     assert any("replicate" in plan and m.sink == "counts" for plan, m in found)
@@ -131,9 +131,9 @@ def test_check_cli_fails_on_the_partition_mutant(monkeypatch, capsys, program):
 MUTANTS = {
     "partition skips its key check": (partition_module, "_requirements", lambda g, stage, members, *rest: {}),
     "replicate accepts non-lattice state": (
-        replicate_module, "STATELESS", replicate_module.STATELESS + (
+        replicate_module, "STATELESS", replicate_module.STATELESS | {
             "fold", "fold_keyed", "reduce", "reduce_keyed", "count", "join", "unique", "anti_join",
-            "cross", "snapshot", "lookup")),
+            "cross", "snapshot", "lookup"}),
     "decouple ignores ordering": (decouple_module, "check_no_divergent_delays", lambda g: None),
 }
 
