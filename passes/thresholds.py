@@ -18,6 +18,7 @@ from numbers import Number
 from hydropy.ir import KEYED, Graph, Node
 from hydropy.lattices import GCounter, Max, Min, SetUnion
 
+from .lineage import Field, Value, deps, node_lineage, substitute
 from .udf import global_value, returned_expression
 
 #: lattice -> how ``reveal()`` moves as the lattice grows ("up", "down"), or via len() for sets
@@ -54,10 +55,7 @@ def why_not_threshold(graph: Graph, reader: Node, fold: Node) -> str:
                 else f"filter '{reader.name}' is not a bound on the revealed value")
     if _UP[op] != ("up" if direction == "len" else direction):
         return f"filter '{reader.name}' bounds the value from the side it grows towards"
-    if not _deduplicated(graph, reader):
-        return (f"filter '{reader.name}' passes the value every tick it holds; add .unique() "
-                f"after it")
-    return ""
+    return _why_not_deduplicated(graph, reader, reader, Field(()), keyed)
 
 
 def _symbol(op: ast.cmpop) -> str:
@@ -93,8 +91,29 @@ def _reads_value(fn, node: ast.expr, param: str, keyed: bool, by_len: bool) -> b
     return isinstance(subject, ast.Name) and subject.id == param
 
 
-def _deduplicated(graph: Graph, node: Node) -> bool:
-    """Every path from ``node`` passes only stateless operators before a ``unique``."""
+def _why_not_deduplicated(graph: Graph, reader: Node, node: Node, record: Value,
+                          keyed: bool) -> str:
+    """Why not every path from ``node`` passes only stateless operators before a ``unique``
+    that sees records free of the lattice's value ("" when they do). ``record`` is the lineage
+    of ``node``'s records in terms of the snapshot's (``(k, v)`` when keyed, else ``v``): a
+    record that still carries the value differs every tick the value grows, so unique would
+    not make what passes independent of the tick split. A function hydropy cannot read counts
+    as carrying the value."""
     consumers = graph.consumers(node.id)
-    return bool(consumers) and all(
-        c.kind == "unique" or (c.kind in PASS_ON and _deduplicated(graph, c)) for c in consumers)
+    if not consumers or any(c.kind != "unique" and c.kind not in PASS_ON for c in consumers):
+        return (f"filter '{reader.name}' passes the value every tick it holds; add .unique() "
+                f"after it")
+    for c in consumers:
+        if c.kind == "unique":
+            found = deps(record)
+            if found is None or any(not keyed or not p or p[0] == 1 for p in found):
+                return (f"filter '{reader.name}' passes the value itself on to unique '{c.name}', "
+                        f"which sees a new record every tick the value grows; keep only the key "
+                        f"(or a constant) before unique")
+            continue
+        lineage = node_lineage(c)
+        inner = record if lineage is None else substitute(lineage.value, record)
+        why = _why_not_deduplicated(graph, reader, c, inner, keyed)
+        if why:
+            return why
+    return ""

@@ -67,3 +67,18 @@ def test_crdt_reads_flag_the_exact_read_only():
     assert p.name == "read_counts"
     assert "filter 'exactly' compares with ==" in p.reason
     assert "filter 'reached' is a threshold read (safe)" in p.reason
+
+
+@pytest.mark.parametrize("project", [lambda kv: kv, lambda kv: (kv[0], kv[1].reveal()), str])
+def test_a_threshold_read_whose_unique_still_sees_the_value_is_a_point_of_order(project):
+    """unique dedups records, so it only makes a threshold read tick-split independent when the
+    value (which grows every tick) is gone from what it sees; unreadable functions count too."""
+    flow = hp.Flow("reads")
+    state = flow.source("s").lattice_fold_keyed(GCounter, name="state")
+    state.snapshot(name="peek").filter(at_least, name="test").map(project, name="keep") \
+        .unique(name="once").sink("out")
+    [p] = points_of_order(flow.graph())
+    assert p.name == "peek" and "passes the value itself on to unique 'once'" in p.reason
+    updates = [("a", ("r1", 2)), ("a", ("r2", 2)), ("a", ("r3", 1))]
+    assert len(run(flow.graph(), {"s": updates})["out"]) == 1
+    assert len(run(flow.graph(), ticks=[{"s": [u]} for u in updates])["out"]) == 2  # 4, then 5
