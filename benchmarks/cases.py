@@ -428,6 +428,29 @@ def b5_hydropy(n: int, repeats: int, **_) -> dict:
     return {**out, "check": f"{len(pairs)} pairs, {digest(pairs)}"}
 
 
+# -- B6: two-phase commit partitioned (a fixed service time per logged vote) -----------------
+
+@case
+def b6_twopc(n: int, repeats: int, members: int = 1, **_) -> dict:
+    """examples/twopc.py with each vote's log write standing as 2 ms of sleep, in three stages
+    of ``members`` members each (partitioned on the transaction id)."""
+    import re
+
+    from hydropy.loader import load_flow
+    work = tempfile.mkdtemp(prefix="hydropy-bench-")
+    with open(os.path.join(os.path.dirname(HERE), "examples", "twopc.py"), encoding="utf-8") as fh:
+        text = re.sub(r"^LOG_SECONDS = .*$", "LOG_SECONDS = 0.002", fh.read(), flags=re.M)
+    path = os.path.join(work, "twopc.py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    txns = [(f"t{i}", ("balance", "audit") if i % 10 == 0 else ("balance",)) for i in range(n)]
+    out = on_ray(load_flow(path), os.path.join(PROGRAMS, f"twopc_{members}.yaml"), {"txns": txns},
+                 repeats, 200)
+    shutil.rmtree(work, ignore_errors=True)
+    result = out.pop("result")
+    return {**out, "check": digest({sink: sorted(rows) for sink, rows in result.items()})}
+
+
 def main(argv: list[str]) -> None:
     """``cases.py NAME N REPEATS [key=value...]``: run one case, print its JSON result."""
     import json

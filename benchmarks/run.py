@@ -42,6 +42,8 @@ SUITE = {
            ("time to first result on Ray, warm caches", "b4_first_result", 10, 10, {})],
     "B5": [("join, hydropy, local target", "b5_hydropy", 2_000_000, 20_000, {}),
            ("join, hand-written pure-Python dict of lists", "b5_python", 2_000_000, 20_000, {})],
+    "B6": [("two-phase commit, 3 stages of 1 member", "b6_twopc", 2_000, 40, {"members": 1}),
+           ("two-phase commit, 3 stages of 3 members", "b6_twopc", 2_000, 40, {"members": 3})],
 }
 
 
@@ -167,7 +169,8 @@ SAME_RESULT = {"B1": ("hydropy, local target", "hand-written pure-Python dict lo
                       "hydropy, local target"),
                "B2 Python operators": ("hydropy on Ray, batches of 10,000, Python operators",
                                        "hydropy, local target, Python operators"),
-               "B5": ("join, hydropy, local target", "join, hand-written pure-Python dict of lists")}
+               "B5": ("join, hydropy, local target", "join, hand-written pure-Python dict of lists"),
+               "B6": ("two-phase commit, 3 stages of 1 member", "two-phase commit, 3 stages of 3 members")}
 
 
 def check_agreement(results: dict) -> list[str]:
