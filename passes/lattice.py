@@ -26,6 +26,7 @@ Kinds (``as``), each with its precondition, checked first:
 from __future__ import annotations
 
 import ast
+import builtins
 
 from hydropy import lattices
 from hydropy.errors import RewriteRefused
@@ -33,8 +34,8 @@ from hydropy.ir import KEYED, Graph, Node, UserFn, verify
 from hydropy.ir.ops import output_collection
 
 from .analysis import Same, _walk, record_lineage
-from .lineage import _function_ast
 from .stages import check_delivery_requirements
+from .udf import global_value, returned_expression
 
 FOLDS = ("fold", "fold_keyed", "count")
 SEQUENCES = {"sealed_set": lattices.SealedSet, "bounded_prefix": lattices.BoundedPrefix}
@@ -90,7 +91,6 @@ def replace_with_lattice(g: Graph, fold: Node, lattice, reveal_fn) -> Node:
     return view
 
 
-
 # -- counts ---------------------------------------------------------------------------------
 
 def _check_counts(fold: Node) -> None:
@@ -134,20 +134,14 @@ def _check_set_insert(fold: Node) -> None:
 
 def _returns(fn: UserFn) -> tuple[list[str], ast.expr] | str:
     """(parameter names, the one returned expression) of ``fn``, or why it has no such form."""
-    found = _function_ast(fn)
-    if not isinstance(found, tuple):
-        return found if isinstance(found, str) else "cannot be read"
-    args, body = found
-    body = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-        return "is not a single return statement"
-    return [a.arg for a in args.posonlyargs + args.args], body[0].value
+    found = returned_expression(fn.obj)
+    return "is not a single return statement" if found is None else found
 
 
 def _is_builtin_call(e: ast.expr, names: tuple[str, ...], fn: UserFn) -> bool:
-    shadowed = getattr(fn.obj, "__globals__", {})
+    """``e`` calls one of the builtins ``names``, not shadowed where ``fn`` was defined."""
     return (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in names
-            and e.func.id not in shadowed)
+            and global_value(fn.obj, e.func.id) is getattr(builtins, e.func.id))
 
 
 def _makes_empty_set(init: UserFn) -> bool:
