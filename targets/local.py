@@ -37,6 +37,20 @@ from hydropy.runtime.columns import Columns
 from hydropy.runtime.ops import UNSET, sorted_items
 
 MAX_TICKS = 10_000
+#: records per input in one tick when a run is given whole inputs (``--tick-size``)
+DEFAULT_TICK_SIZE = 10_000
+
+
+def split_ticks(inputs: Mapping[str, Any], tick_size: int = DEFAULT_TICK_SIZE) -> list[dict[str, Any]]:
+    """The ticks a run of whole ``inputs`` is made of, on every target: tick t holds records
+    ``[t*tick_size, (t+1)*tick_size)`` of each input (an input that has ended is absent);
+    no input at all is one empty tick. This is part of the semantics: the local target, the
+    simulator's baseline and the Ray driver all cut inputs here."""
+    if not isinstance(tick_size, int) or isinstance(tick_size, bool) or tick_size < 1:
+        raise InputError(f"the tick size must be a positive number of records, got {tick_size!r}")
+    rounds = max([-(-len(v) // tick_size) for v in inputs.values()] + [1])
+    return [{name: records[t * tick_size:(t + 1) * tick_size] for name, records in inputs.items()
+             if t * tick_size < len(records)} for t in range(rounds)]
 
 
 class LocalRunner:
