@@ -18,20 +18,12 @@ from typing import Any
 import networkx as nx
 
 from hydropy.ir import KEYED, SINGLETON, Graph, Node, SourceLoc
+from hydropy.ir.ops import FOLDS, LATTICE_FOLDS, PARTIALS, PLAIN_FOLDS, SOURCES
 
 from . import lineage as L
 from .lineage import Const, Path, Record
 from .thresholds import why_not_threshold
 
-SOURCES = frozenset({"source", "source_iter"})
-#: folds whose successive values depend on the order and batching of their input
-PLAIN_FOLDS = frozenset({"fold", "reduce", "count", "fold_keyed", "reduce_keyed"})
-LATTICE_FOLDS = frozenset({"lattice_fold", "lattice_fold_keyed"})
-FOLDS = PLAIN_FOLDS | LATTICE_FOLDS
-#: per-tick partial aggregates (split_fold): their results are only ever folded by their merge
-PARTIALS = frozenset({"partial_count", "partial_fold", "partial_reduce", "partial_lattice_fold"})
-#: operators that read a fold's value at a point in time
-READS = frozenset({"snapshot", "lookup"})
 
 
 def _op(node: Node) -> str:
@@ -115,10 +107,6 @@ def _phrase(causes: tuple[str, ...]) -> str:
                         for c in causes)
 
 
-#: the input whose state a point-in-time read observes: a later arrival there changes the answer
-_STATE_PORT = {"lookup": 1, "snapshot": 0, "anti_join": 1}
-
-
 def _fold_behind(graph: Graph, node: Node) -> Node:
     """The fold whose value ``node`` carries, looking through maps of its value and forwards."""
     while node.kind in ("map", "forward") and node.coll.kind in (SINGLETON, KEYED):
@@ -143,7 +131,7 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
     for node in graph.nodes():
         if node.spec.monotone or node.kind in FOLDS or node.kind in PARTIALS:
             continue
-        ports = [_STATE_PORT[node.kind]] if node.kind in _STATE_PORT else range(len(node.inputs))
+        ports = [node.spec.read_port] if node.spec.read_port is not None else range(len(node.inputs))
         causes = tuple(dict.fromkeys(c for p in ports for c in _causes_via(graph, node, p)))
         if not causes:
             continue
@@ -585,20 +573,6 @@ class StateEntry:
         return f"{self.kind} '{self.name}'" + (f" ({self.loc.short})" if self.loc else "")
 
 
-_HOLDS = {
-    "join": "both sides of the join, every record ever seen, by key",
-    "cross": "both sides of the cross product, every record ever seen",
-    "unique": "set of seen records",
-    "anti_join": "set of keys seen on its second input",
-    "fold": "global accumulator", "reduce": "global accumulator", "count": "global count",
-    "lattice_fold": "global accumulator",
-    "fold_keyed": "per-key accumulator", "reduce_keyed": "per-key accumulator",
-    "lattice_fold_keyed": "per-key accumulator",
-    "join_table": "one table value per key, beside the state it joins",
-}
-_KEY_PATH = {"join": (0,), "unique": (), "anti_join": (0,), "fold_keyed": (0,),
-             "reduce_keyed": (0,), "lattice_fold_keyed": (0,), "join_table": (0,)}
-
 
 def state_inventory(graph: Graph) -> dict[str, list[StateEntry]]:
     """Per stage (every stage of the graph, in order), its stateful operators in graph order."""
@@ -608,11 +582,11 @@ def state_inventory(graph: Graph) -> dict[str, list[StateEntry]]:
         if not node.spec.stateful:
             continue
         lattice = node.kind in LATTICE_FOLDS
-        holds = _HOLDS.get(node.kind, f"state of a '{node.kind}' operator")
+        holds = node.spec.holds
         if lattice:
             holds += f" ({node.params['lattice'].__name__} lattice)"
         out[node.location].append(StateEntry(
-            node.id, node.kind, node.name, node.loc, holds, _KEY_PATH.get(node.kind),
+            node.id, node.kind, node.name, node.loc, holds, dict(node.spec.state_key).get(0),
             _state_key(graph, rec, node), lattice))
     return out
 

@@ -21,7 +21,6 @@ from .plan import STEP_KINDS, Step
 
 #: step kind -> function proposing argument dicts for that step on a graph
 PROPOSERS: dict[str, Callable[[Graph], list[dict]]] = {}
-FIXED = ("source", "sink", "network")
 
 
 def register_proposer(step: str, propose: Callable[[Graph], list[dict]]) -> None:
@@ -29,7 +28,7 @@ def register_proposer(step: str, propose: Callable[[Graph], list[dict]]) -> None
 
 
 def _movable(graph: Graph, stage: str) -> list[int]:
-    return [n.id for n in graph.nodes() if n.location == stage and n.kind not in FIXED[1:]]
+    return [n.id for n in graph.nodes() if n.location == stage and n.spec.family not in ("sink", "channel")]
 
 
 def propose_decouple(graph: Graph) -> list[dict]:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import STREAM, Graph, Node, verify
-
-FUSIBLE = ("map", "filter", "flat_map", "filter_map", "inspect")
+from hydropy.ir.ops import FUSIBLE
 
 
 def fuse(graph: Graph, operators: list[str]) -> Graph:

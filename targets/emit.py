@@ -26,22 +26,12 @@ from dataclasses import dataclass, field
 import yaml
 
 from hydropy.errors import HydropyError, LoadError
-from hydropy.ir import SINGLETON, STREAM, Graph, Node, UserFn
+from hydropy.ir import STREAM, Graph, Node, UserFn
+from hydropy.ir.ops import runtime_class
 from hydropy.ir.printer import statement
 from hydropy.ir.source import display_path, lambda_node
 
 HEADER = "# hydropy-generated sha256="
-RUNTIME_CLASSES = {
-    "forward": "Identity", "network": None, "map": "Map", "filter": "Filter", "flat_map": "FlatMap",
-    "filter_map": "FilterMap", "inspect": "Inspect", "union": "Union", "join": "Join",
-    "cross": "Cross", "unique": "Unique", "anti_join": "AntiJoin", "fold": "Fold",
-    "reduce": "Reduce", "count": "Count", "lattice_fold": "LatticeFold",
-    "fold_keyed": "FoldKeyed", "reduce_keyed": "ReduceKeyed",
-    "lattice_fold_keyed": "LatticeFoldKeyed", "snapshot": "Snapshot", "lookup": "Lookup",
-    "fused": "Fused", "join_table": "JoinTable",
-    "partial_count": "PartialCount", "partial_fold": "PartialFold",
-    "partial_reduce": "PartialReduce", "partial_lattice_fold": "PartialLatticeFold",
-}
 
 
 class CompileError(HydropyError):
@@ -239,9 +229,7 @@ class StageWriter:
                     args = [self.ref(f.obj, n, role) for (role, _), f in zip(n.spec.fns, n.fns)]
                     args += [self.ref(n.params[p], n, p) if p == "lattice" else repr(n.params[p])
                              for p in n.spec.params]
-                cls = RUNTIME_CLASSES[n.kind]
-                if n.kind == "map" and n.coll.kind != STREAM:
-                    cls = "MapSingleton" if n.coll.kind == SINGLETON else "MapKeyed"
+                cls = runtime_class(n.kind, n.coll)
                 args.append(f"where={n.where(short=True)!r}")
                 call = (", ".join(args) if n.kind != "fused" else  # a chain: one step per line
                         "\n            " + ",\n            ".join(args))

@@ -32,6 +32,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from hydropy.errors import InputError, ProgramError
 from hydropy.ir import KEYED, SINGLETON, STREAM, Graph, Node, verify
+from hydropy.ir.ops import runtime_class
 from hydropy.runtime import ops
 from hydropy.runtime.columns import Columns
 from hydropy.runtime.ops import UNSET, sorted_items
@@ -76,7 +77,7 @@ class LocalRunner:
                 self.feeds[nid] = unit.nodes[0].inputs
         self.order = [n for n in self.order if n.id not in absorbed]
         for n in self.order:
-            if n.kind in OPS and n.id not in self.ops:
+            if n.spec.runtime and n.id not in self.ops:
                 self.ops[n.id] = make_op(n)
         self.pending: dict[int, list] = defaultdict(list)  # cycle id -> records for next tick
         self.streams: dict[str, list] = {n.params["name"]: [] for n in self.order if n.kind == "sink"}
@@ -172,24 +173,10 @@ def canonical(graph: Graph, results: Mapping[str, list]) -> dict[str, list]:
     return out
 
 
-#: operator kind -> runtime class; the constructor takes the node's functions then parameters
-OPS = {
-    "forward": ops.Identity, "network": ops.Identity, "map": ops.Map, "filter": ops.Filter, "flat_map": ops.FlatMap,
-    "filter_map": ops.FilterMap, "inspect": ops.Inspect, "union": ops.Union, "join": ops.Join,
-    "cross": ops.Cross, "unique": ops.Unique, "anti_join": ops.AntiJoin, "fold": ops.Fold,
-    "reduce": ops.Reduce, "count": ops.Count, "lattice_fold": ops.LatticeFold,
-    "fold_keyed": ops.FoldKeyed, "reduce_keyed": ops.ReduceKeyed,
-    "lattice_fold_keyed": ops.LatticeFoldKeyed, "snapshot": ops.Snapshot, "lookup": ops.Lookup,
-    "fused": ops.Fused, "join_table": ops.JoinTable,
-    "partial_count": ops.PartialCount, "partial_fold": ops.PartialFold,
-    "partial_reduce": ops.PartialReduce, "partial_lattice_fold": ops.PartialLatticeFold,
-}
-
-
 def make_op(node: Node) -> ops.Op:
-    cls = OPS[node.kind]
-    if node.kind == "map" and node.coll.kind != STREAM:
-        cls = ops.MapSingleton if node.coll.kind == SINGLETON else ops.MapKeyed
+    """The runtime operator of ``node`` (its class from the op spec); the constructor takes
+    the node's functions, then its parameters."""
+    cls = getattr(ops, runtime_class(node.kind, node.coll))
     if node.kind == "fused":
         steps = [(kind, f.obj, where) for (kind, where), f in zip(node.params["steps"], node.fns)]
         return cls(*steps, where=node.where(), loc=node.loc)

@@ -31,6 +31,8 @@ from numba import njit, types
 
 from hydropy.errors import InputError, UserCodeError
 
+from hydropy.ir.ops import IDENTITIES
+
 from .columns import SCALARS, Columns, fields, is_tuple
 
 _MASK63 = np.int64(0x7FFFFFFFFFFFFFFF)
@@ -135,9 +137,6 @@ class KernelPlan:
     absorbed: set          # ids of nodes run inside a later node's unit
 
 
-CHAINABLE = ("map", "filter")
-KEYED_FOLDS = ("fold_keyed", "reduce_keyed")
-PASS_THROUGH = ("network", "forward")
 
 
 def plan(graph, source_dtypes: dict | None = None) -> KernelPlan:
@@ -153,7 +152,7 @@ def plan(graph, source_dtypes: dict | None = None) -> KernelPlan:
         if n.kind == "source":
             dtype[n.id] = n.coll.dtype or source_dtypes.get(n.params["name"])
             continue
-        if n.kind in PASS_THROUGH or n.kind == "sink":
+        if n.kind in IDENTITIES or n.kind == "sink":
             dtype[n.id] = ins[0] if ins else None
             continue
         try:
@@ -203,14 +202,14 @@ def report(graph, source_dtypes: dict | None = None) -> str:
 
 
 def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
-    if n.kind not in CHAINABLE + KEYED_FOLDS + ("unique", "join"):
+    if n.spec.kernel is None:
         raise NoKernel(f"no kernel for {n.kind}")
     if any(graph.node(i).coll.kind != "stream" for i in n.inputs):
         raise NoKernel("its input is not a stream")
     for i, src in zip(n.inputs, ins):
         if src is None:
             what = graph.node(i)
-            while what.kind in PASS_THROUGH:
+            while what.kind in IDENTITIES:
                 what = graph.node(what.inputs[0])
             if what.kind == "join":  # its (k, (x, y)) records have no column form
                 raise NoKernel(f"its input, join {what.name!r}, yields (k, (x, y)) records, "
@@ -846,7 +845,7 @@ def load_local_kernel(unit: Unit):
         spec.loader.exec_module(module)
         sys.modules[name] = module
     for node in unit.nodes:
-        if node.kind in CHAINABLE + KEYED_FOLDS:
+        if node.spec.kernel in ("chain", "keyed_fold"):
             fn = node.fn("fn").obj
             setattr(module, fn_global(node), _JITTED.get(fn) or njit(fn))
     return getattr(module, kernel_name(unit))
