@@ -11,6 +11,8 @@ from typing import Any, Iterator
 
 import networkx as nx
 
+from hydropy.errors import ProgramError
+
 from .ops import SPECS, Collection
 from .source import SourceLoc, UserFn
 
@@ -32,6 +34,25 @@ class Node:
     loc: SourceLoc | None = None
     coll: Collection | None = None
     location: str = MAIN
+
+    def __post_init__(self):
+        """Check the node against its kind's spec as it is built: a typo in a kind, a missing
+        parameter or a wrong number of functions fails here, not later inside a target."""
+        spec = SPECS.get(self.kind)
+        if spec is None:
+            raise ProgramError(f"unknown operator kind '{self.kind}' for '{self.name}'", self.loc)
+        if not isinstance(self.name, str) or not self.name:
+            raise ProgramError(f"a {self.kind} needs a non-empty name, got {self.name!r}", self.loc)
+        if not isinstance(self.inputs, tuple) or not all(isinstance(i, int) for i in self.inputs):
+            raise ProgramError(f"{self.where()}: inputs must be a tuple of node ids, got {self.inputs!r}",
+                               self.loc)
+        missing = [p for p in spec.params if p not in self.params]
+        if missing:
+            raise ProgramError(f"{self.where()} lacks parameter(s) {', '.join(missing)}", self.loc)
+        wanted = len(self.params["steps"]) if spec.fns is None else len(spec.fns)
+        if len(self.fns) != wanted:
+            raise ProgramError(f"{self.where()} needs {wanted} function(s), has {len(self.fns)}",
+                               self.loc)
 
     @property
     def spec(self):

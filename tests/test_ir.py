@@ -107,11 +107,23 @@ def test_verify_rejects_the_wrong_number_of_inputs():
         verify(graph)
 
 
-def test_verify_rejects_an_unknown_kind():
-    graph = small_flow().graph()
-    graph.replace(graph.by_name("halve").copy(kind="frobnicate"))
+def test_a_node_of_an_unknown_kind_cannot_be_built():
+    halve = small_flow().graph().by_name("halve")
     with pytest.raises(hp.ProgramError, match="frobnicate"):
-        verify(graph)
+        halve.copy(kind="frobnicate")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"params": {}}, "lacks parameter"),                  # a sink without its name
+    ({"fns": ()}, None),                                  # checked on the map below
+    ({"name": ""}, "non-empty name"),
+    ({"inputs": [1]}, "tuple of node ids"),
+])
+def test_a_node_is_checked_against_its_spec_when_built(change, message):
+    graph = small_flow().graph()
+    node = graph.sinks()[0] if "params" in change else graph.by_name("halve")
+    with pytest.raises(hp.ProgramError, match=message or "needs 1 function"):
+        node.copy(**change)
 
 
 def test_verify_rejects_a_node_reading_a_node_not_in_the_graph():
@@ -130,17 +142,6 @@ def test_verify_rejects_a_hand_built_graph_with_a_dangling_input():
         Node(1, "map", "m", (7,), {}, (ir.UserFn.wrap(abs),), loc, coll),
     ])
     with pytest.raises(hp.ProgramError, match="m"):
-        verify(graph)
-
-
-def test_verify_rejects_missing_functions_and_parameters():
-    graph = small_flow().graph()
-    graph.replace(graph.by_name("halve").copy(fns=()))
-    with pytest.raises(hp.ProgramError, match="halve"):
-        verify(graph)
-    graph = small_flow().graph()
-    graph.replace(graph.by_name("xs").copy(params={}))
-    with pytest.raises(hp.ProgramError, match="name"):
         verify(graph)
 
 
