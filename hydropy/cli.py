@@ -75,7 +75,7 @@ def _cmd_run(args) -> int:
 def check_against_single_node(flow, inputs, results, plan: str | None = None) -> str:
     """One line saying whether ``results`` equal the single-node program's sinks (as multisets
     where a sink is unordered in the design point: members of a stage interleave records)."""
-    from hydropy.targets.compile import design_point
+    from hydropy.passes.pipeline import design_point
     from hydropy.targets.local import canonical
     graph = design_point(flow.graph(), plan)
     expected = canonical(graph, flow.run(inputs))
@@ -99,7 +99,7 @@ def _cmd_check(args) -> int:
     graph = flow.graph()
     inputs = load_inputs(args.inputs or _default_inputs(args.program, graph))
     if args.plan:
-        from hydropy.targets.compile import design_point
+        from hydropy.passes.pipeline import design_point
         plans, refused = [(None, design_point(graph, args.plan))], 0
     else:
         from hydropy.passes.explore import candidate_plans

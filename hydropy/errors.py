@@ -41,6 +41,16 @@ class RewriteRefused(HydropyError):
     """A rewrite's precondition does not hold; the message names operator, line and reason."""
 
 
+class CompileError(HydropyError):
+    """The program cannot be emitted as stage code (named operator, file:line, reason)."""
+
+
+class PassFailed(HydropyError):
+    """A rewrite step returned a graph that does not verify: a bug in hydropy, not the user's."""
+
+    exit_code = 1
+
+
 class UserCodeError(HydropyError):
     """A user function raised while the program ran."""
 

@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import yaml
 
-from hydropy.errors import HydropyError, PlanError
-from hydropy.ir import Graph
+from hydropy.errors import HydropyError, PassFailed, PlanError
+from hydropy.ir import Graph, verify
 from hydropy.ir.source import SourceLoc
 
 from .decouple import decouple
@@ -124,8 +124,12 @@ def _step(item: Any, node, path: str) -> Step:
     return Step(kind, dict(args), loc)
 
 
-def apply_plan(graph: Graph, steps: list[Step]) -> list[tuple[Step, Graph]]:
-    """The graph after each step, in order. A failing step's error gets the step's plan line."""
+def apply_plan(graph: Graph, steps: list[Step], *, verify_steps: bool = True) -> list[tuple[Step, Graph]]:
+    """The graph after each step, in order. A failing step's error gets the step's plan line.
+
+    Contract of every step (as xDSL's passes): the graph is valid before and after it. With
+    ``verify_steps`` (the default; turn it off only for speed), the graph a step returns is
+    verified, and a step that breaks it is hydropy's bug, reported as :class:`PassFailed`."""
     history = []
     for step in steps:
         try:
@@ -133,5 +137,11 @@ def apply_plan(graph: Graph, steps: list[Step]) -> list[tuple[Step, Graph]]:
         except HydropyError as exc:
             where = f"{exc.loc}: " if exc.loc else ""
             raise type(exc)(f"plan step '{step.kind}' refused: {where}{exc.message}", step.loc) from exc
+        if verify_steps:
+            try:
+                verify(graph)
+            except HydropyError as exc:
+                raise PassFailed(f"plan step '{step.kind}' produced an invalid graph ({exc}); "
+                                 f"this is a bug in hydropy, please report it", step.loc) from exc
         history.append((step, graph))
     return history

@@ -10,7 +10,7 @@ def run_flow(flow, inputs=None, target: str = "local", *, plan: str | None = Non
              **options) -> dict[str, list]:
     """Run ``flow`` (after ``plan``, a plan file's path) on ``target``; return each sink's contents."""
     if target == "local":
-        from .compile import design_point
+        from hydropy.passes.pipeline import design_point
         from .local import run
         graph = design_point(flow.graph(), plan) if plan else flow.graph()
         return run(graph, inputs, **options)

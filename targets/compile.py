@@ -5,19 +5,9 @@ import os
 
 from hydropy.errors import HydropyError
 from hydropy.ir import Graph
+from hydropy.passes.pipeline import design_point
 
 from .emit import emit, find_program, write_compiled
-
-
-def design_point(graph: Graph, plan_path: str | None) -> Graph:
-    """The graph after the plan's steps (none: the single-node program), with channels placed."""
-    from hydropy.passes.plan import apply_plan, load_plan
-    from hydropy.passes.stages import insert_channels
-    if plan_path:
-        history = apply_plan(graph, load_plan(plan_path))
-        if history:
-            graph = history[-1][1]
-    return insert_channels(graph)
 
 
 def compile_flow(flow, out_dir: str, *, plan: str | None = None, target: str = "ray",

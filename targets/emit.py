@@ -25,17 +25,13 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from hydropy.errors import HydropyError, LoadError
+from hydropy.errors import CompileError, HydropyError, LoadError
 from hydropy.ir import STREAM, Graph, Node, UserFn
 from hydropy.ir.ops import runtime_class
 from hydropy.ir.printer import statement
 from hydropy.ir.source import display_path, lambda_node
 
 HEADER = "# hydropy-generated sha256="
-
-
-class CompileError(HydropyError):
-    """The program cannot be emitted as stage code (named operator, file:line, reason)."""
 
 
 @dataclass

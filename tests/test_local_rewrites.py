@@ -224,3 +224,29 @@ def test_a_duplicating_channel_is_refused_before_state_that_counts_repeats(repo_
         apply_plan(moved_graph, parse_plan(f"steps:\n  - reorder: {{channel: {channel}, duplicates: true}}\n"))
     reordered = apply_plan(moved_graph, parse_plan(f"steps:\n  - reorder: {{channel: {channel}}}\n"))
     assert run(reordered[-1][1], {"lines": ["a b a"]}) == flow.run({"lines": ["a b a"]})
+
+
+def test_a_step_that_breaks_the_graph_is_reported_as_hydropys_bug(monkeypatch):
+    """apply_plan verifies after every step: a pass returning an invalid graph is caught there,
+    named with its plan line, instead of failing later inside a target."""
+    from hydropy.errors import PassFailed
+    from hydropy.passes import plan as plan_mod
+    from hydropy.passes.pipeline import design_point
+
+    def broken_decouple(graph, operators, to):
+        g = graph.copy()
+        node = g.by_name(operators[0])
+        g.nx.remove_edge(node.inputs[0], node.id, key=0)  # edges no longer match inputs
+        return g
+
+    kind = plan_mod.STEP_KINDS["decouple"]
+    monkeypatch.setitem(plan_mod.STEP_KINDS, "decouple", kind.__class__(
+        "decouple", broken_decouple, kind.required, kind.optional))
+    from hydropy import Flow
+    flow = Flow("broken")
+    flow.source("xs").map(abs, name="m").sink("out")
+    steps = [{"decouple": {"operators": ["m"], "to": "b"}}]
+    with pytest.raises(PassFailed, match="plan step 'decouple' produced an invalid graph"):
+        design_point(flow.graph(), steps)
+    # with verification off (for speed) the same plan goes through unchecked
+    design_point(flow.graph(), steps, verify_steps=False)
