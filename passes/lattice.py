@@ -33,7 +33,7 @@ from hydropy.errors import RewriteRefused
 from hydropy.ir import KEYED, Graph, Node, UserFn, verify
 from hydropy.ir.ops import output_collection
 
-from .analysis import Same, _walk, record_lineage
+from .keys import Same, record_lineage, walk
 from .stages import check_delivery_requirements
 from .udf import global_value, returned_expression
 
@@ -197,7 +197,7 @@ def _check_position(graph: Graph, fold: Node, index: tuple[int, ...]) -> None:
     if not index or not all(isinstance(i, int) and i >= 0 for i in index):
         raise RewriteRefused(f"index {list(index)!r} must be a non-empty list of field numbers", fold.loc)
     full = (1, *index) if fold.kind == "fold_keyed" else index
-    value = _walk(record_lineage(graph)[fold.inputs[0]], full)
+    value = walk(record_lineage(graph)[fold.inputs[0]], full)
     origins = value.origins if isinstance(value, Same) else frozenset()
     where = "value" if fold.kind == "fold_keyed" else "record"
     field = "".join(f"[{i}]" for i in index)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from hydropy.errors import CompileError, HydropyError, LoadError
+from hydropy.errors import CompileError, LoadError
 from hydropy.ir import STREAM, Graph, Node, UserFn
 from hydropy.ir.ops import runtime_class
 from hydropy.ir.printer import statement

@@ -17,7 +17,7 @@ import pytest
 from hydropy import Flow
 from hydropy.cli import main
 from hydropy.loader import load_flow
-from hydropy.passes.analysis import points_of_order
+from hydropy.passes.monotonicity import points_of_order
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted((ROOT / "examples").glob("*.py"))

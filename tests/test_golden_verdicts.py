@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hydropy import RewriteRefused
 from hydropy.ir import SPECS
 from hydropy.loader import load_flow, load_inputs
-from hydropy.passes.analysis import state_inventory
+from hydropy.passes.state import state_inventory
 from hydropy.passes.decouple import decouple
 from hydropy.passes.partition import partition
 from hydropy.passes.plan import apply_plan, load_plan

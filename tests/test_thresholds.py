@@ -5,7 +5,7 @@ import pytest
 
 import hydropy as hp
 from hydropy.lattices import GCounter, Max, Min, PNCounter, SetUnion
-from hydropy.passes.analysis import points_of_order
+from hydropy.passes.monotonicity import points_of_order
 from hydropy.targets.local import run
 
 BOUND = 4
