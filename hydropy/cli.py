@@ -187,7 +187,7 @@ def _cmd_explain(args) -> int:
         from hydropy.passes.analysis import report
         out.append(report(sections[-1][1]).rstrip("\n"))
     if args.kernels:
-        from hydropy.runtime.kernels import report as kernel_report
+        from hydropy.passes.kernel_plan import report as kernel_report
         out.append(kernel_report(sections[-1][1]).rstrip("\n"))
     if args.format == "json" and len(sections) > 1:
         out = ["[" + ",\n".join(out) + "]"]

@@ -82,7 +82,7 @@ class StageWriter:
         self.graph, self.stage, self.program = graph, stage, program
         self.imports: dict[str, set[str]] = {}
         self.vars: dict[int, str] = {n.id: ident(n.name) for n in graph.nodes()}
-        self.kernels = kernel_plan  # a hydropy.runtime.kernels.KernelPlan, or None: no kernels
+        self.kernels = kernel_plan  # a hydropy.passes.kernel_plan.KernelPlan, or None: no kernels
 
     # -- references to user code --------------------------------------------------------
     def ref(self, obj, node: Node, what: str) -> str:
@@ -133,7 +133,8 @@ class StageWriter:
 
     def kernel(self, unit) -> str:
         """Module-level code of one kernel: its user functions jitted, then the kernel."""
-        from hydropy.runtime.kernels import fn_global, kernel_source
+        from hydropy.passes.kernel_plan import fn_global
+        from hydropy.targets.kernel_source import kernel_source
         jitted = [f"{fn_global(n)} = njit(cache=True)({self.ref(n.fn('fn').obj, n, 'fn')})"
                   for n in unit.nodes if n.fns]
         lines = ["", "", *jitted, *(["", ""] if jitted else []), kernel_source(unit).rstrip("\n")]
@@ -143,7 +144,7 @@ class StageWriter:
 
     def check_kernel_names(self, units) -> None:
         """Kernel globals must not shadow a name the stage imports from the program."""
-        from hydropy.runtime.kernels import fn_global, kernel_name
+        from hydropy.passes.kernel_plan import fn_global, kernel_name
         imported = {name for names in self.imports.values() for name in names}
         for unit in units:
             globals_ = [(n, fn_global(n)) for n in unit.nodes if n.fns] + [(unit.nodes[-1], kernel_name(unit))]
@@ -154,7 +155,7 @@ class StageWriter:
                                        f"(name=...) or the function", node.loc)
 
     def kernel_op(self, unit, node: Node) -> str:
-        from hydropy.runtime.kernels import kernel_name
+        from hydropy.passes.kernel_plan import kernel_name
         where = f"where={node.where(short=True)!r}"
         if unit.kind == "join":
             return (f"kernels.JoinKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.right_dtype!r}, "
@@ -330,7 +331,7 @@ def emit(graph: Graph, program: Program, program_arg: str) -> dict[str, str]:
     files: dict[str, str] = {}
     plan = None
     if any(n.kind == "source" and n.coll.dtype for n in graph.nodes()):
-        from hydropy.runtime.kernels import plan as kernel_plan
+        from hydropy.passes.kernel_plan import plan as kernel_plan
         plan = kernel_plan(graph)
     for stage in graph.locations():
         files[f"stages/{stage}.py"] = with_header(StageWriter(graph, stage, program, plan).render())

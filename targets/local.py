@@ -58,7 +58,7 @@ class LocalRunner:
     """Holds the state of one running program; ``tick(batch)`` advances it by one tick.
 
     ``dtypes`` (input name -> element type) adds to the types the sources declare; where
-    types are known, operators run as Numba kernels (:mod:`hydropy.runtime.kernels`).
+    types are known, operators run as Numba kernels (:mod:`hydropy.passes.kernel_plan`).
     """
 
     def __init__(self, graph: Graph, dtypes: Mapping[str, str] | None = None):
@@ -67,13 +67,15 @@ class LocalRunner:
         self.sources = {n.params["name"]: n for n in self.order if n.kind == "source"}
         self.ops, self.feeds, absorbed = {}, {}, set()
         if dtypes or any(n.coll.dtype for n in self.sources.values()):
-            from hydropy.runtime import kernels  # numba: only for programs with numeric types
-            plan = kernels.plan(graph, dtypes)
+            # numba: imported only for programs with numeric types (start-up time)
+            from hydropy.passes.kernel_plan import plan as kernel_plan
+            from hydropy.targets.local_kernels import load_local_kernel, make_kernel_op
+            plan = kernel_plan(graph, dtypes)
             absorbed = plan.absorbed
             for nid, unit in plan.units.items():
                 node = graph.node(nid)
-                self.ops[nid] = kernels.make_kernel_op(unit, kernels.load_local_kernel(unit),
-                                                       where=node.where(), loc=node.loc)
+                self.ops[nid] = make_kernel_op(unit, load_local_kernel(unit), where=node.where(),
+                                               loc=node.loc)
                 self.feeds[nid] = unit.nodes[0].inputs
         self.order = [n for n in self.order if n.id not in absorbed]
         for n in self.order:

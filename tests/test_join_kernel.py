@@ -13,7 +13,9 @@ import hydropy as hp
 from hydropy.ir.ops import with_dtype
 from hydropy.loader import load_flow
 from hydropy.passes.decouple import decouple
-from hydropy.runtime import kernels, ops
+from hydropy.passes import kernel_plan
+from hydropy.runtime import ops
+from hydropy.targets import local_kernels
 from hydropy.runtime.columns import Columns
 from hydropy.targets.compile import compile_flow
 from hydropy.targets.local import run as run_local
@@ -30,9 +32,9 @@ def join_flow(left=("int64", "int64"), right=("int64", "float64")):
 
 def join_ops(flow):
     """The kernel operator of the flow's join and a fresh Python ``Join``."""
-    (unit,) = kernels.plan(flow.graph()).units.values()
+    (unit,) = kernel_plan.plan(flow.graph()).units.values()
     assert unit.kind == "join"
-    return kernels.make_kernel_op(unit, kernels.load_local_kernel(unit)), ops.Join()
+    return local_kernels.make_kernel_op(unit, local_kernels.load_local_kernel(unit)), ops.Join()
 
 
 def ticks_of(records, cuts):
@@ -76,7 +78,7 @@ def test_join_state_grows_past_its_initial_capacity_and_survives_pickling():
 def test_join_of_non_numeric_or_non_int_keyed_inputs_falls_back_with_its_reason():
     def modes(flow):
         graph = flow.graph()
-        return {graph.node(i).name: m for i, m in kernels.plan(graph).modes.items()}
+        return {graph.node(i).name: m for i, m in kernel_plan.plan(graph).modes.items()}
     flow = join_flow(right=("float64", "float64"))
     (mode,) = modes(flow).values()
     assert mode.mode == "python" and "keys are float64" in mode.reason
@@ -93,10 +95,10 @@ def test_join_of_non_numeric_or_non_int_keyed_inputs_falls_back_with_its_reason(
     got = modes(flow)
     assert got["jn"].mode == "kernel" and "(k, (x, y)) records" in got["key"].reason
     graph = decouple(flow.graph(), ["key"], to="after")  # the reason is found across a channel
-    after = {graph.node(i).name: m for i, m in kernels.plan(graph).modes.items()}
+    after = {graph.node(i).name: m for i, m in kernel_plan.plan(graph).modes.items()}
     assert "join 'jn', yields (k, (x, y)) records" in after["key"].reason
     assert "jn_kernel ((int64, int64) x (int64, bool) -> (int64, (int64, bool)))" in \
-        kernels.report(flow.graph())
+        kernel_plan.report(flow.graph())
 
 
 PROGRAM = """import hydropy as hp

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 import hydropy as hp
 from hydropy.errors import InputError, UserCodeError
+from hydropy.passes import kernel_plan
 from hydropy.runtime import kernels
+from hydropy.targets import local_kernels
 from hydropy.runtime.batch import route, stable_hash
 from hydropy.runtime.columns import Columns, normalize
 from hydropy.targets.local import LocalRunner
@@ -59,7 +61,7 @@ def chain_flow(dtype):
 
 def modes(flow, dtypes=None):
     graph = flow.graph()
-    plan = kernels.plan(graph, dtypes)
+    plan = kernel_plan.plan(graph, dtypes)
     return {graph.node(i).name: m for i, m in plan.modes.items()}
 
 
@@ -139,7 +141,7 @@ def test_plan_fuses_map_filter_chains_and_types_the_fold():
     m = modes(chain_flow("int64"))
     assert m["parse"].mode == m["odd"].mode == m["half"].mode == "kernel"
     assert m["top"].dtype == "(int64, float64)"
-    plan = kernels.plan(chain_flow("int64").graph())
+    plan = kernel_plan.plan(chain_flow("int64").graph())
     # parse+odd fuse (odd feeds two readers, so it ends its chain); half is its own chain
     assert sorted(u.name for u in plan.units.values()) == ["half", "parse_odd", "top"]
 
@@ -250,9 +252,9 @@ def test_keyed_kernel_step_returns_changed_pairs_like_python_operator(batches):
     from hydropy.runtime import ops
     flow = hp.Flow("step")
     flow.source("kv", dtype=("int64", "float64")).fold_keyed(float, add, name="sums")
-    unit = next(iter(kernels.plan(flow.graph()).units.values()))
+    unit = next(iter(kernel_plan.plan(flow.graph()).units.values()))
     unit.emits = True  # a reader of the changed pairs (none of today's kinds reads them)
-    kernel_op = kernels.make_kernel_op(unit, kernels.load_local_kernel(unit))
+    kernel_op = local_kernels.make_kernel_op(unit, local_kernels.load_local_kernel(unit))
     python_op = ops.FoldKeyed(float, add)
     for batch in batches:
         assert list(kernel_op.step(batch)) == python_op.step(batch)

@@ -1,0 +1,291 @@
+"""The kernel plan: which operators run as Numba kernels, and with which element types.
+
+From the element types of the sources (declared with ``flow.source(name, dtype=...)`` or
+read off :class:`~hydropy.runtime.columns.Columns` inputs), :func:`plan` types each user
+function with Numba and picks each operator's mode: a ``map``/``filter`` whose function
+Numba compiles for its input type, a ``fold_keyed``/``reduce_keyed`` over ``(int64 key,
+number)`` pairs, a ``unique`` of int64 records and a ``join`` of two streams of such pairs
+(which kinds can, is the spec's ``kernel`` fact). Adjacent kernel ``map``/``filter``
+operators of one stage, each the only reader of the one before, fuse into one unit (one
+loop). Every other operator, and one whose function Numba cannot compile (the reason is
+recorded and shown by ``explain --kernels``), runs as the per-record Python operator.
+The plan reads the graph and never changes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from numba import njit, types
+
+from hydropy.ir.ops import IDENTITIES
+from hydropy.runtime.columns import fields, is_tuple
+
+
+# -- element types <-> Numba types ------------------------------------------------------
+
+_NB = {"int64": types.int64, "float64": types.float64, "bool": types.boolean}
+
+
+def numba_type(dtype: str):
+    if is_tuple(dtype):
+        return types.Tuple([_NB[f] for f in fields(dtype)])
+    return _NB[dtype]
+
+
+def dtype_of(t) -> str | None:
+    """The element type of values of Numba type ``t``, or None when it has no column form."""
+    if isinstance(t, types.Boolean):
+        return "bool"
+    if t == types.int64 or t == types.float64:
+        return str(t)
+    if isinstance(t, types.BaseTuple) and len(t) >= 2:
+        names = [dtype_of(x) for x in t]
+        if all(n is not None and not is_tuple(n) for n in names):
+            return "(" + ", ".join(names) + ")"
+    return None
+
+
+class NoKernel(Exception):
+    """Why an operator runs as Python (the message is shown by ``explain --kernels``)."""
+
+
+JITTED: dict = {}
+
+
+def returns(fn, *argtypes):
+    """The Numba type ``fn`` returns for ``argtypes``; raises NoKernel when it does not compile."""
+    label = getattr(fn, "__qualname__", repr(fn))
+    if isinstance(fn, type):
+        raise NoKernel(f"{label} is a class, not a function")
+    disp = JITTED.get(fn)
+    if disp is None:
+        try:
+            disp = JITTED[fn] = njit(fn)
+        except Exception as exc:
+            raise NoKernel(f"Numba cannot take {label}: {_first_line(exc)}") from None
+    try:
+        disp.compile(tuple(argtypes))
+    except Exception as exc:
+        raise NoKernel(f"Numba cannot compile {label}: {_first_line(exc)}") from None
+    return types.unliteral(disp.overloads[tuple(argtypes)].signature.return_type)
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()
+             and not ln.startswith(("Failed in", "During:", "File "))]
+    return (lines[0] if lines else type(exc).__name__)[:160]
+
+
+# -- the plan: which operators are kernels --------------------------------------------
+
+@dataclass
+class Mode:
+    """How one operator runs: ``kernel`` or ``python`` (with the reason), its output type."""
+
+    mode: str
+    reason: str = ""
+    dtype: str | None = None
+
+
+@dataclass
+class Unit:
+    """One kernel: a fused chain of map/filter nodes, one keyed fold, one unique or one join.
+
+    ``dtypes[i]`` is the element type after ``nodes[i]``; ``init`` the fold's initial value;
+    ``emits``: some operator reads the pairs a keyed fold changes per tick (sinks, snapshot
+    and lookup read its state instead), so its kernel must track them.
+    """
+
+    kind: str                      # "chain", the keyed fold's kind, or "unique"
+    nodes: list
+    in_dtype: str
+    dtypes: list = field(default_factory=list)
+    init: object = None
+    emits: bool = True
+    right_dtype: str | None = None  # a join's right input
+
+    @property
+    def out_dtype(self) -> str:
+        return self.dtypes[-1]
+
+    @property
+    def name(self) -> str:
+        return "_".join(n.name for n in self.nodes)
+
+
+@dataclass
+class KernelPlan:
+    modes: dict            # node id -> Mode
+    units: dict            # id of a unit's last node -> Unit
+    absorbed: set          # ids of nodes run inside a later node's unit
+
+
+def plan(graph, source_dtypes: dict | None = None) -> KernelPlan:
+    """Element types and modes of every operator of ``graph``; sources take their declared
+    dtype, else the one in ``source_dtypes`` (input name -> dtype)."""
+    source_dtypes = source_dtypes or {}
+    dtype: dict[int, str | None] = {}
+    modes: dict[int, Mode] = {}
+    units: dict[int, Unit] = {}
+    absorbed: set[int] = set()
+    for n in graph.topo_order():
+        ins = [dtype.get(i) for i in n.inputs]
+        if n.kind == "source":
+            dtype[n.id] = n.coll.dtype or source_dtypes.get(n.params["name"])
+            continue
+        if n.kind in IDENTITIES or n.kind == "sink":
+            dtype[n.id] = ins[0] if ins else None
+            continue
+        try:
+            mode, unit = _mode(graph, n, ins)
+        except NoKernel as why:
+            mode, unit = Mode("python", str(why)), None
+        modes[n.id], dtype[n.id] = mode, mode.dtype
+        if unit is None:
+            continue
+        prev = units.get(n.inputs[0])
+        if (unit.kind == "chain" and prev is not None and prev.kind == "chain"
+                and prev.nodes[-1].location == n.location
+                and len(graph.consumers(prev.nodes[-1].id)) == 1):
+            del units[n.inputs[0]]
+            absorbed.add(prev.nodes[-1].id)
+            prev.nodes.append(n)
+            prev.dtypes.append(mode.dtype)
+            unit = prev
+        units[n.id] = unit
+    return KernelPlan(modes, units, absorbed)
+
+
+def report(graph, source_dtypes: dict | None = None) -> str:
+    """How each operator of ``graph`` runs, per stage: ``kernel`` (named, with its element
+    types) or ``python`` with the reason; what ``hydropy explain --kernels`` prints."""
+    kp = plan(graph, source_dtypes)
+    unit_of = {n.id: u for u in kp.units.values() for n in u.nodes}
+    rows: dict[str, list[tuple[str, ...]]] = {}
+    for n in graph.topo_order():
+        mode = kp.modes.get(n.id)
+        if mode is None:
+            continue
+        if mode.mode == "kernel":
+            u = unit_of[n.id]
+            fused = f", fused: {' + '.join(x.name for x in u.nodes)}" if len(u.nodes) > 1 else ""
+            ins = u.in_dtype if u.right_dtype is None else f"{u.in_dtype} x {u.right_dtype}"
+            how = f"kernel {kernel_name(u)} ({ins} -> {u.out_dtype}{fused})"
+        else:
+            how = f"python: {mode.reason}"
+        rows.setdefault(n.location, []).append((n.name, n.kind, how))
+    out = ["kernels:"]
+    for stage, items in rows.items():
+        out.append(f"  stage {stage}:")
+        wn, wk = (max(len(row[i]) for row in items) for i in (0, 1))
+        out += [f"    {name:{wn}}  {kind:{wk}}  {how}" for name, kind, how in items]
+    return "\n".join(out) + "\n"
+
+
+def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
+    if n.spec.kernel is None:
+        raise NoKernel(f"no kernel for {n.kind}")
+    if any(graph.node(i).coll.kind != "stream" for i in n.inputs):
+        raise NoKernel("its input is not a stream")
+    for i, src in zip(n.inputs, ins):
+        if src is None:
+            what = graph.node(i)
+            while what.kind in IDENTITIES:
+                what = graph.node(what.inputs[0])
+            if what.kind == "join":  # its (k, (x, y)) records have no column form
+                raise NoKernel(f"its input, join {what.name!r}, yields (k, (x, y)) records, "
+                               f"which have no column form")
+            raise NoKernel("the element type of its input is unknown (declare it: "
+                           "flow.source(name, dtype=...))")
+    src = ins[0]
+    if n.kind == "join":
+        (key, x), (_, y) = _pair(ins[0]), _pair(ins[1])
+        out = f"({key}, ({x}, {y}))"  # shown by explain; records, not columns, flow on
+        return Mode("kernel"), Unit("join", [n], ins[0], [out], right_dtype=ins[1])
+    if n.kind == "unique":
+        if src != "int64":
+            raise NoKernel(f"its records are {src}; the unique kernel takes int64 records")
+        return Mode("kernel", dtype=src), Unit("unique", [n], src, [src])
+    fn = n.fn("fn").obj
+    if n.kind == "map":
+        out = dtype_of(returns(fn, numba_type(src)))
+        if out is None:
+            raise NoKernel(f"{_label(fn)} returns {returns(fn, numba_type(src))}, which has no "
+                           f"column form (int64, float64, bool or a flat tuple of them)")
+        return Mode("kernel", dtype=out), Unit("chain", [n], src, [out])
+    if n.kind == "filter":
+        res = returns(fn, numba_type(src))
+        if not isinstance(res, (types.Boolean, types.Integer, types.Float)):
+            raise NoKernel(f"{_label(fn)} returns {res}, not a truth value")
+        return Mode("kernel", dtype=src), Unit("chain", [n], src, [src])
+    key, value = _pair(src)
+    if n.kind == "fold_keyed":
+        try:
+            init = n.fn("init").obj()
+        except Exception as exc:
+            raise NoKernel(f"init raised {type(exc).__name__}: {exc}") from None
+        if type(init) not in (int, float, bool):
+            raise NoKernel(f"init returns {type(init).__name__}, not a number")
+        acc = _acc_type(fn, numba_type(_scalar_dtype(init)), _NB[value])
+    else:
+        init, acc = None, _acc_type(fn, _NB[value], _NB[value])
+    out = f"({key}, {acc})"
+    readers = [(c, port) for c in graph.consumers(n.id) for port, i in enumerate(c.inputs) if i == n.id]
+    emits = any(c.kind not in ("sink", "snapshot") and not (c.kind == "lookup" and port == 1)
+                for c, port in readers)
+    return Mode("kernel", dtype=out), Unit(n.kind, [n], src, [out], init, emits)
+
+
+def _label(fn) -> str:
+    return getattr(fn, "__qualname__", repr(fn))
+
+
+def _pair(dtype: str) -> tuple[str, str]:
+    names = fields(dtype) if is_tuple(dtype) else ()
+    if len(names) != 2:
+        raise NoKernel(f"its records are {dtype}, not (key, value) pairs of numbers")
+    if names[0] != "int64":
+        raise NoKernel(f"its keys are {names[0]}; keyed kernels take int64 keys")
+    return names
+
+
+def _scalar_dtype(x) -> str:
+    return {bool: "bool", int: "int64", float: "float64"}[type(x)]
+
+
+def _acc_type(fn, acc, value) -> str:
+    """The accumulator type: the fixed point of acc -> unify(acc, fn(acc, value))."""
+    for _ in range(3):
+        res = returns(fn, acc, value)
+        merged = types.unliteral(res) if res == acc else _unify(acc, res)
+        if merged == acc:
+            name = dtype_of(acc)
+            if name is None or is_tuple(name):
+                raise NoKernel(f"{_label(fn)} accumulates {acc}, not a number")
+            return name
+        acc = merged
+    raise NoKernel(f"the accumulator type of {_label(fn)} does not settle")
+
+
+def _unify(a, b):
+    from numba.core.registry import cpu_target
+    merged = cpu_target.typing_context.unify_pairs(a, b)
+    if merged is None or not isinstance(merged, (types.Integer, types.Float, types.Boolean)):
+        raise NoKernel(f"the accumulator changes type from {a} to {b}")
+    return merged
+
+
+# -- names of kernel units in generated code ----------------------------------------------
+
+def fn_global(node) -> str:
+    """The name a kernel module gives the jitted function of ``node``."""
+    return f"{_ident(node.name)}_fn"
+
+
+def _ident(name: str) -> str:
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return out if out and not out[0].isdigit() else "_" + out
+
+
+def kernel_name(unit: Unit) -> str:
+    return f"{_ident(unit.name)}_kernel"
