@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import linecache
 import os
 import sys
 import textwrap
@@ -120,29 +121,107 @@ def positional_arity_ok(fn: Callable[..., Any], n: int) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=64)
-def _parsed_file(path: str, mtime: float) -> ast.Module | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return ast.parse(fh.read(), path)
-    except (OSError, SyntaxError, ValueError):
-        return None
+@dataclass(frozen=True)
+class FunctionAst:
+    """A user function as its AST: ``node`` (the ``ast.Lambda`` or ``ast.FunctionDef``), its
+    ``args`` and ``body`` (a lambda's body as one ``return``), and the values of the free names
+    it reads (``closure``: nonlocal cells first, then module globals, then builtins)."""
+
+    node: ast.Lambda | ast.FunctionDef
+    args: ast.arguments
+    body: list[ast.stmt]
+    closure: dict[str, Any]
+
+    @property
+    def params(self) -> list[str]:
+        return [a.arg for a in self.args.posonlyargs + self.args.args]
 
 
-def lambda_node(fn: Callable[..., Any]) -> ast.Lambda | None:
-    """The AST of a lambda, found in its file by line and parameter names; None when the file is
-    unavailable or two lambdas on that line cannot be told apart."""
+def function_ast(fn: Callable[..., Any]) -> FunctionAst | str:
+    """The one reader of user functions' source: the AST of ``fn``, or the reason it cannot
+    be read (one phrase, e.g. "is a builtin"). Every analysis, the lattice pass and the
+    emitter read functions through this, so what one can read the others can too.
+
+    A lambda is found in its file (through ``linecache``, so notebooks and ``exec``'d code
+    with registered source work too) among the lambdas on its first line, narrowed by
+    parameter names and then by compiling each candidate and comparing its variables,
+    constants and names with ``fn``'s code; candidates with the same text are the same
+    function, others that remain make it ambiguous. A ``def`` is parsed from its source."""
     code = getattr(fn, "__code__", None)
-    if code is None or code.co_name != "<lambda>":
-        return None
+    if code is None:
+        return "has no source code (a builtin or a callable object)"
     try:
-        tree = _parsed_file(code.co_filename, os.path.getmtime(code.co_filename))
-    except OSError:
-        return None
-    if tree is None:
-        return None
-    params = [*code.co_varnames[:code.co_argcount]]
-    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno
-             and [a.arg for a in n.args.args] == params]
-    texts = {ast.unparse(n) for n in found}
-    return found[0] if len(texts) == 1 else None
+        return _function_ast(fn, code)
+    except TypeError:  # an unhashable callable: read it without the cache
+        return _function_ast.__wrapped__(fn, code)
+
+
+@functools.lru_cache(maxsize=1024)
+def _function_ast(fn, code) -> FunctionAst | str:
+    if code.co_name == "<lambda>":
+        found = _find_lambda(code)
+        if isinstance(found, str):
+            return found
+        return FunctionAst(found, found.args, [ast.Return(found.body, lineno=found.lineno,
+                                                          col_offset=found.col_offset)],
+                           _closure(fn))
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError):
+        return "has no source code"
+    except SyntaxError:
+        return "has source code that cannot be parsed"
+    fdef = tree.body[0] if tree.body else None
+    if isinstance(fdef, ast.AsyncFunctionDef):
+        return "is a coroutine"
+    if not isinstance(fdef, ast.FunctionDef):
+        return "has no def statement in its source code"
+    if fdef.decorator_list:
+        return "is decorated"
+    if fdef.name != code.co_name:
+        return f"has source code that defines '{fdef.name}' instead"
+    return FunctionAst(fdef, fdef.args, fdef.body, _closure(fn))
+
+
+def _closure(fn) -> dict[str, Any]:
+    try:
+        found = inspect.getclosurevars(fn)
+    except (TypeError, ValueError):
+        return {}
+    return {**found.builtins, **found.globals, **found.nonlocals}
+
+
+def _find_lambda(code) -> ast.Lambda | str:
+    lines = linecache.getlines(code.co_filename)
+    if not lines:
+        return "has no source code"
+    try:
+        tree = ast.parse("".join(lines), code.co_filename)
+    except (SyntaxError, ValueError):
+        return "has source code that cannot be parsed"
+    params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    candidates = {ast.dump(n): n for n in ast.walk(tree)
+                  if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno
+                  and [a.arg for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs] == params
+                  and _same_code(n, code)}
+    if len(candidates) == 1:
+        return next(iter(candidates.values()))
+    if not candidates:
+        return "cannot be found in its source line"
+    return "cannot be told apart from another lambda on its line"
+
+
+def _signature(code) -> tuple:
+    consts = tuple(c for c in code.co_consts if not hasattr(c, "co_code"))
+    return (code.co_varnames, consts, frozenset(code.co_names) | frozenset(code.co_freevars))
+
+
+def _same_code(lam: ast.Lambda, code) -> bool:
+    """Whether ``lam`` compiles to the same variables, constants and names as ``code`` (free
+    variables compile to globals on their own, hence names and free variables together)."""
+    try:
+        outer = compile(ast.Expression(lam), "<hydropy>", "eval")
+    except (SyntaxError, ValueError, TypeError):
+        return False
+    inner = [c for c in outer.co_consts if hasattr(c, "co_code")]
+    return len(inner) == 1 and _signature(inner[0]) == _signature(code)

@@ -25,13 +25,12 @@ requires this anyway: one record may reach several operators).
 from __future__ import annotations
 
 import ast
-import io
 import operator
-import tokenize
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from hydropy.ir import Node, UserFn
+from hydropy.ir.source import function_ast
 
 Path = tuple[int, ...]
 
@@ -333,28 +332,8 @@ def _function_ast(fn: UserFn):
     """(arguments, body statements) of ``fn``, a ready Lineage, or a reason it cannot be read."""
     if isinstance(fn.obj, operator.itemgetter):
         return _itemgetter(fn.obj)
-    if not fn.source:
-        return "has no source code (a builtin or a callable object)"
-    if fn.is_lambda:
-        found = _find_lambda(fn)
-        if isinstance(found, str):
-            return found
-        return found.args, [ast.Return(found.body)]
-    try:
-        tree = ast.parse(fn.source)
-    except SyntaxError:
-        return "has source code that cannot be parsed"
-    defs = [s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    if not defs:
-        return "has no def statement in its source code"
-    fdef = defs[0]
-    if isinstance(fdef, ast.AsyncFunctionDef):
-        return "is a coroutine"
-    if fdef.decorator_list:
-        return "is decorated"
-    if fn.obj is not None and getattr(fn.obj, "__name__", fdef.name) != fdef.name:
-        return f"has source code that defines '{fdef.name}' instead"
-    return fdef.args, fdef.body
+    found = function_ast(fn.obj) if fn.obj is not None else "has no source code"
+    return found if isinstance(found, str) else (found.args, found.body)
 
 
 def _itemgetter(obj: operator.itemgetter) -> Lineage:
@@ -365,101 +344,6 @@ def _itemgetter(obj: operator.itemgetter) -> Lineage:
     items = [Field((k,)) if isinstance(k, int) and k >= 0 else Derived(frozenset({()}))
              for k in keys]
     return Lineage(items[0] if len(items) == 1 else Record(tuple(items)), 1, ("x",))
-
-
-def _find_lambda(fn: UserFn) -> ast.Lambda | str:
-    """The lambda of ``fn`` in its source text (the line(s) holding it, maybe a fragment).
-
-    Candidates are the lambdas starting on the source's first line (the code's first
-    line); they are narrowed by argument names, then by comparing each candidate's
-    compiled constants and names with the function's code. Two candidates with the same
-    text are the same function for this analysis; otherwise ambiguity gives a reason."""
-    candidates: dict[str, tuple[ast.Lambda, str]] = {}
-    for text in _lambda_texts(fn.source):
-        try:
-            expr = ast.parse("(" + text + "\n)", mode="eval").body
-        except SyntaxError:
-            continue
-        if isinstance(expr, ast.Lambda):
-            candidates.setdefault(ast.dump(expr), (expr, text))
-    code = getattr(fn.obj, "__code__", None)
-    if code is not None:
-        names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
-        candidates = {k: (lam, text) for k, (lam, text) in candidates.items()
-                      if tuple(_arg_names(lam.args)) == names and _same_code(text, code)}
-    if len(candidates) == 1:
-        return next(iter(candidates.values()))[0]
-    if not candidates:
-        return "cannot be found in its source line"
-    return "cannot be told apart from another lambda on its line"
-
-
-def _arg_names(args: ast.arguments) -> list[str]:
-    return [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
-
-
-def _signature(code) -> tuple:
-    consts = tuple(c for c in code.co_consts if not hasattr(c, "co_code"))
-    return (code.co_varnames, consts, frozenset(code.co_names) | frozenset(code.co_freevars))
-
-
-def _same_code(text: str, code) -> bool:
-    """Whether the lambda ``text`` compiles to the same variables, constants and names as ``code``
-    (free variables compile to globals on their own, hence names and free variables together)."""
-    try:
-        outer = compile("(" + text + "\n)", "<lineage>", "eval")
-    except SyntaxError:
-        return False
-    inner = [c for c in outer.co_consts if hasattr(c, "co_code")]
-    return len(inner) == 1 and _signature(inner[0]) == _signature(code)
-
-
-def _lambda_texts(source: str) -> list[str]:
-    """The text of every lambda whose keyword is on the first line of ``source``.
-
-    The source may be a fragment of a statement (``.filter(lambda kv: ..., name="x")``), so
-    tokens are scanned rather than parsed: a lambda ends at a comma, closing bracket,
-    ``for`` or semicolon outside its own brackets (commas only after its colon), or at
-    the end of the logical line."""
-    tokens: list[tokenize.TokenInfo] = []
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            tokens.append(tok)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
-    lines = source.splitlines(keepends=True)
-    texts = []
-    for i, tok in enumerate(tokens):
-        if not (tok.type == tokenize.NAME and tok.string == "lambda" and tok.start[0] == 1):
-            continue
-        depth, body, end = 0, False, None
-        for t in tokens[i + 1:]:
-            if t.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-                end = t.start
-            elif t.type == tokenize.OP and t.string in "([{":
-                depth += 1
-            elif t.type == tokenize.OP and t.string in ")]}":
-                if depth == 0:
-                    end = t.start
-                depth -= 1
-            elif depth == 0 and t.type == tokenize.OP and t.string == ":" and not body:
-                body = True
-            elif depth == 0 and body and (t.string in (",", ";") or
-                                          (t.type == tokenize.NAME and t.string == "for")):
-                end = t.start
-            if end is not None:
-                break
-        if end is None:
-            end = (len(lines), len(lines[-1]) if lines else 0)
-        texts.append(_slice(lines, tok.start, end))
-    return texts
-
-
-def _slice(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str:
-    (r0, c0), (r1, c1) = start, end
-    if r0 == r1:
-        return lines[r0 - 1][c0:c1]
-    return "".join([lines[r0 - 1][c0:], *lines[r0:r1 - 1], lines[r1 - 1][:c1] if r1 <= len(lines) else ""])
 
 
 # -- the evaluator --------------------------------------------------------------------------

@@ -2,34 +2,25 @@
 from __future__ import annotations
 
 import ast
-import inspect
-import textwrap
 
-from hydropy.ir.source import lambda_node
+from hydropy.ir.source import function_ast
 
 
 def returned_expression(fn) -> tuple[list[str], ast.expr] | None:
     """``(parameter names, expression)`` when ``fn`` is a lambda, or a function whose body is a
     single ``return EXPR`` (after its docstring) with plain positional parameters; else None."""
-    tree = lambda_node(fn)
-    if tree is not None:
-        params, body = tree.args, tree.body
-    else:
-        try:
-            module = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-        except (OSError, TypeError, SyntaxError):
-            return None
-        func = module.body[0] if module.body else None
-        if not isinstance(func, ast.FunctionDef):
-            return None
-        statements = func.body[1:] if ast.get_docstring(func) is not None else func.body
-        if len(statements) != 1 or not isinstance(statements[0], ast.Return) or \
-                statements[0].value is None:
-            return None
-        params, body = func.args, statements[0].value
+    found = function_ast(fn)
+    if isinstance(found, str):
+        return None
+    statements = found.body
+    if isinstance(found.node, ast.FunctionDef) and ast.get_docstring(found.node) is not None:
+        statements = statements[1:]
+    if len(statements) != 1 or not isinstance(statements[0], ast.Return) or statements[0].value is None:
+        return None
+    params = found.args
     if params.vararg or params.kwarg or params.kwonlyargs or params.posonlyargs:
         return None
-    return [a.arg for a in params.args], body
+    return [a.arg for a in params.args], statements[0].value
 
 
 def global_value(fn, name: str):

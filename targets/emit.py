@@ -29,7 +29,7 @@ from hydropy.errors import CompileError, LoadError
 from hydropy.ir import STREAM, Graph, Node, UserFn
 from hydropy.ir.ops import runtime_class
 from hydropy.ir.printer import statement
-from hydropy.ir.source import display_path, lambda_node
+from hydropy.ir.source import display_path, function_ast
 
 HEADER = "# hydropy-generated sha256="
 
@@ -114,10 +114,11 @@ class StageWriter:
             why = f"it reads local variables ({', '.join(code.co_freevars)}) of an enclosing function"
         elif getattr(obj, "__globals__", None) is not self.program.namespace:
             why = "it is defined outside the program file"
-        elif (tree := lambda_node(obj)) is None:
-            why = "its source cannot be told apart from another lambda on the same line"
+        elif isinstance(found := function_ast(obj), str):
+            why = f"its source {found}"
         else:
-            params = {a.arg for a in tree.args.args}
+            tree = found.node
+            params = set(found.params)
             names = {n.id for n in ast.walk(tree.body) if isinstance(n, ast.Name)
                      and isinstance(n.ctx, ast.Load) and n.id not in params}
             missing = sorted(n for n in names if n not in self.program.namespace

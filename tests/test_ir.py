@@ -2,6 +2,7 @@
 printers (text snapshot, mermaid, DOT)."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -404,3 +405,43 @@ def test_text_snapshot(in_repo, snapshot, name):
     for comment in re.findall(r"#\s*(\S+)\s*$", text, flags=re.M):
         assert re.fullmatch(rf"{name}\.py:\d+", comment), comment
     snapshot.assert_match(text, f"ir/{name}.txt")
+
+
+# -- function_ast: the one reader of user functions -------------------------------------------
+
+PAIR = (lambda r: r[0], lambda r: r[1])  # two lambdas on one line, told apart by their code
+SAME = (lambda r: r[0], lambda r: r[0])  # the same text twice: one function for any reader
+OFFSET = 10
+
+
+def _shifted(r):
+    """A def reading a module constant."""
+    return r[0] + OFFSET
+
+
+def test_function_ast_tells_apart_lambdas_on_one_line():
+    from hydropy.ir.source import function_ast
+    first, second = (function_ast(f) for f in PAIR)
+    assert ast.unparse(first.body[0].value) == "r[0]"
+    assert ast.unparse(second.body[0].value) == "r[1]"
+    assert ast.unparse(function_ast(SAME[1]).node) == "lambda r: r[0]"
+
+
+def test_function_ast_reads_defs_and_their_free_names():
+    from hydropy.ir.source import function_ast
+    found = function_ast(_shifted)
+    assert found.params == ["r"] and found.closure["OFFSET"] == 10
+    y = 5
+    assert function_ast(lambda x: x + y).closure["y"] == 5
+    assert function_ast(len) == "has no source code (a builtin or a callable object)"
+
+
+def test_every_reader_reads_the_same_function():
+    """lineage (keys), udf (algebra) and the emitter agree on which lambda a node holds."""
+    from hydropy.ir.source import UserFn
+    from hydropy.passes.lineage import output_lineage
+    from hydropy.passes.udf import returned_expression
+    fn = PAIR[1]
+    assert str(output_lineage(UserFn.wrap(fn))) == "r[1]"
+    params, body = returned_expression(fn)
+    assert params == ["r"] and ast.unparse(body) == "r[1]"
