@@ -13,6 +13,7 @@ The plan reads the graph and never changes it.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 from numba import njit, types
@@ -67,7 +68,74 @@ def returns(fn, *argtypes):
         disp.compile(tuple(argtypes))
     except Exception as exc:
         raise NoKernel(f"Numba cannot compile {label}: {_first_line(exc)}") from None
-    return types.unliteral(disp.overloads[tuple(argtypes)].signature.return_type)
+    compiled = disp.overloads[tuple(argtypes)]
+    why = differs_from_python(compiled.type_annotation)
+    if why:
+        raise NoKernel(f"{label} {why}, where Numba's result differs from Python's")
+    return types.unliteral(compiled.signature.return_type)
+
+
+#: math functions whose kernel result equals Python's on every float (others raise in
+#: Python on some inputs, e.g. sqrt(-1.0) or sin(inf), where Numba returns NaN)
+SAFE_MATH = frozenset({"fabs", "copysign", "isnan", "isinf", "isfinite"})
+_COMPARISONS = frozenset({operator.lt, operator.le, operator.gt, operator.ge, operator.eq,
+                          operator.ne})
+_SHIFTS = frozenset({operator.rshift, operator.lshift, operator.irshift, operator.ilshift})
+_POWERS = frozenset({operator.pow, operator.ipow})
+_DIVISIONS = frozenset({operator.truediv, operator.itruediv})
+
+
+def _is_int(t) -> bool:
+    return isinstance(t, types.Integer) and not isinstance(t, types.Boolean)
+
+
+def _literal(t):
+    return t.literal_value if isinstance(t, types.IntegerLiteral) else None
+
+
+def _shown(t) -> str:
+    """A Numba type as a reader knows it: a literal's value, else the type's name."""
+    return repr(t.literal_value) if isinstance(t, types.Literal) else str(t)
+
+
+def differs_from_python(annotation) -> str:
+    """Where the typed function computes something Python would not (besides int64
+    wraparound, the one documented difference), the operation in words; "" when nowhere.
+
+    Read from Numba's typed IR of the compiled function: powers other than by a literal
+    non-negative int (Python gives floats or complex numbers, or raises, where Numba gives 0
+    or NaN), shifts other than by a literal 0..63 (Python's are unbounded), an int64 compared
+    with a float64 (Python compares exactly, Numba after rounding the int), int / int other
+    than by a literal power of two (Python rounds the exact quotient once, Numba twice past
+    2**53), ``int()`` or ``round()`` of a float (NaN and infinities raise in Python, large
+    values grow), and math functions that raise in Python on some floats."""
+    typemap = annotation.typemap
+    for block in annotation.blocks.values():
+        for stmt in block.body:
+            expr = getattr(stmt, "value", None)
+            if getattr(expr, "op", None) in ("binop", "inplace_binop"):
+                lhs, rhs = typemap[expr.lhs.name], typemap[expr.rhs.name]
+                left, right = _shown(lhs), _shown(rhs)
+                amount = _literal(rhs)
+                if expr.fn in _POWERS and (amount is None or amount < 0):
+                    return f"raises {left} to the power of {right}"
+                if expr.fn in _SHIFTS and (amount is None or not 0 <= amount <= 63):
+                    return f"shifts {left} by {right}"
+                if expr.fn in _COMPARISONS and {_is_int(lhs), _is_int(rhs)} == {True, False} and \
+                        isinstance(lhs if _is_int(rhs) else rhs, types.Float):
+                    return f"compares {left} with {right}"
+                if expr.fn in _DIVISIONS and _is_int(lhs) and _is_int(rhs) and (
+                        amount is None or amount <= 0 or amount & (amount - 1)):
+                    return f"divides {left} by {right}"
+            elif getattr(expr, "op", None) == "call":
+                fn = typemap[expr.func.name]
+                key = getattr(fn, "typing_key", None)
+                args = [typemap[a.name] for a in expr.args]
+                if key in (int, round) and any(isinstance(a, types.Float) for a in args):
+                    return f"calls {key.__name__}() on a float"
+                if getattr(key, "__module__", None) == "math" and key.__name__ not in SAFE_MATH:
+                    return f"calls math.{key.__name__}"
+    return ""
 
 
 def _first_line(exc: Exception) -> str:
@@ -254,9 +322,14 @@ def _scalar_dtype(x) -> str:
 
 
 def _acc_type(fn, acc, value) -> str:
-    """The accumulator type: the fixed point of acc -> unify(acc, fn(acc, value))."""
+    """The accumulator type: the fixed point of acc -> unify(acc, fn(acc, value)). A function
+    that turns a float accumulator into an int is refused: in Python the accumulator then
+    holds an int (exact past 2**53, shown without ``.0``), in the kernel a float."""
     for _ in range(3):
         res = returns(fn, acc, value)
+        if isinstance(acc, types.Float) and _is_int(types.unliteral(res)):
+            raise NoKernel(f"{_label(fn)} returns {types.unliteral(res)} from a {acc} accumulator, "
+                           f"so Python's accumulator changes type where the kernel's cannot")
         merged = types.unliteral(res) if res == acc else _unify(acc, res)
         if merged == acc:
             name = dtype_of(acc)
