@@ -98,6 +98,16 @@ def _phrase(causes: tuple[str, ...]) -> str:
                         for c in causes)
 
 
+def _loop_feeding(graph: Graph, node: Node) -> Node | None:
+    """For a point-in-time read: a ``cycle`` upstream of the state it reads, whose records
+    change that state in later ticks than the ones they started in (None: there is none)."""
+    if node.spec.read_port is None:
+        return None
+    state = node.inputs[node.spec.read_port]
+    upstream = nx.ancestors(graph.nx, state) | {state}
+    return next((graph.node(i) for i in sorted(upstream) if graph.node(i).kind == "cycle"), None)
+
+
 def _fold_behind(graph: Graph, node: Node) -> Node:
     """The fold whose value ``node`` carries, looking through maps of its value and forwards."""
     while node.kind in ("map", "forward") and node.coll.kind in (SINGLETON, KEYED):
@@ -124,6 +134,11 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
             continue
         ports = [node.spec.read_port] if node.spec.read_port is not None else range(len(node.inputs))
         causes = tuple(dict.fromkeys(c for p in ports for c in _causes_via(graph, node, p)))
+        loop = _loop_feeding(graph, node)
+        if loop is not None:  # the state changes from tick to tick by itself: when the other
+            others = [p for p in range(len(node.inputs)) if p not in ports]  # inputs arrive matters
+            causes = tuple(dict.fromkeys(causes + tuple(
+                c for p in others for c in _causes_via(graph, node, p))))
         if not causes:
             continue
         if node.kind == "lookup":
@@ -146,6 +161,10 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
         else:
             reason = f"{op_label(node)} is not monotone and reads {_phrase(causes)}"
             hint = "accept the point of order, or express the computation monotonically"
+        if loop is not None:
+            reason += (f"; the state it reads grows tick by tick through loop '{loop.name}', so "
+                       f"the tick in which a record arrives changes the answer")
+            causes += (f"loop '{loop.name}'",)
         out.append(PointOfOrder(node.id, node.kind, node.name, node.loc, reason, hint, causes))
     return out
 

@@ -458,3 +458,26 @@ def test_report_has_every_section_and_no_absolute_path(name):
 def test_kvstore_report_snapshot(snapshot):
     """Golden file tests/snapshots/analysis/kvstore.txt (pytest --snapshot-update rewrites it)."""
     snapshot.assert_match(report(example("kvstore")), "analysis/kvstore.txt")
+
+
+def test_a_read_of_state_that_grows_through_a_loop_is_a_point_of_order():
+    """No channel and no asynchronous input feeds the table, but it grows tick by tick through
+    a loop: a query's answer depends on the tick it arrives in (shown by two tick splits)."""
+    from hydropy.targets.local import run
+    graph = load_flow(os.path.join(ROOT, "tests", "programs", "loop_read.py")).graph()
+    early = run(graph, ticks=[{"q": ["n"]}])["answers"]
+    late = run(graph, ticks=[{}, {}, {}, {"q": ["n"]}])["answers"]
+    assert early != late
+    (found,) = points_of_order(graph)
+    assert found.name == "read" and "loop 'again'" in found.reason and "loop 'again'" in found.causes
+
+
+def test_a_loop_fed_table_read_by_literal_queries_is_not_a_point_of_order():
+    """The same table queried by a literal source: every run asks in the same tick."""
+    flow = hp.Flow("literal_queries")
+    handle, again = flow.cycle(name="again")
+    counter = flow.source_iter([0]).union(again.map(lambda x: x + 1).filter(lambda x: x < 5))
+    handle.complete(counter)
+    table = counter.map(lambda n: ("n", n)).lattice_fold_keyed(Max)
+    flow.source_iter(["n"]).map(lambda q: (q, q)).lookup(table, name="read").sink("answers")
+    assert points_of_order(flow.graph()) == []
