@@ -17,14 +17,6 @@ __all__ = ["Dependency", "Finding", "KeyInfo", "KeyOrigin", "PointOfOrder", "Sta
            "points_of_order", "record_lineage", "report", "state_inventory"]
 
 
-_LABEL_NOTE = {
-    "source": "external input: arrival order and batching are not controlled",
-    "lookup": "reads a table's state at a point in time",
-    "snapshot": "reads a fold's current value each tick",
-    "anti_join": "negation: decides on the keys seen so far",
-}
-
-
 def report(graph: Graph) -> str:
     """The analyses as text a person reads: sections Monotonicity, Points of order,
     Boundedness, Keys and State; operators named with ``basename:line``."""
@@ -36,7 +28,7 @@ def report(graph: Graph) -> str:
         if node.id not in labels:
             continue
         label = labels[node.id]
-        note = _LABEL_NOTE.get(node.kind, "")
+        note = node.spec.order_note
         if label == "A" and node.kind != "source":
             note = "reads a channel from stage " + ", ".join(
                 f"'{s.location}'" for s in channel_inputs(graph, node))

@@ -299,7 +299,7 @@ def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
         init, acc = None, _acc_type(fn, _NB[value], _NB[value])
     out = f"({key}, {acc})"
     readers = [(c, port) for c in graph.consumers(n.id) for port, i in enumerate(c.inputs) if i == n.id]
-    emits = any(c.kind not in ("sink", "snapshot") and not (c.kind == "lookup" and port == 1)
+    emits = any(c.kind != "sink" and c.spec.read_port != port  # reads its changes, not its state
                 for c, port in readers)
     return Mode("kernel", dtype=out), Unit(n.kind, [n], src, [out], init, emits)
 

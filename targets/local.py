@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from hydropy.errors import InputError, ProgramError
 from hydropy.ir import KEYED, SINGLETON, STREAM, Graph, Node, verify
-from hydropy.ir.ops import runtime_class
+from hydropy.ir.ops import READS, runtime_class
 from hydropy.runtime import ops
 from hydropy.runtime.columns import Columns
 from hydropy.runtime.ops import UNSET, sorted_items
@@ -105,7 +105,7 @@ class LocalRunner:
             elif node.kind == "sink":
                 if self.graph.node(node.inputs[0]).coll.kind == STREAM:
                     self.streams[node.params["name"]].extend(ins[0])
-            elif node.kind in ("snapshot", "lookup"):  # read the state of the upstream fold
+            elif node.kind in READS:  # read the state of the upstream fold
                 out[node.id] = self.ops[node.id].step(*ins[:-1], self.ops[node.inputs[-1]])
             else:
                 out[node.id] = self.ops[node.id].step(*ins)
