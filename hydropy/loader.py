@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
+import inspect
 import os
 import sys
 import traceback
-from typing import Any
+from typing import Any, Iterable
 
-import yaml
-
+from hydropy import yamlio
 from hydropy.errors import HydropyError, InputError, LoadError
 from hydropy.flow import Flow
 from hydropy.ir.source import SourceLoc
@@ -27,11 +26,12 @@ def load_flow(spec: str) -> Flow:
     module = _import_file(target) if is_file else _import_module(target)
     where = target
     if attr:
-        if not hasattr(module, attr):
-            raise LoadError(f"{where} has no attribute '{attr}'")
-        obj = getattr(module, attr)
+        try:
+            obj = getattr(module, attr)
+        except AttributeError:
+            raise LoadError(f"{where} has no attribute '{attr}'") from None
         if callable(obj) and not isinstance(obj, Flow):
-            obj = obj()
+            obj = _build(obj, f"{where}:{attr}", getattr(module, "__file__", None))
         if not isinstance(obj, Flow):
             raise LoadError(f"{where}:{attr} is a {type(obj).__name__}, not a hydropy Flow")
         return obj
@@ -43,6 +43,28 @@ def load_flow(spec: str) -> Flow:
         names = ", ".join(sorted(k for k, _ in flows.values()))
         raise LoadError(f"{where} holds several Flows ({names}); name one as {where}:NAME")
     return next(iter(flows.values()))[1]
+
+
+def _build(factory, what: str, module_file: str | None) -> Any:
+    """Call a zero-argument function that builds a Flow; its failures are about the user's file."""
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        code = getattr(factory, "__code__", None)
+        loc = SourceLoc(code.co_filename, code.co_firstlineno) if code else None
+        raise LoadError(f"{what} needs arguments {inspect.signature(factory)}; name a Flow or a "
+                        f"function of no arguments that returns one", loc) from None
+    except ValueError:  # no signature to read (some builtins): just call it
+        pass
+    try:
+        return factory()
+    except HydropyError:
+        raise
+    except Exception as exc:
+        code = getattr(factory, "__code__", None)
+        path = os.path.abspath(code.co_filename if code else module_file or "")
+        loc = _failing_line(exc, path) or (SourceLoc(path, code.co_firstlineno) if code else None)
+        raise LoadError(f"{what} raised {type(exc).__name__}: {exc}", loc) from None
 
 
 def _import_file(path: str):
@@ -89,34 +111,34 @@ def _failing_line(exc: BaseException, path: str) -> SourceLoc | None:
     return SourceLoc(path, frames[-1].lineno) if frames else None
 
 
-def load_inputs(path: str) -> dict[str, list]:
-    """A YAML or JSON file mapping input names to lists of records.
+def load_inputs(path: str, known: Iterable[str] | None = None) -> dict[str, list]:
+    """A YAML or JSON file mapping input names to lists of records, read strictly
+    (:mod:`hydropy.yamlio`: no duplicate keys, aliases or merge keys).
 
     JSON and YAML have no tuples, so every list inside a record becomes a tuple:
-    ``[k, v]`` is the pair ``(k, v)`` that keyed operators take.
+    ``[k, v]`` is the pair ``(k, v)`` that keyed operators take. With ``known`` (the
+    program's source names), a name not among them is refused at its line in the file.
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read inputs file {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed inputs file: {exc.msg}", SourceLoc(path, exc.lineno)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"malformed inputs file: {getattr(exc, 'problem', None) or exc}",
-                         SourceLoc(path, mark.line + 1) if mark else None) from None
+    data, root = yamlio.load(path, InputError, "inputs file")
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError(f"inputs file {path} must map input names to lists of records, "
-                         f"got a {type(data).__name__}")
+        raise InputError(f"inputs file must map input names to lists of records, "
+                         f"got a {type(data).__name__}", yamlio.line_of(root, path))
     for name, records in data.items():
-        if not isinstance(name, str) or not isinstance(records, list):
-            raise InputError(f"inputs file {path}: '{name}' must map to a list of records, "
-                             f"got a {type(records).__name__}")
+        where = yamlio.key_line(root, name, path)
+        if not isinstance(name, str):
+            raise InputError(f"input names are strings, got the {type(name).__name__} {name!r} "
+                             f"(quote it)", where)
+        if not isinstance(records, list):
+            raise InputError(f"input '{name}' must map to a list of records, "
+                             f"got a {type(records).__name__}", where)
+    if known is not None:
+        unknown = [name for name in data if name not in known]
+        if unknown:
+            raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
+                             f"{', '.join(sorted(known)) or 'none'}",
+                             yamlio.key_line(root, unknown[0], path))
     return {name: [as_record(r) for r in records] for name, records in data.items()}
 
 
