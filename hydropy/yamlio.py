@@ -68,6 +68,8 @@ class StrictLoader(yaml.SafeLoader):
             event = self.peek_event()
             raise ComposerError(None, None, f"aliases ('*{event.anchor}') are not supported; write "
                                             f"the value out in full", event.start_mark)
+        if self.check_event(yaml.ScalarEvent):
+            return super().compose_node(parent, index)
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:

@@ -226,9 +226,9 @@ def record_shape(graph: Graph, nid: int, depth: int = 0) -> Value:
 
 def _dtype_shape(dtype: str | None) -> Value:
     if dtype and dtype.startswith("("):
-        return Record(tuple(Unknown(d) for d in dtype[1:-1].split(",")))
+        return Record(tuple(Const(0) for _ in dtype[1:-1].split(",")))
     if dtype:
-        return Const(0)  # a number: it has no fields
+        return Const(0)  # a number (int64, float64, bool): it has no fields
     return Unknown("no declared type")
 
 
@@ -240,8 +240,8 @@ def _missing_field(shape: Value, key: tuple[int, ...]) -> str | None:
                        f"{'are' if depth == 0 else 'is a'} {len(shape.items)}-tuple{'s' if depth == 0 else ''}"
             shape = shape.items[i]
         elif isinstance(shape, Const) and not isinstance(shape.value, (tuple, list, str, bytes)):
-            return f"{'they are' if depth == 0 else f'field {list(key[:depth])} is'} " \
-                   f"{type(shape.value).__name__} values, which have no fields"
+            return f"{'they are scalars' if depth == 0 else f'field {list(key[:depth])} is a scalar'}" \
+                   f", which has no fields"
         else:
             return None
     return None
