@@ -1,6 +1,7 @@
 """Finding the user's program (PROGRAM arguments of the CLI) and reading inputs files."""
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import inspect
@@ -12,7 +13,7 @@ from typing import Any, Iterable
 from hydropy import yamlio
 from hydropy.errors import HydropyError, InputError, LoadError
 from hydropy.flow import Flow
-from hydropy.ir.source import SourceLoc
+from hydropy.ir.source import SourceLoc, display_path
 
 
 def load_flow(spec: str) -> Flow:
@@ -24,36 +25,39 @@ def load_flow(spec: str) -> Flow:
     target, _, attr = spec.rpartition(":") if ":" in spec else (spec, "", "")
     is_file = target.endswith(".py") or os.sep in target or os.path.exists(target)
     module = _import_file(target) if is_file else _import_module(target)
-    where = target
+    where = display_path(target) if is_file else target
+    module_file = getattr(module, "__file__", None)
+    file_loc = SourceLoc(module_file, 1) if module_file else None
     if attr:
         try:
             obj = getattr(module, attr)
         except AttributeError:
-            raise LoadError(f"{where} has no attribute '{attr}'") from None
+            raise LoadError(f"{where} has no attribute '{attr}'", file_loc) from None
         if callable(obj) and not isinstance(obj, Flow):
-            obj = _build(obj, f"{where}:{attr}", getattr(module, "__file__", None))
+            obj = _build(obj, f"{where}:{attr}", _defined_at(module_file, attr))
         if not isinstance(obj, Flow):
-            raise LoadError(f"{where}:{attr} is a {type(obj).__name__}, not a hydropy Flow")
+            raise LoadError(f"{where}:{attr} is {_a(type(obj).__name__)}, not a hydropy Flow",
+                            _defined_at(module_file, attr))
         return obj
     flows = {id(v): (k, v) for k, v in vars(module).items() if isinstance(v, Flow)}
     if not flows:
         raise LoadError(f"{where} holds no hydropy Flow; define one at module level or name a "
-                        f"function that builds one as {where}:NAME")
+                        f"function that builds one as {where}:NAME", file_loc)
     if len(flows) > 1:
         names = ", ".join(sorted(k for k, _ in flows.values()))
-        raise LoadError(f"{where} holds several Flows ({names}); name one as {where}:NAME")
+        raise LoadError(f"{where} holds several Flows ({names}); name one as {where}:NAME",
+                        _defined_at(module_file, sorted(k for k, _ in flows.values())[1]))
     return next(iter(flows.values()))[1]
 
 
-def _build(factory, what: str, module_file: str | None) -> Any:
-    """Call a zero-argument function that builds a Flow; its failures are about the user's file."""
+def _build(factory, what: str, defined: SourceLoc | None) -> Any:
+    """Call a zero-argument function that builds a Flow; its failures are about the user's file
+    (``defined``: where the function is defined)."""
     try:
         inspect.signature(factory).bind()
     except TypeError:
-        code = getattr(factory, "__code__", None)
-        loc = SourceLoc(code.co_filename, code.co_firstlineno) if code else None
         raise LoadError(f"{what} needs arguments {inspect.signature(factory)}; name a Flow or a "
-                        f"function of no arguments that returns one", loc) from None
+                        f"function of no arguments that returns one", defined) from None
     except ValueError:  # no signature to read (some builtins): just call it
         pass
     try:
@@ -61,10 +65,31 @@ def _build(factory, what: str, module_file: str | None) -> Any:
     except HydropyError:
         raise
     except Exception as exc:
-        code = getattr(factory, "__code__", None)
-        path = os.path.abspath(code.co_filename if code else module_file or "")
-        loc = _failing_line(exc, path) or (SourceLoc(path, code.co_firstlineno) if code else None)
+        loc = (_failing_line(exc, os.path.abspath(defined.file)) if defined else None) or defined
         raise LoadError(f"{what} raised {type(exc).__name__}: {exc}", loc) from None
+
+
+def _defined_at(path: str | None, name: str) -> SourceLoc | None:
+    """Where module file ``path`` defines or assigns top-level ``name`` (its first line)."""
+    if not path or not path.endswith(".py"):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return SourceLoc(path, 1)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return SourceLoc(path, node.lineno)
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return SourceLoc(path, node.lineno)
+    return SourceLoc(path, 1)
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiouAEIOU' else 'a'} {noun}"
 
 
 def _import_file(path: str):

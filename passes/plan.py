@@ -113,8 +113,9 @@ def _step(item: Any, node, path: str) -> Step:
     for key, types in {**spec.required, **spec.optional}.items():
         if key in args and (not isinstance(args[key], types) or
                             (isinstance(args[key], bool) and bool not in types)):
-            names = " or ".join(t.__name__ for t in types)
-            raise PlanError(f"step '{kind}': '{key}' must be a {names}, got {args[key]!r}", loc)
+            names = " or ".join({"int": "an integer", "str": "a string", "list": "a list",
+                                 "bool": "true or false"}.get(t.__name__, t.__name__) for t in types)
+            raise PlanError(f"step '{kind}': '{key}' must be {names}, got {args[key]!r}", loc)
     missing = [k for k in spec.required if k not in args]
     unknown = [k for k in args if k not in spec.required and k not in spec.optional]
     if missing or unknown:

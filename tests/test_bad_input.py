@@ -246,7 +246,7 @@ PLAN_CASES = [
     plan_case("plan-operators-empty", "steps:\n  - decouple: {operators: [], to: a}\n", "plan.yaml:2",
               "at least one"),
     plan_case("plan-stage-integer", "steps:\n  - decouple: {operators: [count_per_word], to: 7}\n",
-              "plan.yaml:2", "'to' must be a str"),
+              "plan.yaml:2", "'to' must be a string"),
     plan_case("plan-stage-name-300-chars",
               f"steps:\n  - decouple: {{operators: [count_per_word], to: {'s' * 300}}}\n",
               "plan.yaml:2", "1 to 64 characters", "300"),
@@ -259,9 +259,9 @@ PLAN_CASES = [
     plan_case("plan-stage-name-dash-first", "steps:\n  - partition: {stage: -x, n: 2}\n", "plan.yaml:2",
               "letters, digits"),
     plan_case("plan-n-string", PLAN + "  - partition: {stage: agg, n: two}\n", "plan.yaml:3",
-              "'n' must be a int"),
+              "'n' must be an integer"),
     plan_case("plan-n-boolean", PLAN + "  - partition: {stage: agg, n: true}\n", "plan.yaml:3",
-              "'n' must be a int"),
+              "'n' must be an integer"),
     plan_case("plan-n-float", PLAN + "  - partition: {stage: agg, n: 2.5}\n", "plan.yaml:3", "'n'"),
     plan_case("plan-n-zero", PLAN + "  - partition: {stage: agg, n: 0}\n", "plan.yaml:3", "between 1 and"),
     plan_case("plan-n-negative", PLAN + "  - partition: {stage: agg, n: -1}\n", "plan.yaml:3", "between 1"),
@@ -292,7 +292,7 @@ PLAN_CASES = [
     plan_case("plan-index-bogus", "steps:\n  - lattice: {operator: count_per_word, as: sealed_set, "
               "index: [a]}\n", "plan.yaml:2", "field indices"),
     plan_case("plan-duplicates-not-bool", PLAN + "  - reorder: {channel: ones_to_agg, duplicates: maybe}\n",
-              "plan.yaml:3", "'duplicates' must be a bool"),
+              "plan.yaml:3", "'duplicates' must be true or false"),
     plan_case("plan-unknown-operator", "steps:\n  - decouple: {operators: [nope], to: a}\n", "plan.yaml:2",
               "no operator named 'nope'"),
     plan_case("plan-unknown-stage", "steps:\n  - partition: {stage: nowhere, n: 2}\n", "plan.yaml:2",
@@ -331,13 +331,13 @@ PROGRAM_CASES = [
         import sys
         sys.exit(3)
     """, "prog.py:2", "SystemExit"),
-    program_case("program-no-flow", "import hydropy as hp\nx = 3\n", "prog.py", "no hydropy Flow"),
+    program_case("program-no-flow", "import hydropy as hp\nx = 3\n", "prog.py:1", "no hydropy Flow"),
     program_case("program-several-flows", """
         import hydropy as hp
         a = hp.Flow("a")
         b = hp.Flow("b")
-    """, "prog.py", "several"),
-    program_case("program-attr-missing", "import hydropy as hp\nf = hp.Flow('f')\n", "prog.py", "'nope'",
+    """, "prog.py:3", "several"),
+    program_case("program-attr-missing", "import hydropy as hp\nf = hp.Flow('f')\n", "prog.py:1", "'nope'",
                  attr=":nope"),
     program_case("program-attr-needs-arguments", """
         import hydropy as hp
@@ -361,14 +361,14 @@ PROGRAM_CASES = [
         def build():
             helper()
     """, "prog.py:4", "ZeroDivisionError", attr=":build"),
-    program_case("program-attr-not-a-flow", "def build():\n    return 3\n", "prog.py", "not a hydropy Flow",
+    program_case("program-attr-not-a-flow", "def build():\n    return 3\n", "prog.py:1", "is an int, not a hydropy Flow",
                  attr=":build"),
-    program_case("program-attr-a-number", "x = 3\n", "prog.py", "not a hydropy Flow", attr=":x"),
+    program_case("program-attr-a-number", "y = 2\nx = 3\n", "prog.py:2", "not a hydropy Flow", attr=":x"),
     program_case("program-attr-class-needing-arguments", """
         class Builder:
             def __init__(self, n):
                 self.n = n
-    """, "prog.py", "arguments", attr=":Builder"),
+    """, "prog.py:1", "arguments", attr=":Builder"),
     program_case("program-attr-build-error", """
         import hydropy as hp
 
@@ -595,6 +595,8 @@ def test_bad_input(case: Case, tmp_path, capsys, monkeypatch, compiled_wc):
     assert lines[0].startswith("hydropy: error: "), lines[0]
     for fragment in case.expect:
         assert fragment in lines[0], (fragment, lines[0])
+    if os.environ.get("HYDROPY_SHOW_ERRORS"):
+        print(f"{case.id}: {lines[0]}", file=sys.__stderr__)
     assert tree(tmp_path) == before
 
 
