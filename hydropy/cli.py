@@ -61,8 +61,9 @@ def _cmd_run(args) -> int:
         if args.plan:
             raise HydropyError("a compiled directory already holds its design point; --plan applies "
                                "to a PROGRAM file")
-        from hydropy.targets.ray import load_manifest, run_compiled
-        sources = [src["name"] for st in load_manifest(args.program)["stages"] for src in st["sources"]]
+        from hydropy.deploy import read_manifest
+        from hydropy.targets.ray import run_compiled
+        sources = [src["name"] for st in read_manifest(args.program)["stages"] for src in st["sources"]]
         inputs = load_inputs(args.inputs, sources) if args.inputs else None
         results = run_compiled(args.program, inputs, address=args.address, stats=stats,
                                allow_oversubscribe=args.allow_oversubscribe)

@@ -67,7 +67,7 @@ class _Checker:
             self.fail(f"{what} has routing {routing!r}; routings are: {', '.join(ROUTINGS)}",
                       yamlio.value_node(node, "routing"))
         key_node = yamlio.value_node(node, "key")
-        if key is not None and not (isinstance(key, list) and key and all(
+        if key is not None and not (isinstance(key, list) and all(
                 isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in key)):
             self.fail(f"{what} has key {key!r}; a key is null or a list of field indices >= 0",
                       key_node)
@@ -113,6 +113,8 @@ def validate_manifest(data: Any, root, path: str) -> dict:
     sinks = check.mapping(data["sinks"], sinks_node, "'sinks'", ())
     for sink, entry in sinks.items():
         node = yamlio.value_node(sinks_node, sink)
+        if not isinstance(sink, str):
+            check.fail(f"sink names are strings, got {sink!r}", node)
         check.mapping(entry, node, f"sink {sink!r}", ("stage", "kind"))
         if entry["stage"] not in names:
             check.fail(f"sink {sink!r} is on unknown stage {entry['stage']!r}", node)

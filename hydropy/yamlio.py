@@ -127,7 +127,37 @@ def parse_yaml(text: str, path: str, error: type[HydropyError], what: str) -> tu
 
 
 def parse_json(text: str, path: str, error: type[HydropyError], what: str) -> Any:
-    """JSON ``text``, refusing duplicate keys (naming the line of their object) and deep nesting."""
+    """JSON ``text``, refusing duplicate keys (naming the line of their object) and deep nesting.
+
+    The C decoder reads the file; only when it finds a duplicate key does the pure-Python one
+    read it again to find the object's line."""
+    def pairs_hook(pairs):
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise _Duplicate()
+        return dict(pairs)
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs_hook)
+    except _Duplicate:
+        _locate_duplicate(text, path, error, what)
+        raise AssertionError("unreachable: the located reader refuses the duplicate") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"malformed {what}: {exc.msg}", SourceLoc(path, exc.lineno)) from None
+    except RecursionError:
+        raise error(f"malformed {what}: nested too deeply", SourceLoc(path, 1)) from None
+    if _depth(data) > MAX_DEPTH:
+        raise error(f"malformed {what}: nesting deeper than {MAX_DEPTH} levels", SourceLoc(path, 1))
+    return data
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _locate_duplicate(text: str, path: str, error: type[HydropyError], what: str) -> None:
+    """Read ``text`` with the pure-Python decoder, refusing the first duplicate key at the line
+    where its object starts."""
     decoder = json.JSONDecoder()
     base_object = decoder.parse_object
 
@@ -147,14 +177,10 @@ def parse_json(text: str, path: str, error: type[HydropyError], what: str) -> An
     scan = json.scanner.py_make_scanner(decoder)
     decoder.scan_once = scan
     try:
-        data = decoder.decode(text)
-    except json.JSONDecodeError as exc:
-        raise error(f"malformed {what}: {exc.msg}", SourceLoc(path, exc.lineno)) from None
+        decoder.decode(text)
     except RecursionError:
-        raise error(f"malformed {what}: nested too deeply", SourceLoc(path, 1)) from None
-    if _depth(data) > MAX_DEPTH:
-        raise error(f"malformed {what}: nesting deeper than {MAX_DEPTH} levels", SourceLoc(path, 1))
-    return data
+        raise error(f"malformed {what}: duplicate key (too deeply nested to locate)",
+                    SourceLoc(path, 1)) from None
 
 
 def _depth(value: Any) -> int:

@@ -799,3 +799,51 @@ def test_json_output_encodes_numpy_non_finite():
     from hydropy.cli import format_results
     text = format_results({"s": [np.float64("nan"), (np.float32("inf"), 1)]}, "json")
     assert text == '{"s": ["NaN", ["Infinity", 1]]}'
+
+
+# -- compiled directories: every example design point validates; a resized one runs -------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _programs_for(plan: Path) -> list[str]:
+    """Example programs (``file.py`` or ``file.py:flow``) a plan may be written for, by name."""
+    from test_examples import PROGRAMS
+    stem = plan.stem.removesuffix("_dp" + plan.stem.rpartition("_dp")[2]) if "_dp" in plan.stem else plan.stem
+    found = [p for p in PROGRAMS if stem.startswith(Path(p.split(":")[0]).stem)]
+    return found + [p for p in PROGRAMS if "_dp" in plan.stem and Path(p.split(":")[0]).stem == stem + "_indexed"]
+
+
+@pytest.mark.parametrize("plan", sorted((EXAMPLES / "plans").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_example_design_point_compiles_to_a_valid_manifest(plan, tmp_path):
+    from hydropy.deploy import read_manifest
+    from hydropy.errors import HydropyError
+    from hydropy.loader import load_flow
+    from hydropy.targets.compile import compile_flow
+    compiled = []
+    for spec in _programs_for(plan):
+        out = tmp_path / str(len(compiled))
+        try:
+            graph = compile_flow(load_flow(str(EXAMPLES.parent / spec)), str(out), plan=str(plan))
+        except HydropyError:
+            continue
+        manifest = read_manifest(str(out))
+        assert {s["name"]: s["members"] for s in manifest["stages"]} == \
+            {s: graph.members_of(s) for s in graph.locations()}
+        assert all(s.get("resizable", False) == (s["members"] > 1) for s in manifest["stages"])
+        compiled.append(spec)
+    assert compiled, f"no example program takes {plan.name}"
+
+
+def test_a_partitioned_stage_resized_in_deploy_yaml_runs_as_the_single_node_program(
+        ray_session, compiled_wc, tmp_path):
+    from hydropy.loader import load_flow
+    from hydropy.targets.ray import run_compiled
+    out = tmp_path / "out"
+    shutil.copytree(compiled_wc, out)
+    edit_deploy("members: 2", "members: 3")(out)
+    inputs = {"lines": ["the quick brown fox", "the lazy dog", "a b c d e f g the"] * 7}
+    (tmp_path / "wc.py").write_text(WC)
+    expected = load_flow(str(tmp_path / "wc.py")).run(inputs)
+    got = run_compiled(str(out), inputs)
+    assert sorted(got["counts"]) == sorted(expected["counts"]) and got["total"] == expected["total"]
