@@ -23,8 +23,7 @@ from hydropy.ir import Graph
 def design_point(flow, plan: str | Sequence[Mapping] | Graph | None) -> tuple[Graph, Graph]:
     """(the single-node program, the design point): ``plan`` is a plan file, a list of steps
     as in a plan file (``[{"decouple": {"operators": [...], "to": "b"}}]``), or a Graph."""
-    import yaml
-
+    from hydropy import yamlio
     from hydropy.passes.plan import apply_plan, parse_plan
     from hydropy.passes.stages import insert_channels
     original = flow.graph()
@@ -33,7 +32,7 @@ def design_point(flow, plan: str | Sequence[Mapping] | Graph | None) -> tuple[Gr
     if plan is None or isinstance(plan, str):
         from hydropy.targets.compile import design_point as from_file
         return original, from_file(original, plan)
-    steps = parse_plan(yaml.safe_dump({"steps": [dict(s) for s in plan]}), "<steps>")
+    steps = parse_plan(yamlio.dump({"steps": [dict(s) for s in plan]}), "<steps>")
     history = apply_plan(original, steps)
     return original, insert_channels(history[-1][1] if history else original)
 

@@ -15,7 +15,6 @@ where the text has one, the line.
 from __future__ import annotations
 
 import json
-import json.decoder
 import json.scanner
 from typing import Any
 
@@ -223,6 +222,17 @@ def value_node(node, key: Any):
 def _scalar(node) -> Any:
     return yaml.SafeLoader("").construct_object(node) if node.tag != "tag:yaml.org,2002:str" \
         else node.value
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def dump(data: Any) -> str:
+    """YAML text of ``data`` that :func:`parse_yaml` reads back: an object used twice is written
+    out twice instead of as an anchor and an alias."""
+    return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False)
 
 
 def line_of(node, path: str) -> SourceLoc:

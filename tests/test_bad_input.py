@@ -847,3 +847,15 @@ def test_a_partitioned_stage_resized_in_deploy_yaml_runs_as_the_single_node_prog
     expected = load_flow(str(tmp_path / "wc.py")).run(inputs)
     got = run_compiled(str(out), inputs)
     assert sorted(got["counts"]) == sorted(expected["counts"]) and got["total"] == expected["total"]
+
+
+def test_steps_given_as_python_objects_may_share_lists():
+    """assert_equivalent writes Python steps as YAML: a list used twice must not become an alias."""
+    import hydropy as hp
+    from hydropy.testing import design_point
+    flow = hp.Flow("shared")
+    flow.source("xs").map(lambda x: (x, 1), name="a").fold_keyed(int, lambda s, v: s + v, name="f").sink("s")
+    ops = ["f"]
+    _, graph = design_point(flow, [{"decouple": {"operators": ops, "to": "b"}},
+                                   {"decouple": {"operators": ops, "to": "c"}}])
+    assert graph.by_name("f").location == "c"
