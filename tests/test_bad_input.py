@@ -240,7 +240,7 @@ PLAN_CASES = [
     plan_case("plan-operators-not-a-list", "steps:\n  - decouple: {operators: words, to: a}\n",
               "plan.yaml:2", "'operators' must be a list"),
     plan_case("plan-operators-integer", "steps:\n  - decouple: {operators: [words, 3], to: a}\n",
-              "plan.yaml:2", "operator names", "3"),
+              "plan.yaml:2", "operator name 3 is not a string"),
     plan_case("plan-operators-boolean", "steps:\n  - decouple: {operators: [yes], to: a}\n",
               "plan.yaml:2", "quote"),
     plan_case("plan-operators-empty", "steps:\n  - decouple: {operators: [], to: a}\n", "plan.yaml:2",
