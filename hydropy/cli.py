@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import traceback
 from typing import Any, Sequence
 
 from hydropy.errors import HydropyError
+from hydropy.deploy import MEMBERS_PER_CPU
+
+
+#: how ``--format json`` writes the floats JSON has no literal for
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def to_jsonable(value: Any) -> Any:
-    """Records as JSON: tuples as lists, sets sorted, lattices by their revealed value."""
+    """Records as strict JSON: tuples as lists, sets sorted, lattices by their revealed value,
+    NaN and infinities as the strings "NaN", "Infinity" and "-Infinity"."""
     from hydropy.lattices import Lattice
     if isinstance(value, Lattice):
         return to_jsonable(value.reveal())
@@ -26,16 +33,18 @@ def to_jsonable(value: Any) -> Any:
         return sorted((to_jsonable(v) for v in value), key=repr)
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return NON_FINITE[repr(float(value))]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if hasattr(value, "item"):  # numpy scalars
-        return value.item()
+        return to_jsonable(value.item())
     return repr(value)
 
 
 def format_results(results: dict[str, list], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({k: to_jsonable(v) for k, v in results.items()})
+        return json.dumps({k: to_jsonable(v) for k, v in results.items()}, allow_nan=False)
     out = []
     for name, records in results.items():
         out.append(f"{name} ({len(records)} record{'s' if len(records) != 1 else ''})")
@@ -47,18 +56,23 @@ def _cmd_run(args) -> int:
     import os
 
     from hydropy.loader import load_flow, load_inputs
-    inputs = load_inputs(args.inputs) if args.inputs else None
     stats: dict = {}
     if os.path.isdir(args.program):
         if args.plan:
             raise HydropyError("a compiled directory already holds its design point; --plan applies "
                                "to a PROGRAM file")
+        from hydropy.deploy import read_manifest
         from hydropy.targets.ray import run_compiled
-        results = run_compiled(args.program, inputs, address=args.address, stats=stats)
+        sources = [src["name"] for st in read_manifest(args.program)["stages"] for src in st["sources"]]
+        inputs = load_inputs(args.inputs, sources) if args.inputs else None
+        results = run_compiled(args.program, inputs, address=args.address, stats=stats,
+                               allow_oversubscribe=args.allow_oversubscribe)
     else:
         target = args.target or ("ray" if args.address else "local")
-        options = {"address": args.address, "stats": stats} if target == "ray" else {}
+        options = {"address": args.address, "stats": stats,
+                   "allow_oversubscribe": args.allow_oversubscribe} if target == "ray" else {}
         flow = load_flow(args.program)
+        inputs = load_inputs(args.inputs, source_names(flow.graph())) if args.inputs else None
         results = flow.run(inputs, target=target, plan=args.plan, **options)
         if args.check:
             verdict = check_against_single_node(flow, inputs, results, args.plan)
@@ -70,6 +84,10 @@ def _cmd_run(args) -> int:
         print(verdict, file=sys.stderr if args.format == "json" else sys.stdout)
         return 0 if verdict.startswith("check: same") else 1
     return 0
+
+
+def source_names(graph) -> list[str]:
+    return [n.params["name"] for n in graph.nodes() if n.kind == "source"]
 
 
 def check_against_single_node(flow, inputs, results, plan: str | None = None) -> str:
@@ -97,7 +115,7 @@ def _cmd_check(args) -> int:
         raise HydropyError(f"--seeds must be at least 1, got {args.seeds}")
     flow = load_flow(args.program)
     graph = flow.graph()
-    inputs = load_inputs(args.inputs or _default_inputs(args.program, graph))
+    inputs = load_inputs(args.inputs or _default_inputs(args.program, graph), source_names(graph))
     if args.plan:
         from hydropy.passes.pipeline import design_point
         plans, refused = [(None, design_point(graph, args.plan))], 0
@@ -224,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", metavar="ADDR",
                      help="an existing Ray cluster (host:port, ray://host:port or auto) instead of a "
                           "local Ray started and stopped by hydropy")
+    run.add_argument("--allow-oversubscribe", action="store_true",
+                     help=f"on Ray, allow more stage members than {MEMBERS_PER_CPU} per CPU of the "
+                          f"machine or cluster")
     run.set_defaults(handler=_cmd_run)
 
     explain = sub.add_parser("explain", help="print a program's IR (after each step of a plan)")
@@ -261,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: str) -> str:
+    """An error message on one line (a user's exception text may hold several)."""
+    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -270,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HydropyError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"hydropy: error: {exc}", file=sys.stderr)
+        print(f"hydropy: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hydropy: interrupted", file=sys.stderr)
@@ -281,7 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug in hydropy: say so in one line, details with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"hydropy: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+        print(f"hydropy: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with "
+              f"--debug for details)",
               file=sys.stderr)
         return 1
 

@@ -351,6 +351,7 @@ def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
         "module": program.stem,
         "stages": [{"name": s, "file": f"stages/{s}.py", "class": class_name(s),
                     "members": graph.members_of(s),
+                    **({"resizable": True} if graph.members_of(s) > 1 else {}),
                     "sources": [{"name": n.params["name"],
                                  "routing": n.params.get("routing", "round_robin"),
                                  "key": _key(n) and list(_key(n))}

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import networkx as nx
 import yaml
 
+from hydropy.deploy import check_capacity
 from hydropy.errors import HydropyError, InputError, LoadError
 from hydropy.runtime.batch import pack, route
 from hydropy.runtime.columns import Columns
@@ -30,18 +31,9 @@ MAX_DRAIN_ROUNDS = 10_000
 
 
 def load_manifest(compiled_dir: str) -> dict:
-    path = os.path.join(compiled_dir, "deploy.yaml")
-    if not os.path.isfile(path):
-        raise LoadError(f"{compiled_dir} is not a compiled program (no deploy.yaml); "
-                        f"make one with: hydropy compile PROGRAM --target ray -o {compiled_dir}")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise LoadError(f"{path} is malformed: {exc}") from None
-    if not isinstance(data, dict) or not {"flow", "stages", "channels", "sinks"} <= set(data):
-        raise LoadError(f"{path} is not a hydropy deployment manifest")
-    return data
+    """deploy.yaml of ``compiled_dir``, validated against its schema (hydropy.deploy)."""
+    from hydropy.deploy import read_manifest
+    return read_manifest(compiled_dir)
 
 
 def connect(address: str | None, working_dir: str | None = None) -> bool:
@@ -85,7 +77,8 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
 
 def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
                  address: str | None = None, batch_size: int = 10_000,
-                 max_inflight: int = 4, stats: dict | None = None) -> dict[str, list]:
+                 max_inflight: int = 4, stats: dict | None = None,
+                 allow_oversubscribe: bool = False) -> dict[str, list]:
     """Run the compiled program in ``compiled_dir`` on Ray; return each sink's contents.
 
     ``stats``, when given, receives ``compile_seconds`` (the slowest member's kernel warm-up,
@@ -99,10 +92,14 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
     if unknown:
         raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
                          f"{', '.join(sorted(sources)) or 'none'}")
+    if not address:
+        check_capacity(manifest, os.cpu_count(), allow_oversubscribe)
     started = connect(address, compiled_dir)
     import ray
     hosts: list = []
     try:
+        if address:
+            check_capacity(manifest, ray.cluster_resources().get("CPU"), allow_oversubscribe)
         driver = _Driver(ray, compiled_dir, manifest)
         hosts = [h for members in driver.hosts.values() for h in members]
         compile_seconds = max(ray.get([h.compile_seconds.remote() for h in hosts]))
