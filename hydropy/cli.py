@@ -187,28 +187,46 @@ class Progress:
 
 
 def _cmd_explain(args) -> int:
+    """One document per format: the text form with its reports appended; one mermaid or DOT
+    diagram (a plan's steps as subgraphs); one JSON value (a graph, a list of the graphs after
+    each step, or with --analysis/--kernels an object holding those reports too)."""
     from hydropy import ir
     from hydropy.loader import load_flow
-    printer = {"text": ir.to_text, "mermaid": ir.to_mermaid, "dot": ir.to_dot, "json": ir.to_json}
     graph = load_flow(args.program).graph()
     sections = [("", graph)]
     if args.plan:
         from hydropy.passes.plan import apply_plan, load_plan
         sections += [(f"after step {k}: {step}", g)
                      for k, (step, g) in enumerate(apply_plan(graph, load_plan(args.plan)), 1)]
+    final = sections[-1][1]
+    if args.format == "json":
+        graphs = [json.loads(ir.to_json(g)) for _, g in sections]
+        doc: Any = graphs[0] if len(graphs) == 1 else graphs
+        if args.analysis or args.kernels:
+            doc = {"graph": doc}
+            if args.analysis:
+                from hydropy.passes.analysis import report_data
+                doc["analysis"] = report_data(final)
+            if args.kernels:
+                from hydropy.passes.kernel_plan import report_data as kernel_data
+                doc["kernels"] = kernel_data(final)
+        print(json.dumps(doc, indent=2))
+        return 0
+    if args.format in ("mermaid", "dot"):
+        printer = ir.to_mermaid if args.format == "mermaid" else ir.to_dot
+        print(printer(sections if len(sections) > 1 else graph).rstrip("\n"))
+        return 0
     out = []
     for title, g in sections:
-        if title and args.format == "text":
+        if title:
             out.append(f"# {title}")
-        out.append(printer[args.format](g).rstrip("\n"))
+        out.append(ir.to_text(g).rstrip("\n"))
     if args.analysis:
         from hydropy.passes.analysis import report
-        out.append(report(sections[-1][1]).rstrip("\n"))
+        out.append(report(final).rstrip("\n"))
     if args.kernels:
         from hydropy.passes.kernel_plan import report as kernel_report
-        out.append(kernel_report(sections[-1][1]).rstrip("\n"))
-    if args.format == "json" and len(sections) > 1:
-        out = ["[" + ",\n".join(out) + "]"]
+        out.append(kernel_report(final).rstrip("\n"))
     print("\n\n".join(out))
     return 0
 

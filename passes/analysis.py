@@ -83,3 +83,23 @@ def report(graph: Graph) -> str:
         if not entries:
             lines.append("    stateless")
     return "\n".join(lines) + "\n"
+
+
+def report_data(graph: Graph) -> dict:
+    """The same analyses as data (``explain --format json --analysis``): labels per operator,
+    points of order and boundedness findings, and the state of each stage."""
+    def finding(f) -> dict:
+        return {"operator": f.name, "kind": f.kind, "at": str(f.loc) if f.loc else None,
+                "reason": f.reason, "hint": f.hint, **({"causes": list(f.causes)}
+                                                      if isinstance(f, PointOfOrder) else {})}
+    names = {n.id: n.name for n in graph.nodes()}
+    return {
+        "monotonicity": {names[i]: label for i, label in monotonicity(graph).items()},
+        "points_of_order": [finding(p) for p in points_of_order(graph)],
+        "boundedness": [finding(f) for f in boundedness(graph)],
+        "state": {stage: [{"operator": e.name, "kind": e.kind, "holds": e.holds,
+                           "key": e.key.describe() if e.key is not None else None,
+                           "lattice": e.lattice} for e in entries]
+                  for stage, entries in state_inventory(graph).items()},
+    }
+

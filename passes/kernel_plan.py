@@ -224,6 +224,13 @@ def plan(graph, source_dtypes: dict | None = None) -> KernelPlan:
     return KernelPlan(modes, units, absorbed)
 
 
+def report_data(graph, source_dtypes: dict | None = None) -> dict:
+    """Each operator's mode as data (``explain --format json --kernels``)."""
+    kp = plan(graph, source_dtypes)
+    return {graph.node(i).name: {"mode": m.mode, "reason": m.reason or None, "dtype": m.dtype}
+            for i, m in kp.modes.items()}
+
+
 def report(graph, source_dtypes: dict | None = None) -> str:
     """How each operator of ``graph`` runs, per stage: ``kernel`` (named, with its element
     types) or ``python`` with the reason; what ``hydropy explain --kernels`` prints."""
