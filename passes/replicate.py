@@ -18,6 +18,7 @@ from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph
 from hydropy.ir.ops import PARTIALS, PER_RECORD
 
+from .laws import check_state_laws
 from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
                      insert_channels, reach_in_stage)
 
@@ -47,6 +48,8 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
             "fold", "fold_keyed", "reduce", "reduce_keyed", "count") else ""
         raise RewriteRefused(f"{node.kind} '{node.name}' {what}{hint}", node.loc)
 
+    check_state_laws(g, [x.id for x in members], "its replicas merge copies of it that saw "
+                     "the writes in different orders and groupings")
     entries = [x for x in members if x.kind in ("network", "source")]
     reach = {e.id: reach_in_stage(g, stage, e.id) for e in entries}
     writes = {e.id for e in entries if any(g.node(x).kind in LATTICE_STATE for x in reach[e.id])}

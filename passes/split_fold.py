@@ -26,6 +26,7 @@ from hydropy.runtime.ops import add_counts
 
 from .decouple import check_stage_name
 from .fold_algebra import why_not_commutative
+from .laws import check_state_laws
 from .stages import check_no_divergent_delays, insert_channels
 
 PARTIAL = {"count": "partial_count", "fold": "partial_fold", "reduce": "partial_reduce",
@@ -54,6 +55,8 @@ def split_fold(graph: Graph, operator: str, to: str = "merge") -> Graph:
     if why:
         raise RewriteRefused(f"{node.where()} cannot be split into partial folds: {why}", node.loc)
 
+    check_state_laws(g, [node.id], "split_fold merges partial values of it folded from "
+                     "different groupings of its records")
     source = g.node(node.inputs[0])
     partial = Node(g.fresh_id(), PARTIAL[node.kind], g.fresh_name(f"{node.name}_partial"),
                    node.inputs, dict(node.params), node.fns, node.loc,
