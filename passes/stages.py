@@ -235,13 +235,13 @@ def check_order_downstream(g: Graph, stage: str) -> None:
     Conservative: a fold keyed by the routing key would still see each key's records in
     order, but keys are not traced across channels, so its function must be proven
     order-insensitive (see :mod:`.fold_algebra`)."""
-    from .fold_algebra import PLAIN_FOLDS, why_order_sensitive
+    from .fold_algebra import PLAIN_FOLDS, element_type, why_order_sensitive
     dag = g.tick_dag()
     inside = [n.id for n in g.nodes() if n.location == stage]
     downstream = set().union(*(nx.descendants(dag, i) for i in inside))
     for node in g.nodes():
         if node.id in downstream and node.location != stage and node.kind in PLAIN_FOLDS:
-            why = why_order_sensitive(node)
+            why = why_order_sensitive(node, element_type(g, node))
             if why:
                 raise RewriteRefused(
                     f"{node.where()} would receive the records of the members of stage "
