@@ -207,3 +207,54 @@ def test_mutant_without_the_law_check_replicas_disagree_with_the_single_node_run
     design = replicated(flow)
     with pytest.raises(AssertionError, match="not equivalent"):
         assert_equivalent(flow, design, {"xs": XS}, seeds=range(5))
+
+
+PROGRAM = '''
+import hydropy as hp
+from hydropy.lattices import Lattice
+
+
+class Tally(Lattice):
+    """Records ("add", n): a lattice only if merge is a max; this one {merge}."""
+
+    def __init__(self, n=0):
+        self.n = n
+
+    @classmethod
+    def of(cls, x):
+        op, n = x
+        return cls(n)
+
+    def merge(self, other):
+        new = {expression}
+        changed, self.n = new != self.n, new
+        return changed
+
+    def reveal(self):
+        return self.n
+
+
+flow = hp.Flow("tallies")
+flow.source("updates").lattice_fold_keyed(Tally, name="tally").sink("tally")
+'''
+
+
+@pytest.mark.parametrize("expression, verdict", [
+    ("max(self.n, other.n)", 0),
+    ("self.n + other.n", 2),
+])
+def test_laws_are_checked_on_the_program_sample_records_through_the_cli(tmp_path, capsys, expression,
+                                                                        verdict):
+    """Records ("add", n) are none of the shapes hydropy draws by itself: the sample inputs
+    beside the program supply them, and a lawless merge is refused in one line, exit 2."""
+    from hydropy.cli import main
+    program = tmp_path / "tallies.py"
+    program.write_text(PROGRAM.format(merge=expression, expression=expression))
+    (tmp_path / "tallies.yaml").write_text("updates: [[a, [add, 2]], [b, [add, 5]], [a, [add, 3]]]\n")
+    (tmp_path / "plan.yaml").write_text("steps:\n  - decouple: {operators: [tally], to: s}\n"
+                                        "  - replicate: {stage: s, n: 2}\n")
+    assert main(["check", str(program), "--plan", str(tmp_path / "plan.yaml"), "--seeds", "3"]) == verdict
+    if verdict:
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "tallies.py:" in err
+        assert "Tally violates idempotence" in err and "Traceback" not in err
