@@ -31,6 +31,7 @@ from hydropy.ir import Graph, Node
 from hydropy.ir.ops import PER_RECORD
 
 from .lineage import (Const, Derived, Field, Record, Unknown, at, deps, node_lineage, PASS_THROUGH)
+from .laws import check_state_laws
 from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
                      insert_channels, reach_in_stage)
 
@@ -93,6 +94,7 @@ def partition(graph: Graph, stage: str, n: int, key: list[int] | str = "auto") -
                 g.replace(node.copy(location=g.node(sender).location))
             g = insert_channels(g)
             continue
+        check_state_laws(g, shared if broadcast else (), "every member merges all its writes")
         if isinstance(key, (list, tuple)):  # an explicit key routes the stateless inputs too
             routes.update({x.id: tuple(key) for x in members
                            if _is_entry(g, stage, x) and x.id not in routes and x.id not in broadcast})

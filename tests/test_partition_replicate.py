@@ -29,7 +29,7 @@ def append(history, x):
 def keyed_sum():
     """clients -> main (stateless) -> agg (fold per key)."""
     flow = hp.Flow("keyed_sum")
-    pairs = flow.source("xs").map(lambda x: (x % 3, x), name="pair")
+    pairs = flow.source("xs", dtype="int64").map(lambda x: (x % 3, x), name="pair")
     pairs.fold_keyed(int, add, name="sum_per_key").sink("sums")
     return decouple(flow.graph(), ["sum_per_key"], "agg")
 
@@ -183,10 +183,13 @@ def test_fold_algebra_tells_order_insensitive_functions():
         return flow.graph().by_name("f")
     counting = fold_node(lambda s: s.fold_keyed(int, count_one, name="f"))
     assert why_order_sensitive(counting) == "" and "cannot prove" in why_not_commutative(counting)
-    assert why_order_sensitive(fold_node(lambda s: s.fold_keyed(int, add, name="f"))) == ""
-    assert why_order_sensitive(fold_node(lambda s: s.reduce_keyed(max, name="f"))) == ""
-    assert "reduce starts from a record" in why_order_sensitive(
-        fold_node(lambda s: s.reduce_keyed(add, name="f")))
+    assert why_order_sensitive(fold_node(lambda s: s.fold_keyed(int, add, name="f")), "int64") == ""
+    assert why_order_sensitive(fold_node(lambda s: s.reduce_keyed(max, name="f")), "int64") == ""
+    assert why_order_sensitive(fold_node(lambda s: s.reduce_keyed(add, name="f")), "bool") == ""
+    for element, words in [(None, 'dtype="int64"'), ("float64", "floats round")]:
+        assert words in why_order_sensitive(fold_node(lambda s: s.fold_keyed(int, add, name="f")), element)
+    assert "max(nan, 1)" in why_order_sensitive(
+        fold_node(lambda s: s.reduce_keyed(max, name="f")), "float64")
     assert "cannot prove" in why_order_sensitive(fold_node(lambda s: s.reduce_keyed(count_one, name="f")))
     assert "cannot prove fn append" in why_order_sensitive(
         fold_node(lambda s: s.fold_keyed(tuple, append, name="f")))
