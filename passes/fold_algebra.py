@@ -126,7 +126,7 @@ def record_type(graph: Graph, node: Node) -> str | None:
     literal = _literal_type(node.fn().obj, source)
     if literal is not None or source is None or UNKNOWN in fields(source):
         return literal
-    from hydropy.runtime.kernels import NoKernel, dtype_of, numba_type, returns
+    from hydropy.passes.kernel_plan import NoKernel, dtype_of, numba_type, returns
     try:
         return dtype_of(returns(node.fn().obj, numba_type(source)))
     except NoKernel:

@@ -245,11 +245,11 @@ def _check_one_to_one(graph: Graph, fold: Node, source_id: int, what: str) -> No
                              f"along {len(paths)} paths, so a position could arrive twice (the "
                              f"fold sees both records, a set of positions one)", fold.loc)
     lineage = record_lineage(graph)
-    fold_key = _walk(lineage[fold.inputs[0]], (0,)) if fold.kind == "fold_keyed" else None
+    fold_key = walk(lineage[fold.inputs[0]], (0,)) if fold.kind == "fold_keyed" else None
     for nid in paths[0][1:-1]:
         node = graph.node(nid)
         if node.kind == "join" and isinstance(fold_key, Same) and \
-                _walk(lineage[nid], (0,)) == fold_key:
+                walk(lineage[nid], (0,)) == fold_key:
             continue  # keyed by the sequence: it keeps or holds back a whole sequence, no part
         if node.kind not in ONE_TO_ONE:
             raise RewriteRefused(f"{fold.kind} '{fold.name}': between input '{source.name}' and the "
