@@ -671,7 +671,9 @@ class _Evaluator:
             inner = _analyse(UserFn.wrap(obj), max(len(values), 1), "value", self.depth + 1)
             unknown = first_unknown([inner.value])
             if unknown is not None:
-                return Unknown(f"calls {text}(), which {unknown.reason}")
+                code = obj.__code__
+                where = f"{code.co_filename.replace(chr(92), '/').rsplit('/', 1)[-1]}:{code.co_firstlineno}"
+                return Unknown(f"calls {text}() ({where}), which {unknown.reason}")
             if len(values) != obj.__code__.co_argcount:
                 return Unknown(f"calls {text}() with {len(values)} arguments")
             return substitute(inner.value, values[0] if len(values) == 1 else Record(tuple(values)))

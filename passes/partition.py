@@ -226,6 +226,9 @@ def _trace(g: Graph, stage: str, nid: int, value, chain: tuple[int, ...]) -> lis
     lineage = node_lineage(node)
     if lineage is not None:  # map, filter_map, flat_map, fused: read the function
         composed = substitute(value, lineage.value)
+        unknown = first_unknown([composed])
+        if unknown is not None and not _fields(composed):  # nothing left to route by, nothing to move
+            raise _KeyLost(node, f"computes the key in a way hydropy cannot read ({unknown.reason})")
         keeps = isinstance(value, Field) and isinstance(composed, Field)
         return _trace(g, stage, node.inputs[0], composed, () if keeps else chain + (nid,))
     if node.kind in PASS_THROUGH or node.kind == "union":
