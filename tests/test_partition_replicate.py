@@ -14,7 +14,7 @@ from hydropy.lattices import LWW, Max
 from hydropy.passes.decouple import decouple
 from hydropy.passes.partition import partition
 from hydropy.passes.replicate import replicate
-from hydropy.targets.local import run
+from hydropy.targets.local import canonical, run
 from hydropy.testing import assert_equivalent
 
 ITEMS = ("a", "b")
@@ -421,3 +421,34 @@ def test_hash_keys_moved_into_two_stages_agree_on_ray(ray_session, tmp_path):
     expected = flow.run(inputs)
     assert len(expected["joined"]) == 14
     assert canonical(flow.graph(), got) == canonical(flow.graph(), expected)
+
+
+# -- the IR after partition (golden) ------------------------------------------------------------
+
+def test_ir_after_partition_snapshot(repo_root, snapshot):
+    """Every input of the composite-key join and of the fold by user is routed by the user; the
+    coupon owner, computed from the source's records, is computed in a router stage."""
+    from hydropy import ir
+    from hydropy.loader import load_flow, load_inputs
+    flow = load_flow(str(repo_root / "tests" / "programs" / "orders.py"))
+    graph = partition(flow.graph(), "main", 3)
+    snapshot.assert_match(ir.to_text(graph), f"passes/partition/{flow.name}.txt")
+    inputs = load_inputs(str(repo_root / "tests" / "programs" / "orders.yaml"))
+    assert_equivalent(flow, graph, inputs, seeds=range(20))
+    assert canonical(flow.graph(), run(graph, inputs)) == canonical(flow.graph(), flow.run(inputs))
+
+
+def test_a_router_stage_routes_a_computed_source_key_on_ray(ray_session, repo_root, tmp_path):
+    """The router stage is an ordinary stage: the Ray driver feeds it the source, its actor
+    computes the key and its channel routes by it."""
+    from hydropy.loader import load_flow, load_inputs
+    from hydropy.targets.compile import compile_flow
+    from hydropy.targets.ray import run_compiled
+    (tmp_path / "plan.yaml").write_text("steps:\n  - partition: {stage: main, n: 3}\n")
+    flow = load_flow(str(repo_root / "tests" / "programs" / "orders.py"))
+    design = compile_flow(flow, str(tmp_path / "out"), plan=str(tmp_path / "plan.yaml"))
+    assert design.members == {"main": 3} and design.by_name("owner").location == "main_router"
+    inputs = load_inputs(str(repo_root / "tests" / "programs" / "orders.yaml"))
+    got = run_compiled(str(tmp_path / "out"), inputs)
+    assert canonical(flow.graph(), got) == canonical(flow.graph(), flow.run(inputs))
+    assert dict(got["coupons"]) == {"ann": 2, "bob": 1, "cy": 1}
