@@ -377,7 +377,7 @@ def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
                                 for n in graph.nodes() if n.kind == "source" and n.location == s]}
                    for s in graph.locations()],
         "channels": [{"name": n.name, "from": graph.node(n.inputs[0]).location, "to": n.location,
-                      "operator": graph.node(n.inputs[0]).where(),
+                      "operator": graph.node(n.inputs[0]).where(short=True),
                       "routing": n.params["routing"],
                       "key": list(n.params["key"]) if n.params["key"] is not None else None}
                      for n in graph.nodes() if n.kind == "network"],

@@ -43,6 +43,8 @@ from .local import DEFAULT_TICK_SIZE, split_ticks
 MAX_DRAIN_ROUNDS = 10_000
 #: seconds a round (or a member's start) may take before the run ends naming the member
 DEFAULT_TIMEOUT = 300.0
+#: seconds members get to start (a worker process, imports, kernels) however short the timeout
+MIN_START_TIMEOUT = 120.0
 
 
 def load_manifest(compiled_dir: str) -> dict:
@@ -211,6 +213,10 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
             if stats is not None:
                 stats.update(compile_seconds=compile_seconds, run_seconds=time.perf_counter() - start)
             return results
+        except KeyboardInterrupt:  # Ray turns any signal handler's exception into this one
+            if signals.received == signal.SIGTERM:
+                raise Terminated() from None
+            raise
         finally:
             signals.ignore()  # a second or third Ctrl-C must not cut the shutdown short
             for h in hosts:
@@ -279,7 +285,7 @@ class _signals_stop_the_run:
 
     def __enter__(self):
         self.active = threading.current_thread() is threading.main_thread()
-        self.stopping = False
+        self.stopping, self.received = False, None
         self.saved = {s: signal.getsignal(s) for s in self.SIGNALS} if self.active else {}
         self.rearm()
         return self
@@ -287,7 +293,7 @@ class _signals_stop_the_run:
     def _handler(self, signum, frame):
         if self.stopping:
             return
-        self.stopping = True
+        self.stopping, self.received = True, signum
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
     def rearm(self) -> None:
@@ -366,7 +372,7 @@ class _Driver:
         """Wait for every member to load its stage; returns the slowest kernel warm-up.
         Checks that every member hashes str alike (and as this process, under the same seed)."""
         refs, labels = self.all_members("start_info")
-        infos = self.get(refs, labels, "starting")
+        infos = self.get(refs, labels, "starting", max(self.timeout, MIN_START_TIMEOUT))
         hashes = {(h, label) for (_, h), label in zip(infos, labels)}
         if len({h for h, _ in hashes}) > 1 or (os.environ.get("PYTHONHASHSEED") == hash_seed()
                                               and {h for h, _ in hashes} != {hash("hydropy")}):
@@ -375,15 +381,16 @@ class _Driver:
                            f"every Ray worker")
         return max([seconds for seconds, _ in infos] + [0.0])
 
-    def get(self, refs: list, labels: list, what: str) -> list:
+    def get(self, refs: list, labels: list, what: str, timeout: float | None = None) -> list:
         """``ray.get(refs)`` (``labels``: the (stage, member) of each), bounded by the timeout;
         a member that died, hung or failed is reported by name."""
         ray = self.ray
-        _, pending = ray.wait(list(refs), num_returns=len(refs), timeout=self.timeout)
+        timeout = timeout or self.timeout
+        _, pending = ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
         if pending:
             stuck = set(pending)
             stage, m = next(label for ref, label in zip(refs, labels) if ref in stuck)
-            raise RunFault(f"{self.member(stage, m)} did not answer within {self.timeout:g} s while "
+            raise RunFault(f"{self.member(stage, m)} did not answer within {timeout:g} s while "
                            f"{what}: a user function that does not return, or an overloaded "
                            f"machine (--timeout SECONDS waits longer)")
         try:
