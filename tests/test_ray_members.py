@@ -39,6 +39,7 @@ def test_members_on_ray_match_single_node(ray_session, repo_root, tmp_path, exam
     assert any(expected.values())
 
 
+@pytest.mark.parametrize("plan", ["partitioned", "replicated"])
 def test_kvstore_members_answer_gets_as_the_single_node_store_over_many_rounds(
         ray_session, repo_root, tmp_path, plan):
     """Every get is answered from the registers as they stand after the puts of its round:

@@ -268,3 +268,39 @@ def test_local_run_of_whole_inputs_is_split_into_ticks():
     flow.source("xs").count(name="n").snapshot(name="peek").sink("seen")
     assert run(flow.graph(), {"xs": list(range(5))}, tick_size=2) == {"seen": [2, 4, 5]}
     assert canonical(flow.graph(), flow.run({"xs": list(range(5))})) == {"seen": [5]}
+
+
+HASH_SINK = '''
+import hydropy as hp
+
+
+def hashed(word):
+    return (word, hash(word))
+
+
+flow = hp.Flow("hashes")
+flow.source("words").map(hashed, name="hashed").sink("out")
+'''
+
+
+@pytest.mark.parametrize("seed", [None, "12345"])
+def test_hydropy_run_hashes_as_its_actors_for_check(tmp_path, seed):
+    """The command restarts itself under the run's seed (the environment's when it is a
+    number), so the single-node run of ``--check`` in the driver hashes str as the members."""
+    import json
+    program = tmp_path / "hashes.py"
+    program.write_text(textwrap.dedent(HASH_SINK))
+    (tmp_path / "in.json").write_text(json.dumps({"words": ["apple", "pear"]}))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHASHSEED", "RAY_ADDRESS")}
+    if seed is not None:
+        env["PYTHONHASHSEED"] = seed
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "hydropy"), "run",
+                           str(program), "--target", "ray", "--inputs", str(tmp_path / "in.json"),
+                           "--check", "--format", "json"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "check: same sinks" in proc.stderr
+    expected = subprocess.run([sys.executable, "-c", "print(hash('apple'))"], text=True,
+                              capture_output=True, env={**env, "PYTHONHASHSEED": seed if seed and
+                                                        seed.isdigit() else "0"}).stdout
+    assert json.loads(proc.stdout)["out"][0] == ["apple", int(expected)]
