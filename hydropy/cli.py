@@ -15,7 +15,8 @@ from typing import Any, Sequence
 
 from hydropy.errors import HydropyError
 from hydropy.deploy import MEMBERS_PER_CPU
-
+from hydropy.targets.local import DEFAULT_TICK_SIZE
+from hydropy.targets.ray import DEFAULT_TIMEOUT
 
 #: how ``--format json`` writes the floats JSON has no literal for
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -66,16 +67,19 @@ def _cmd_run(args) -> int:
         sources = [src["name"] for st in read_manifest(args.program)["stages"] for src in st["sources"]]
         inputs = load_inputs(args.inputs, sources) if args.inputs else None
         results = run_compiled(args.program, inputs, address=args.address, stats=stats,
-                               allow_oversubscribe=args.allow_oversubscribe)
+                               allow_oversubscribe=args.allow_oversubscribe,
+                               tick_size=args.tick_size, timeout=args.timeout)
     else:
         target = args.target or ("ray" if args.address else "local")
-        options = {"address": args.address, "stats": stats,
-                   "allow_oversubscribe": args.allow_oversubscribe} if target == "ray" else {}
+        options = {"tick_size": args.tick_size}
+        if target == "ray":
+            options.update(address=args.address, stats=stats, timeout=args.timeout,
+                           allow_oversubscribe=args.allow_oversubscribe)
         flow = load_flow(args.program)
         inputs = load_inputs(args.inputs, source_names(flow.graph())) if args.inputs else None
         results = flow.run(inputs, target=target, plan=args.plan, **options)
         if args.check:
-            verdict = check_against_single_node(flow, inputs, results, args.plan)
+            verdict = check_against_single_node(flow, inputs, results, args.plan, args.tick_size)
     print(format_results(results, args.format))
     if stats.get("compile_seconds"):
         print(f"kernels: {stats['compile_seconds']:.2f} s to compile or load at actor start; "
@@ -90,13 +94,14 @@ def source_names(graph) -> list[str]:
     return [n.params["name"] for n in graph.nodes() if n.kind == "source"]
 
 
-def check_against_single_node(flow, inputs, results, plan: str | None = None) -> str:
+def check_against_single_node(flow, inputs, results, plan: str | None = None,
+                              tick_size: int = DEFAULT_TICK_SIZE) -> str:
     """One line saying whether ``results`` equal the single-node program's sinks (as multisets
     where a sink is unordered in the design point: members of a stage interleave records)."""
     from hydropy.passes.pipeline import design_point
     from hydropy.targets.local import canonical
     graph = design_point(flow.graph(), plan)
-    expected = canonical(graph, flow.run(inputs))
+    expected = canonical(graph, flow.run(inputs, tick_size=tick_size))
     got = canonical(graph, results)
     differing = [name for name in expected if expected[name] != got.get(name)]
     if differing:
@@ -128,7 +133,7 @@ def _cmd_check(args) -> int:
     for k, (steps, design) in enumerate(plans, 1):
         for seed in seeds:
             progress.advance(f"design point {k}/{len(plans)}, seed {seed}")
-            mismatch = check_run(graph, design, inputs, seed)
+            mismatch = check_run(graph, design, inputs, seed, tick_size=args.tick_size)
             if mismatch is None:
                 continue
             progress.done()
@@ -263,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-oversubscribe", action="store_true",
                      help=f"on Ray, allow more stage members than {MEMBERS_PER_CPU} per CPU of the "
                           f"machine or cluster")
+    run.add_argument("--tick-size", type=int, default=DEFAULT_TICK_SIZE, metavar="N",
+                     help=f"records per input in one tick (default {DEFAULT_TICK_SIZE}); the same on "
+                          f"every target")
+    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                     help=f"on Ray, end the run when a member does not answer a round within this "
+                          f"time (default {DEFAULT_TIMEOUT:g})")
     run.set_defaults(handler=_cmd_run)
 
     explain = sub.add_parser("explain", help="print a program's IR (after each step of a plan)")
@@ -288,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, metavar="N", help="replay this one seed")
     check.add_argument("--inputs", metavar="FILE",
                        help="YAML or JSON inputs (default: the .yaml beside the program)")
+    check.add_argument("--tick-size", type=int, default=DEFAULT_TICK_SIZE, metavar="N",
+                       help=f"records per input in one tick of the single-node baseline (default "
+                            f"{DEFAULT_TICK_SIZE})")
     check.set_defaults(handler=_cmd_check)
 
     comp = sub.add_parser("compile", help="emit per-stage code for a target")
@@ -306,9 +320,14 @@ def one_line(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if from_command_line and args.command == "run" and (
+            args.target == "ray" or args.address or os.path.isdir(args.program)):
+        from hydropy.targets.ray import reexec_under_hash_seed
+        reexec_under_hash_seed(argv)  # the driver must hash str as the actors do
     try:
         return args.handler(args)
     except HydropyError as exc:
@@ -316,9 +335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"hydropy: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("hydropy: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (Terminated, 143)
+        code = getattr(exc, "exit_code", 130)
+        print(f"hydropy: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
+        return code
     except BrokenPipeError:  # the reader (e.g. `| head`) went away: stop quietly, like other tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -26,6 +26,7 @@ from typing import Any
 from hydropy import yamlio
 from hydropy.errors import LoadError
 from hydropy.ir.source import SourceLoc, display_path
+from hydropy.runtime.host import program_file
 
 ROUTINGS = ("direct", "hash", "round_robin", "broadcast", "any")
 SINK_KINDS = ("stream", "singleton", "keyed")
@@ -84,8 +85,9 @@ def validate_manifest(data: Any, root, path: str) -> dict:
     module = check.text(data["module"], yamlio.value_node(root, "module"), "'module'")
     if not module.isidentifier():
         check.fail(f"'module' must be a Python module name, got {module!r}", yamlio.value_node(root, "module"))
-    if not os.path.isfile(os.path.join(compiled_dir, "program", module + ".py")):
-        raise LoadError(f"the compiled program is incomplete: program/{module}.py is missing "
+    copy = program_file(compiled_dir, module)
+    if not os.path.isfile(copy):
+        raise LoadError(f"the compiled program is incomplete: program/{os.path.basename(copy)} is missing "
                         f"(recompile with hydropy compile)", SourceLoc(path, yamlio.line_of(
                             yamlio.value_node(root, "module"), path).line))
     stages_node = yamlio.value_node(root, "stages")

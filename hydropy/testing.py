@@ -83,7 +83,8 @@ if pytest is not None:
         import ray
         started = not ray.is_initialized()
         if started:
-            ray.init(include_dashboard=False, log_to_driver=False)
+            from hydropy.targets.ray import start_local_ray
+            start_local_ray()
         try:
             yield ray
         finally:

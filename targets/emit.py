@@ -47,6 +47,12 @@ class Program:
     def stem(self) -> str:
         return os.path.splitext(os.path.basename(self.path))[0]
 
+    @property
+    def import_name(self) -> str:
+        """The module name the stages import the program under (not a library's name)."""
+        from hydropy.runtime.host import program_module_name
+        return program_module_name(self.stem, os.path.dirname(self.path))
+
 
 def find_program(flow) -> Program:
     """The module that built ``flow``: its file is copied beside the stages."""
@@ -101,7 +107,7 @@ class StageWriter:
                 return qualname
             if module == self.program.module:
                 if self.program.namespace.get(qualname.split(".")[0]) is not None:
-                    self._import(self.program.stem, qualname.split(".")[0])
+                    self._import(self.program.import_name, qualname.split(".")[0])
                     return qualname
             elif module in sys.modules and _resolve(module, qualname) is obj:
                 self._import(module, qualname.split(".")[0])
@@ -125,7 +131,7 @@ class StageWriter:
                              and not hasattr(builtins, n))
             if not missing:
                 for name in sorted(names & set(self.program.namespace)):
-                    self._import(self.program.stem, name)
+                    self._import(self.program.import_name, name)
                 return f"({ast.unparse(tree)})"
             why = f"it reads names that are not module-level globals ({', '.join(missing)})"
         raise CompileError(f"{node.kind} '{node.name}': its {what} {label} cannot be emitted as "
@@ -348,7 +354,7 @@ def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
     return {
         "flow": graph.name,
         "program": program_arg,
-        "module": program.stem,
+        "module": program.import_name,
         "stages": [{"name": s, "file": f"stages/{s}.py", "class": class_name(s),
                     "members": graph.members_of(s),
                     **({"resizable": True} if graph.members_of(s) > 1 else {}),
@@ -358,6 +364,7 @@ def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
                                 for n in graph.nodes() if n.kind == "source" and n.location == s]}
                    for s in graph.locations()],
         "channels": [{"name": n.name, "from": graph.node(n.inputs[0]).location, "to": n.location,
+                      "operator": graph.node(n.inputs[0]).where(short=True),
                       "routing": n.params["routing"],
                       "key": list(n.params["key"]) if n.params["key"] is not None else None}
                      for n in graph.nodes() if n.kind == "network"],

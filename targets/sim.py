@@ -27,7 +27,8 @@ from each event reached it (batches carry the events of the ticks that produced 
 as the graph lets them reach the channel). A run passes when its sinks equal the sinks of
 the single-node program (:func:`hydropy.targets.local.run`) under one of these schedules:
 
-1. all inputs in one tick, in input order (what a confluent program must match);
+1. the inputs cut into ticks by ``split_ticks`` (one tick unless an input exceeds the tick
+   size), in input order (what a confluent program must match);
 2. for each non-monotone operator V (fold, anti_join, snapshot, lookup) in stage S: one
    single-node tick per tick of S, each event fed in the tick its records first reached S
    (the latest such tick over the inputs of S that lead to V, which differ only where paths
@@ -63,7 +64,7 @@ from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
 from hydropy.runtime.batch import route
 from hydropy.runtime.ops import UNSET
 
-from .local import LocalRunner, canonical, run
+from .local import DEFAULT_TICK_SIZE, LocalRunner, canonical, run, split_ticks
 
 MAX_STEPS = 20_000
 TRACE_LINES = 15
@@ -346,10 +347,13 @@ def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int
 
 # -- the criterion -------------------------------------------------------------------------
 
-def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
+def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]],
+              tick_size: int = DEFAULT_TICK_SIZE):
     """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
     (label, ticks) pairs; see the module docstring."""
-    yield "all inputs in one tick", [{k: list(v) for k, v in inputs.items()}]
+    baseline = split_ticks({k: list(v) for k, v in inputs.items()}, tick_size)
+    yield ("all inputs in one tick" if len(baseline) == 1 else
+           f"the inputs in ticks of {tick_size} records"), baseline
     seen = set()
     for node in design.nodes():
         if node.spec.monotone:
@@ -445,14 +449,14 @@ def _diff(expected: list, got: list) -> tuple[list, list]:
 
 
 def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]],
-              seed: int) -> Mismatch | None:
+              seed: int, tick_size: int = DEFAULT_TICK_SIZE) -> Mismatch | None:
     """Simulate ``design`` with ``seed``; None when a single-node schedule explains its sinks,
     else the closest explanation's first differing sink."""
     inputs = {k: list(v) for k, v in (inputs or {}).items()}
     sim = simulate(design, inputs, seed)
     got = _comparable(original, design, sim.results)
     best = None
-    for label, ticks in schedules(design, sim, inputs):
+    for label, ticks in schedules(design, sim, inputs, tick_size):
         expected = _comparable(original, design, run(original, ticks=ticks))
         diffs = {s: _diff(expected[s], got.get(s, [])) for s in expected if expected[s] != got.get(s)}
         if not diffs:

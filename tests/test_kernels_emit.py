@@ -66,7 +66,7 @@ def test_kernel_stages_on_ray_equal_the_python_operators(ray_session, repo_root,
     rng = np.random.default_rng(7)
     big = {"readings": hp.Columns(rng.integers(-2**40, 2**40, 3000) % 97, rng.normal(size=3000))}
     stats = {}
-    got = run_compiled(out, big, batch_size=400, stats=stats)
+    got = run_compiled(out, big, tick_size=400, stats=stats)
     assert got == python_oracle(flow, big) == flow.run(big)
     assert stats["compile_seconds"] >= 0 and stats["run_seconds"] > 0
 
