@@ -92,10 +92,12 @@ def _cmd_check(args) -> int:
     import yaml
 
     from hydropy.loader import load_flow, load_inputs
+    from hydropy.targets.emit import find_program
     from hydropy.targets.sim import check_run
     if args.seeds < 1:
         raise HydropyError(f"--seeds must be at least 1, got {args.seeds}")
     flow = load_flow(args.program)
+    program = find_program(flow)
     graph = flow.graph()
     inputs = load_inputs(args.inputs or _default_inputs(args.program, graph))
     if args.plan:
@@ -110,7 +112,7 @@ def _cmd_check(args) -> int:
     for k, (steps, design) in enumerate(plans, 1):
         for seed in seeds:
             progress.advance(f"design point {k}/{len(plans)}, seed {seed}")
-            mismatch = check_run(graph, design, inputs, seed)
+            mismatch = check_run(graph, design, inputs, seed, program)
             if mismatch is None:
                 continue
             progress.done()

@@ -42,12 +42,14 @@ def assert_equivalent(flow, plan, inputs: Mapping[str, Iterable[Any]] | None = N
                       seeds: Iterable[int] = range(20)) -> int:
     """Fail unless, for every seed, a single-node schedule explains the design point's sinks
     (the criterion of :mod:`hydropy.targets.sim`). Returns the number of runs checked."""
+    from hydropy.targets.emit import find_program
     from hydropy.targets.sim import check_run
     original, design = design_point(flow, plan)
+    program = find_program(flow)
     inputs = {k: list(v) for k, v in (inputs or {}).items()}
     checked = 0
     for seed in seeds:
-        mismatch = check_run(original, design, inputs, seed)
+        mismatch = check_run(original, design, inputs, seed, program)
         if mismatch is not None:
             raise AssertionError(f"the design point is not equivalent to flow '{original.name}':\n"
                                  f"{mismatch}\nreplay with seeds=[{seed}]")

@@ -51,19 +51,25 @@ missing and extra records, the seed, and the deliveries into the stages that fee
 """
 from __future__ import annotations
 
+import atexit
+import hashlib
+import os
 import random
-from collections import Counter, defaultdict, deque
+import shutil
+import sys
+import tempfile
+from collections import Counter, OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from hydropy.errors import InputError, ProgramError
+from hydropy.errors import InputError, LoadError, ProgramError
 from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
-from hydropy.runtime.batch import route
+from hydropy.runtime.batch import pack, route, unpack
 from hydropy.runtime.ops import UNSET
 
-from .local import LocalRunner, canonical, run
+from .local import canonical, run, split_ticks
 
 MAX_STEPS = 20_000
 TRACE_LINES = 15
@@ -73,24 +79,94 @@ def channel_input(net: Node) -> str:
     return f"channel:{net.name}"
 
 
-def stage_graph(graph: Graph, stage: str, member: int) -> Graph:
-    """What one member of ``stage`` runs: the stage's nodes, each incoming channel as a source
-    named ``channel:<name>``, each outgoing channel as a sink of that name. A literal source
-    emits on member 0 only."""
-    nodes, next_id = [], graph.fresh_id()
-    for n in graph.nodes():
-        if n.location != stage:
-            continue
-        if n.kind == "network":
-            n = Node(n.id, "source", n.name, (), {"name": channel_input(n)}, (), n.loc, n.coll, stage)
-        elif n.kind == "source_iter" and member > 0:
-            n = n.copy(params=dict(n.params, values=()))
-        nodes.append(n)
-    for net in outgoing(graph, stage):
-        nodes.append(Node(next_id, "sink", f"send:{net.name}", net.inputs, {"name": channel_input(net)},
-                          (), net.loc, None, stage))
-        next_id += 1
-    return Graph(f"{graph.name}.{stage}[{member}]", nodes)
+# -- the code that runs ------------------------------------------------------------------------
+
+#: emitted design points kept loaded (their directories exist while they are here)
+CACHE_SIZE = 8
+_EMITTED: "OrderedDict[str, Emitted]" = OrderedDict()
+
+
+@dataclass
+class Emitted:
+    """A design point emitted by :func:`hydropy.targets.emit.emit` into ``directory`` and its
+    stage classes loaded as Ray's actors load them (:func:`hydropy.runtime.host.load_stage_class`)."""
+
+    directory: str
+    classes: dict[str, type]   # stage -> its generated Stage subclass
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def program_of(graph: Graph):
+    """The program that built ``graph``: the loaded module whose file holds its operators' lines
+    (:func:`hydropy.targets.emit.find_program` when the Flow is at hand)."""
+    from .emit import Program
+    files = [n.loc.file for n in graph.nodes() if n.loc]
+    by_file = {os.path.abspath(f): name for name, m in list(sys.modules.items())
+               if isinstance(f := getattr(m, "__file__", None), str)}
+    for file in files:
+        name = by_file.get(os.path.abspath(file))
+        if name:
+            return Program(os.path.abspath(file), name, vars(sys.modules[name]))
+    raise LoadError(f"flow '{graph.name}' was not built by a loaded program file, so its stages "
+                    f"cannot be emitted; hydropy checks programs defined in a .py file")
+
+
+def emitted_stages(design: Graph, program=None) -> dict[str, type]:
+    """The stage classes of ``design`` as emitted for Ray: the emitter writes the compiled
+    directory into a temporary directory and each stage module is imported from there. A
+    design point is emitted once (kept while among the last :data:`CACHE_SIZE` used, keyed by
+    the text of every emitted file); a program that cannot be emitted raises its CompileError."""
+    from .emit import emit, write_compiled
+    program = program or program_of(design)
+    files = emit(design, program, os.path.basename(program.path))
+    key = hashlib.sha256(repr((program.module, sorted(files.items()))).encode()).hexdigest()
+    if key in _EMITTED:
+        _EMITTED.move_to_end(key)
+        return _EMITTED[key].classes
+    directory = tempfile.mkdtemp(prefix="hydropy-check-")
+    try:
+        out = os.path.join(directory, "compiled")
+        write_compiled(files, out)
+        classes = _load_stages(out, program)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    _EMITTED[key] = Emitted(directory, classes)
+    while len(_EMITTED) > CACHE_SIZE:
+        _EMITTED.popitem(last=False)[1].remove()
+    return classes
+
+
+def _load_stages(compiled_dir: str, program) -> dict[str, type]:
+    """Import every stage of ``compiled_dir`` with the actors' loader. Its ``import <stem>`` of
+    the program resolves to the program module this process already loaded (the file the
+    directory's copy was made from), so the stages call the very functions the single-node run
+    calls; sys.path is left as it was."""
+    from hydropy.runtime.host import load_stage_class
+
+    from .ray import load_manifest
+    manifest = load_manifest(compiled_dir)
+    saved_path, missing = list(sys.path), object()
+    saved_module = sys.modules.get(program.stem, missing)
+    if program.module in sys.modules:
+        sys.modules[program.stem] = sys.modules[program.module]
+    try:
+        return {st["name"]: load_stage_class(compiled_dir, st["file"], st["class"])
+                for st in manifest["stages"]}
+    finally:
+        sys.path[:] = saved_path
+        if saved_module is missing:
+            sys.modules.pop(program.stem, None)
+        else:
+            sys.modules[program.stem] = saved_module
+
+
+@atexit.register
+def _remove_emitted() -> None:
+    while _EMITTED:
+        _EMITTED.popitem()[1].remove()
 
 
 def outgoing(graph: Graph, stage: str) -> list[Node]:
@@ -123,15 +199,22 @@ class Event:
     id: int
     source: str
     records: list
+    indices: list[int]   # the records' positions in the input (a broadcast copies a record to
+    #                      every member: each input record is fed once by a schedule)
 
 
 @dataclass
 class Batch:
-    """What one sender member emitted on one channel in one tick: a part per receiving member."""
+    """What one sender member emitted on one channel in one tick for one receiving member
+    (packed as on the wire), with the events it may derive from."""
 
-    parts: list[list]
+    packed: Any
     events: frozenset[int]
     sent: int
+
+
+def size(packed: Any) -> int:
+    return len(unpack(packed))
 
 
 @dataclass
@@ -143,33 +226,38 @@ class SimRun:
     results: dict[str, list]
     events: list[Event]
     ticks: dict[str, list[int]]                                # stage -> steps of its ticks
-    reached: dict[str, dict[str, dict[int, tuple[int, int, int]]]]  # stage -> entry -> event ->
-    #                                                    (its tick there, position, receiving member)
+    reached: dict[str, dict[str, dict[int, dict[int, tuple[int, int]]]]]  # stage -> entry -> event
+    #                                      -> receiving member -> (its tick there, position)
     settled: dict[int, int]                                    # event -> last step it arrived anywhere
     trace: list[tuple[str, str]]                               # (stage, what happened in one step)
 
 
 class Simulator:
-    """Runs ``graph`` (a design point) on ``inputs`` under the scheduler seeded by ``seed``."""
+    """Runs ``graph`` (a design point) on ``inputs`` under the scheduler seeded by ``seed``,
+    each member being an instance of its stage's emitted class (``classes``: stage -> class)."""
 
-    def __init__(self, graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int):
+    def __init__(self, graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int,
+                 classes: Mapping[str, type]):
         self.graph, self.seed, self.rng = graph, seed, random.Random(seed)
         self.stages = graph.locations()
-        self.members = {s: [LocalRunner(stage_graph(graph, s, m)) for m in range(graph.members_of(s))]
-                        for s in self.stages}
+        self.classes = dict(classes)
+        self.receivers = {s: {net.name: graph.members_of(net.location) for net in outgoing(graph, s)}
+                          for s in self.stages}
+        self.members = {s: [self._start(s, m) for m in range(graph.members_of(s))] for s in self.stages}
         sources = [n for n in graph.nodes() if n.kind == "source"]
         known = sorted(n.params["name"] for n in sources)
         for name in inputs or {}:
             if name not in known:
                 raise InputError(f"unknown input '{name}'; the program's inputs are: "
                                  f"{', '.join(known) or 'none'}")
-        self.pending = {name: deque(records) for name, records in (inputs or {}).items()}
+        self.pending = {name: deque(enumerate(records)) for name, records in (inputs or {}).items()}
         self.sources = {s: [n for n in sources if n.location == s] for s in self.stages}
+        self.inbox: dict[tuple[str, int], deque] = defaultdict(deque)  # (input, member) -> routed records
         self.incoming = {s: [n for n in graph.nodes() if n.kind == "network" and n.location == s]
                          for s in self.stages}
         self.reaches = {s: self._static_reach(s) for s in self.stages}
         self.restartable = {s for s in self.stages if survives_restart(graph, s)}
-        self.queues: dict[tuple[str, int], deque[Batch]] = {}
+        self.queues: dict[tuple[str, int, int], list[Batch]] = defaultdict(list)  # (channel, from, to)
         self.loop_events = {(s, m): defaultdict(set) for s in self.stages
                             for m in range(graph.members_of(s))}
         self.sink_kinds = {n.params["name"]: graph.node(n.inputs[0]).coll for n in graph.sinks()}
@@ -180,6 +268,9 @@ class Simulator:
         self.reached = {s: defaultdict(dict) for s in self.stages}
         self.settled: dict[int, int] = {}
         self.trace: list[tuple[str, str]] = []
+
+    def _start(self, stage: str, member: int):
+        return self.classes[stage](member, self.graph.members_of(stage), self.receivers[stage])
 
     def _static_reach(self, stage: str) -> dict[str, list[str]]:
         """For each outgoing channel and loop of ``stage``, the entries whose records can reach
@@ -210,73 +301,99 @@ class Simulator:
         return range(self.graph.members_of(self.graph.node(net.inputs[0]).location))
 
     def _has_work(self, stage: str) -> bool:
-        return (any(self.pending.get(n.params["name"]) for n in self.sources[stage])
-                or any(self.queues.get((net.name, m)) for net in self.incoming[stage]
-                       for m in self._senders(net))
-                or not all(r.quiescent for r in self.members[stage]))
+        n = len(self.members[stage])
+        return (any(self.pending.get(src.params["name"]) or
+                    any(self.inbox.get((src.params["name"], m)) for m in range(n))
+                    for src in self.sources[stage])
+                or any(self.queues.get((net.name, sm, m)) for net in self.incoming[stage]
+                       for sm in self._senders(net) for m in range(n))
+                or not all(member.quiescent for member in self.members[stage]))
+
+    def _take(self, queued: int) -> int:
+        """How many of ``queued`` waiting items a member takes in one tick: often all, now and
+        then none (a delay) or some (the rest lag behind)."""
+        return self.rng.choice([queued, queued, queued, 1, 0, self.rng.randint(0, queued)])
 
     def _tick(self, stage: str) -> None:
-        """One tick of every member of ``stage``: take input chunks and queued batches, run."""
+        """One tick of every member of ``stage``: each takes its own share of what waits for
+        it (source records routed to it, batches queued to it per channel and sender), so the
+        members of a stage lag each other; then each runs its emitted ``run_tick``."""
         index, n = len(self.ticks[stage]), len(self.members[stage])
         self.ticks[stage].append(self.step)
-        batches = [defaultdict(list) for _ in range(n)]
-        carried = [defaultdict(set) for _ in range(n)]  # per member: entry -> events
-        arrived: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # entry -> ev -> (pos, member)
+        batches = [defaultdict(list) for _ in range(n)]   # per member: input name -> packed batches
+        carried = [defaultdict(set) for _ in range(n)]    # per member: entry -> events
+        arrived: dict[str, dict[int, dict[int, int]]] = defaultdict(dict)  # entry -> ev -> member -> pos
         notes = []
+        position = iter(range(1 << 30))
         if stage in self.restartable and self.rng.random() < 0.05:
             m = self.rng.randrange(n)
-            self.members[stage][m] = LocalRunner(stage_graph(self.graph, stage, m))
+            self.members[stage][m] = self._start(stage, m)
             notes.append(f"{stage}[{m}] crashes and restarts")
         for src in self.sources[stage]:
             name, queue = src.params["name"], self.pending.get(src.params["name"])
-            if not queue:
-                continue
-            size = len(queue) if self.rng.random() < 0.2 else self.rng.randint(0, len(queue))
-            chunk = [queue.popleft() for _ in range(size)]
-            routing = src.params.get("routing", "round_robin")
-            for m, part in enumerate(route(chunk, routing, n, src.params.get("key"), self.rng.randrange(n))):
+            if queue:  # the environment hands the stage a chunk, routed to the members' inboxes
+                size_ = len(queue) if self.rng.random() < 0.2 else self.rng.randint(0, len(queue))
+                chunk = [queue.popleft() for _ in range(size_)]
+                routing, key = src.params.get("routing", "round_robin"), src.params.get("key")
+                key = (1, *key) if key is not None else (1,)   # of (position, record) pairs
+                for m, part in enumerate(route(chunk, routing, n, key, self.rng.randrange(n))):
+                    self.inbox[(name, m)].extend(part)
+            for m in range(n):
+                inbox = self.inbox.get((name, m))
+                if not inbox:
+                    continue
+                part = [inbox.popleft() for _ in range(self._take(len(inbox)))]
                 if part:
-                    ev = Event(len(self.events), name, part)
+                    ev = Event(len(self.events), name, [r for _, r in part], [i for i, _ in part])
                     self.events.append(ev)
-                    batches[m][name].extend(part)
+                    batches[m][name].append(pack(ev.records))
                     carried[m][name].add(ev.id)
-                    arrived[name].setdefault(ev.id, (sum(map(len, arrived.values())), m))
+                    arrived[name].setdefault(ev.id, {})[m] = next(position)
                     notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
         for net in self.incoming[stage]:
+            entry, reorders = channel_input(net), bool(net.params.get("reorder"))
             for sm in self._senders(net):
-                queue = self.queues.get((net.name, sm))
-                if not queue:
-                    continue
-                take = self.rng.choice([0, 1, 1, 1, len(queue), self.rng.randint(0, len(queue))])
-                taken = [queue.popleft() for _ in range(min(take, len(queue)))]
-                for batch in taken:
-                    for m, part in enumerate(batch.parts):
-                        batches[m][channel_input(net)].extend(part)
-                        carried[m][channel_input(net)] |= batch.events
-                    last = max((m for m, part in enumerate(batch.parts) if part), default=0)
-                    for ev in sorted(batch.events):
-                        arrived[channel_input(net)].setdefault(ev, (sum(map(len, arrived.values())), last))
-                if taken:
-                    count = sum(len(p) for b in taken for p in b.parts)
-                    notes.append(f"{stage} receives {len(taken)} batch(es) ({count} records) on "
-                                 f"'{net.name}' from {self.graph.node(net.inputs[0]).location}[{sm}], "
-                                 f"sent at step(s) {', '.join(str(b.sent) for b in taken)}")
-        for m, runner in enumerate(self.members[stage]):
+                for m in range(n):
+                    queue = self.queues.get((net.name, sm, m))
+                    if not queue:
+                        continue
+                    take = min(self._take(len(queue)), len(queue))
+                    picks = sorted(self.rng.sample(range(len(queue)), take)) if reorders else list(range(take))
+                    if reorders:
+                        self.rng.shuffle(picks)  # a reordering network: any waiting batches, any order
+                    taken = [queue[i] for i in picks]
+                    for i in sorted(picks, reverse=True):
+                        del queue[i]
+                    for batch in taken:
+                        batches[m][net.name].append(batch.packed)
+                        carried[m][entry] |= batch.events
+                        for ev in sorted(batch.events):
+                            arrived[entry].setdefault(ev, {}).setdefault(m, next(position))
+                    if taken:
+                        count = sum(size(b.packed) for b in taken)
+                        notes.append(f"{stage}[{m}] receives {len(taken)} batch(es) ({count} records) on "
+                                     f"'{net.name}' from {self.graph.node(net.inputs[0]).location}[{sm}], "
+                                     f"sent at step(s) {', '.join(str(b.sent) for b in taken)}")
+        for m, member in enumerate(self.members[stage]):
             for name, evs in self.loop_events[(stage, m)].items():
                 carried[m][name] |= evs  # a loop's records keep the events they came from
-            self._tick_member(stage, m, runner, dict(batches[m]), carried[m])
+            self._tick_member(stage, m, member, dict(batches[m]), carried[m])
         for entry, evs in arrived.items():
-            for ev, (position, member) in evs.items():
-                self.reached[stage][entry].setdefault(ev, (index, position, member))
+            for ev, members in evs.items():
+                seen = self.reached[stage][entry].setdefault(ev, {})
+                for member, pos in members.items():
+                    seen.setdefault(member, (index, pos))
                 self.settled[ev] = self.step
         line = "; ".join(notes) if notes else f"{stage} ticks with nothing new"
         self.trace.append((stage, f"step {self.step}: {line}"))
 
-    def _tick_member(self, stage, m, runner: LocalRunner, batch, carried) -> None:
-        before = {name: len(runner.streams[name]) for name in self.streams if name in runner.streams}
-        runner.tick(batch)
+    def _tick_member(self, stage, m, member, batches, carried) -> None:
+        """The member's emitted ``run_tick`` on the packed batches it takes; what it sends is
+        queued per receiving member, twice now and then on an at-least-once channel."""
+        before = {name: len(member.streams[name]) for name in self.streams if name in member.streams}
+        routed = member.run_tick(batches)
         for name, start in before.items():
-            self.streams[name].extend(runner.streams[name][start:])
+            self.streams[name].extend(member.streams[name][start:])
         loops = self.loop_events[(stage, m)]
         loops.clear()
         for target, sources in self.reaches[stage].items():
@@ -284,18 +401,12 @@ class Simulator:
             if target.startswith("cycle:"):
                 loops[target] |= evs
                 continue
-            records = runner.streams[target]
-            runner.streams[target] = []
-            if not records:
-                continue
             net = self.graph.by_name(target[len("channel:"):])
-            receivers = self.graph.members_of(net.location)
-            parts = route(records, net.params["routing"], receivers, net.params.get("key"),
-                          self.rng.randrange(receivers))
-            queue = self.queues.setdefault((net.name, m), deque())
-            copies = 2 if net.coll.retry == AT_LEAST_ONCE and self.rng.random() < 0.3 else 1
-            for _ in range(copies):
-                queue.append(Batch(parts, evs, self.step))
+            for j, packed in enumerate(routed.get(net.name, ())):
+                if not size(packed):
+                    continue
+                copies = 2 if net.coll.retry == AT_LEAST_ONCE and self.rng.random() < 0.3 else 1
+                self.queues[(net.name, m, j)].extend(Batch(packed, evs, self.step) for _ in range(copies))
 
     def _results(self) -> dict[str, list]:
         out: dict[str, list] = {}
@@ -304,7 +415,7 @@ class Simulator:
             if coll.kind == STREAM:
                 out[name] = list(self.streams[name])
                 continue
-            parts = [r.ops[node.inputs[0]].value for r in self.members[node.location]]
+            parts = [member.results()[name][1] for member in self.members[node.location]]
             out[name] = merge_members(coll.kind, parts)
         return out
 
@@ -339,9 +450,11 @@ def _merge_values(values: list) -> list:
     return distinct
 
 
-def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int) -> SimRun:
-    """Run the design point ``graph`` on ``inputs`` under the scheduler seeded by ``seed``."""
-    return Simulator(graph, inputs, seed).run()
+def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int, program=None) -> SimRun:
+    """Run the design point ``graph`` on ``inputs`` under the scheduler seeded by ``seed``, with
+    its stages as emitted for Ray (``program``: the :class:`~hydropy.targets.emit.Program`
+    that built it; found from the graph's source lines when not given)."""
+    return Simulator(graph, inputs, seed, emitted_stages(graph, program)).run()
 
 
 # -- the criterion -------------------------------------------------------------------------
@@ -349,7 +462,7 @@ def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int
 def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
     """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
     (label, ticks) pairs; see the module docstring."""
-    yield "all inputs in one tick", [{k: list(v) for k, v in inputs.items()}]
+    yield "the inputs in ticks of the target", split_ticks({k: list(v) for k, v in inputs.items()})
     seen = set()
     for node in design.nodes():
         if node.spec.monotone:
@@ -363,32 +476,56 @@ def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
             continue
         seen.add((stage, feeding))
         yield f"the arrival order at {node.where(short=True)}", _arrival_schedule(sim, stage, feeding)
+        for m in range(design.members_of(stage)):
+            yield (f"the arrival order at {node.where(short=True)} on member {m}",
+                   _arrival_schedule(sim, stage, feeding, member=m))
     for stage in design.locations():
         feeding = frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle")
         yield f"the order in which stage '{stage}' took its inputs", _arrival_schedule(sim, stage, feeding)
         if design.members_of(stage) > 1:
             yield (f"the order in which stage '{stage}' took its inputs, member by member",
                    _arrival_schedule(sim, stage, feeding, by_member=True))
+            for m in range(design.members_of(stage)):
+                yield (f"the order in which member {m} of stage '{stage}' took its inputs",
+                       _arrival_schedule(sim, stage, feeding, member=m))
+
+
+def _arrival(arrivals: dict[int, tuple[int, int]], member: int | None) -> tuple[int, int, int]:
+    """(tick, position, member) of an event's arrival at an entry: at ``member`` when it got
+    there, else where it first arrived."""
+    if member is not None and member in arrivals:
+        return (*arrivals[member], member)
+    m = min(arrivals, key=lambda k: arrivals[k])
+    return (*arrivals[m], m)
 
 
 def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
-                      by_member: bool = False) -> list[dict[str, list]]:
+                      by_member: bool = False, member: int | None = None) -> list[dict[str, list]]:
     """One tick per tick of ``stage`` (``by_member``: per tick and member, members being
-    independent); each event in the tick and at the position where it first arrived through
-    the ``feeding`` entries (the latest over them), or else in the first tick after it settled."""
+    independent); each event in the tick and at the position where it first arrived (at
+    ``member``, where given and it got there) through the ``feeding`` entries (the latest over
+    them), or else in the first tick after it settled."""
     steps = sim.ticks[stage]
-    placed = []
+    placed = {}
     for ev in sim.events:
-        times = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
-        if times:
-            at, position, member = max(times)
+        arrivals = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
+        if arrivals:
+            at, position, m = max(_arrival(a, member) for a in arrivals)
+            here = member is None or all(member in a for a in arrivals)
         else:
             at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
-            position, member = -1, -1
-        placed.append(((at, member if by_member else 0, position, ev.id), ev))
+            position, m, here = -1, -1, member is None
+        placed[ev.id] = (not here, (at, m if by_member else 0, position, ev.id))
+    chosen: dict[tuple[str, int], Event] = {}   # each input record once: its copy that arrived
+    for ev in sim.events:                       # (at ``member``) first
+        for i in ev.indices:
+            other = chosen.get((ev.source, i))
+            if other is None or placed[ev.id] < placed[other.id]:
+                chosen[(ev.source, i)] = ev
     ticks: dict[tuple[int, int], dict[str, list]] = {}
-    for (at, member, _, _), ev in sorted(placed, key=lambda p: p[0]):
-        ticks.setdefault((at, member), defaultdict(list))[ev.source].extend(ev.records)
+    for (source, i), ev in sorted(chosen.items(), key=lambda c: (placed[c[1].id][1], c[0][1])):
+        at, m = placed[ev.id][1][:2]
+        ticks.setdefault((at, m), defaultdict(list))[source].append(ev.records[ev.indices.index(i)])
     slots = sorted({(i, 0) for i in range(len(steps) + 1)} | set(ticks))
     return [dict(ticks.get(slot, {})) for slot in slots]
 
@@ -445,11 +582,11 @@ def _diff(expected: list, got: list) -> tuple[list, list]:
 
 
 def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]],
-              seed: int) -> Mismatch | None:
-    """Simulate ``design`` with ``seed``; None when a single-node schedule explains its sinks,
-    else the closest explanation's first differing sink."""
+              seed: int, program=None) -> Mismatch | None:
+    """Simulate ``design`` (its emitted stages, see :func:`simulate`) with ``seed``; None when a
+    single-node schedule explains its sinks, else the closest explanation's first differing sink."""
     inputs = {k: list(v) for k, v in (inputs or {}).items()}
-    sim = simulate(design, inputs, seed)
+    sim = simulate(design, inputs, seed, program or program_of(original))
     got = _comparable(original, design, sim.results)
     best = None
     for label, ticks in schedules(design, sim, inputs):

@@ -74,12 +74,20 @@ def test_a_broken_routing_is_caught_with_seed_sink_and_trace():
     assert "receives" in text  # the trace names the deliveries
 
 
+def positive(n):
+    return n > 0
+
+
+def dec(n):
+    return n - 1
+
+
 def test_a_loop_inside_a_stage_drains():
     flow = hp.Flow("countdown")
     handle, back = flow.cycle(name="back")
     alive = flow.source("start").union(back, name="alive")
     alive.count(name="n").sink("n")
-    handle.complete(alive.filter(lambda n: n > 0, name="positive").map(lambda n: n - 1, name="dec"))
+    handle.complete(alive.filter(positive, name="positive").map(dec, name="dec"))
     graph = flow.graph()
     design = decouple(graph, ["alive", "positive", "dec", "back", "n"], "loop")
     for seed in range(5):
