@@ -20,34 +20,10 @@ seed gives the same run:
   claims to survive losing) now and then crashes and restarts from scratch between ticks;
   its queued input waits in the channels.
 
-**Criterion** (DESIGN.md section 2: the design may only produce outputs the single-node
-program could have produced). The simulator records every *event* (a chunk of one input
-consumed by one member in one tick) and, for every stage, the tick in which records derived
-from each event reached it (batches carry the events of the ticks that produced them, as far
-as the graph lets them reach the channel). A run passes when its sinks equal the sinks of
-the single-node program (:func:`hydropy.targets.local.run`) under one of these schedules:
-
-1. all inputs in one tick, in input order (what a confluent program must match);
-2. for each non-monotone operator V (fold, anti_join, snapshot, lookup) in stage S: one
-   single-node tick per tick of S, each event fed in the tick its records first reached S
-   (the latest such tick over the inputs of S that lead to V, which differ only where paths
-   are delayed differently), in the order they arrived there (other events:
-   in the first tick of S at or after they settled elsewhere). This is DESIGN.md's
-   "same per-channel arrival order": the order in which the design's members took an
-   input is one in which the environment may deliver it;
-3. for each stage: the same with all of the stage's inputs, so that the ticks in which a
-   sender produced batches (which a receiver may merge) are kept apart; for a stage of
-   several members also with each member's share of a tick as a tick of its own.
-
-Sinks are compared with :func:`~hydropy.targets.local.canonical` (multisets; sequences for
-ordered streams), relaxed in two documented ways: an ordered stream that passes a stage of
-several members compares as a multiset, and a stream fed by an at-least-once channel or a
-snapshot compares as a set (its repetitions count deliveries or ticks, not records).
-Every candidate feeds each input record exactly once, so up to these relaxations a match
-shows that the original could have produced the design's sinks: the check never accepts a
-wrong run. It can reject a right one only when no single operator's view explains all
-non-monotone decisions at once. On a difference, :class:`Mismatch` names the sink, its
-missing and extra records, the seed, and the deliveries into the stages that feed the sink.
+**Criterion**: :mod:`hydropy.targets.criterion` (which single-node schedules could explain a
+run, and how sinks compare). On a difference, :class:`Mismatch` names the sink, its missing
+and extra records, the seed, the relaxations the comparison used, and the deliveries into
+the stages that feed the sink.
 """
 from __future__ import annotations
 
@@ -58,7 +34,7 @@ import random
 import shutil
 import sys
 import tempfile
-from collections import Counter, OrderedDict, defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -69,10 +45,8 @@ from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
 from hydropy.runtime.batch import pack, route, unpack
 from hydropy.runtime.ops import UNSET
 
-from .local import canonical, run, split_ticks
 
 MAX_STEPS = 20_000
-TRACE_LINES = 15
 
 
 def channel_input(net: Node) -> str:
@@ -167,6 +141,12 @@ def _load_stages(compiled_dir: str, program) -> dict[str, type]:
 def _remove_emitted() -> None:
     while _EMITTED:
         _EMITTED.popitem()[1].remove()
+
+
+def may_duplicate(net: Node) -> bool:
+    """A channel may deliver a batch twice: declared so (``reorder`` with ``duplicates``), or its
+    collection is at-least-once."""
+    return bool(net.params.get("duplicates")) or net.coll.retry == AT_LEAST_ONCE
 
 
 def outgoing(graph: Graph, stage: str) -> list[Node]:
@@ -405,7 +385,7 @@ class Simulator:
             for j, packed in enumerate(routed.get(net.name, ())):
                 if not size(packed):
                     continue
-                copies = 2 if net.coll.retry == AT_LEAST_ONCE and self.rng.random() < 0.3 else 1
+                copies = 2 if may_duplicate(net) and self.rng.random() < 0.3 else 1
                 self.queues[(net.name, m, j)].extend(Batch(packed, evs, self.step) for _ in range(copies))
 
     def _results(self) -> dict[str, list]:
@@ -457,153 +437,6 @@ def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int
     return Simulator(graph, inputs, seed, emitted_stages(graph, program)).run()
 
 
-# -- the criterion -------------------------------------------------------------------------
+from .criterion import Mismatch, check_run, relaxations, schedules  # noqa: E402  (re-exported)
 
-def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
-    """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
-    (label, ticks) pairs; see the module docstring."""
-    yield "the inputs in ticks of the target", split_ticks({k: list(v) for k, v in inputs.items()})
-    seen = set()
-    for node in design.nodes():
-        if node.spec.monotone:
-            continue
-        stage = node.location
-        members = [n.id for n in design.nodes() if n.location == stage]
-        local = design.nx.subgraph(members)
-        feeding = frozenset(entry_name(e) for e in entries(design, stage)
-                            if e.kind != "cycle" and (e.id == node.id or nx.has_path(local, e.id, node.id)))
-        if (stage, feeding) in seen:
-            continue
-        seen.add((stage, feeding))
-        yield f"the arrival order at {node.where(short=True)}", _arrival_schedule(sim, stage, feeding)
-        for m in range(design.members_of(stage)):
-            yield (f"the arrival order at {node.where(short=True)} on member {m}",
-                   _arrival_schedule(sim, stage, feeding, member=m))
-    for stage in design.locations():
-        feeding = frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle")
-        yield f"the order in which stage '{stage}' took its inputs", _arrival_schedule(sim, stage, feeding)
-        if design.members_of(stage) > 1:
-            yield (f"the order in which stage '{stage}' took its inputs, member by member",
-                   _arrival_schedule(sim, stage, feeding, by_member=True))
-            for m in range(design.members_of(stage)):
-                yield (f"the order in which member {m} of stage '{stage}' took its inputs",
-                       _arrival_schedule(sim, stage, feeding, member=m))
-
-
-def _arrival(arrivals: dict[int, tuple[int, int]], member: int | None) -> tuple[int, int, int]:
-    """(tick, position, member) of an event's arrival at an entry: at ``member`` when it got
-    there, else where it first arrived."""
-    if member is not None and member in arrivals:
-        return (*arrivals[member], member)
-    m = min(arrivals, key=lambda k: arrivals[k])
-    return (*arrivals[m], m)
-
-
-def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
-                      by_member: bool = False, member: int | None = None) -> list[dict[str, list]]:
-    """One tick per tick of ``stage`` (``by_member``: per tick and member, members being
-    independent); each event in the tick and at the position where it first arrived (at
-    ``member``, where given and it got there) through the ``feeding`` entries (the latest over
-    them), or else in the first tick after it settled."""
-    steps = sim.ticks[stage]
-    placed = {}
-    for ev in sim.events:
-        arrivals = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
-        if arrivals:
-            at, position, m = max(_arrival(a, member) for a in arrivals)
-            here = member is None or all(member in a for a in arrivals)
-        else:
-            at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
-            position, m, here = -1, -1, member is None
-        placed[ev.id] = (not here, (at, m if by_member else 0, position, ev.id))
-    chosen: dict[tuple[str, int], Event] = {}   # each input record once: its copy that arrived
-    for ev in sim.events:                       # (at ``member``) first
-        for i in ev.indices:
-            other = chosen.get((ev.source, i))
-            if other is None or placed[ev.id] < placed[other.id]:
-                chosen[(ev.source, i)] = ev
-    ticks: dict[tuple[int, int], dict[str, list]] = {}
-    for (source, i), ev in sorted(chosen.items(), key=lambda c: (placed[c[1].id][1], c[0][1])):
-        at, m = placed[ev.id][1][:2]
-        ticks.setdefault((at, m), defaultdict(list))[source].append(ev.records[ev.indices.index(i)])
-    slots = sorted({(i, 0) for i in range(len(steps) + 1)} | set(ticks))
-    return [dict(ticks.get(slot, {})) for slot in slots]
-
-
-@dataclass
-class Mismatch:
-    """The first disagreement of a design point with every single-node explanation."""
-
-    sink: str
-    missing: list
-    extra: list
-    seed: int
-    explanation: str
-    trace: list[str]
-
-    def __str__(self) -> str:
-        lines = [f"sink '{self.sink}' differs from the single-node program (seed {self.seed}; "
-                 f"compared with {self.explanation})"]
-        if self.missing:
-            lines.append(f"  missing: {', '.join(map(repr, self.missing))}")
-        if self.extra:
-            lines.append(f"  extra:   {', '.join(map(repr, self.extra))}")
-        lines.append("  deliveries that led there:")
-        lines += [f"    {t}" for t in self.trace]
-        return "\n".join(lines)
-
-
-def _comparable(original: Graph, design: Graph, results: Mapping[str, list]) -> dict[str, list]:
-    """Sinks as compared: :func:`canonical`, except that an ordered stream fed through a stage
-    of several members compares as a multiset (members take their shares of an input in their
-    own order, as the environment of the single-node program may deliver it), and a stream
-    fed by an at-least-once channel or a snapshot as a set (a snapshot repeats the current
-    value once per tick of its stage, and how often a stage ticks is not part of the program)."""
-    out = canonical(original, results)
-    for node in design.sinks():
-        name, coll = node.params["name"], design.node(node.inputs[0]).coll
-        upstream = [design.node(i) for i in nx.ancestors(design.nx, node.id)]
-        if coll.kind == STREAM and any(design.members_of(n.location) > 1 for n in upstream):
-            out[name] = sorted(out[name], key=repr)
-        if coll.kind == STREAM and any(n.coll.retry == AT_LEAST_ONCE or n.kind == "snapshot"
-                                       for n in upstream):
-            out[name] = sorted({repr(r): r for r in out[name]}.values(), key=repr)
-    return out
-
-
-def _diff(expected: list, got: list) -> tuple[list, list]:
-    exp, have = Counter(map(repr, expected)), Counter(map(repr, got))
-    by_repr = {repr(x): x for x in [*expected, *got]}
-    missing = [by_repr[r] for r, c in (exp - have).items() for _ in range(c)]
-    extra = [by_repr[r] for r, c in (have - exp).items() for _ in range(c)]
-    if not missing and not extra:  # same multiset, different order
-        missing, extra = list(expected), list(got)
-    return missing, extra
-
-
-def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]],
-              seed: int, program=None) -> Mismatch | None:
-    """Simulate ``design`` (its emitted stages, see :func:`simulate`) with ``seed``; None when a
-    single-node schedule explains its sinks, else the closest explanation's first differing sink."""
-    inputs = {k: list(v) for k, v in (inputs or {}).items()}
-    sim = simulate(design, inputs, seed, program or program_of(original))
-    got = _comparable(original, design, sim.results)
-    best = None
-    for label, ticks in schedules(design, sim, inputs):
-        expected = _comparable(original, design, run(original, ticks=ticks))
-        diffs = {s: _diff(expected[s], got.get(s, [])) for s in expected if expected[s] != got.get(s)}
-        if not diffs:
-            return None
-        size = sum(len(missing) + len(extra) for missing, extra in diffs.values())
-        if best is None or size < best[0]:
-            sink = next(iter(diffs))
-            best = (size, Mismatch(sink, *diffs[sink], seed, label, _trace_for(design, sim, sink)))
-    return best[1]
-
-
-def _trace_for(design: Graph, sim: SimRun, sink: str) -> list[str]:
-    """The last deliveries into the sink's stage and the stages upstream of it."""
-    node = next(n for n in design.sinks() if n.params["name"] == sink)
-    upstream = {design.node(i).location for i in nx.ancestors(design.nx, node.id)} | {node.location}
-    lines = [line for stage, line in sim.trace if stage in upstream and "nothing new" not in line]
-    return lines[-TRACE_LINES:]
+__all__ = ["Mismatch", "SimRun", "Simulator", "check_run", "relaxations", "schedules", "simulate"]
