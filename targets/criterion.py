@@ -90,12 +90,27 @@ def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
                        _arrival_schedule(sim, stage, feeding, member=m))
 
 
+def _observers(design: Graph):
+    """(stage, entries, whether same-tick arrivals must stay together) for each operator that
+    observes arrival timing: a non-monotone operator (its inputs' relative timing) and an
+    ordered stream sink (its input's order only)."""
+    for node in design.nodes():
+        coll = design.node(node.inputs[0]).coll if node.kind == "sink" else None
+        if node.spec.monotone and not (coll and coll.kind == STREAM and coll.ordered):
+            continue
+        stage = node.location
+        local = design.nx.subgraph([n.id for n in design.nodes() if n.location == stage])
+        feeding = frozenset(entry_name(e) for e in entries(design, stage)
+                            if e.kind != "cycle" and (e.id == node.id or nx.has_path(local, e.id, node.id)))
+        yield stage, feeding, not node.spec.monotone
+
+
 def _merged_schedule(design: Graph, sim: SimRun) -> list[dict[str, list]]:
-    """One order of the events that every member of every order-observing stage (one holding a
-    non-monotone operator or an ordered stream sink) agrees with: events a member took in one
-    tick form one single-node tick, copies of one input record are one point, and a member's
-    earlier ticks come first; where the members' orders contradict each other, the ticks
-    involved merge into one (the strongly connected components of the precedence graph)."""
+    """One order of the events that every observer (:func:`_observers`) on every member agrees
+    with: a member's earlier ticks come first; events a non-monotone operator's member took in
+    one tick form one single-node tick; copies of one input record are one point. Where
+    observers contradict each other, the events involved merge into one tick (the strongly
+    connected components of the precedence graph)."""
     parent = {ev.id: ev.id for ev in sim.events}
 
     def find(x: int) -> int:
@@ -115,12 +130,8 @@ def _merged_schedule(design: Graph, sim: SimRun) -> list[dict[str, list]]:
             copies[(ev.source, i)].append(ev.id)
     for evs in copies.values():
         union(evs)
-    observing = {n.location for n in design.nodes()
-                 if not n.spec.monotone or (n.kind == "sink" and design.node(n.inputs[0]).coll.kind == STREAM
-                                             and design.node(n.inputs[0]).coll.ordered)}
     sequences = []
-    for stage in sorted(observing):
-        feeding = [entry_name(e) for e in entries(design, stage) if e.kind != "cycle"]
+    for stage, feeding, together in set(_observers(design)):
         for m in range(design.members_of(stage)):
             at: dict[int, int] = {}
             for e in feeding:
@@ -130,13 +141,15 @@ def _merged_schedule(design: Graph, sim: SimRun) -> list[dict[str, list]]:
             ticks = defaultdict(list)
             for ev, tick in at.items():
                 ticks[tick].append(ev)
-            for tick in ticks.values():
-                union(tick)
-            sequences.append([ticks[t][0] for t in sorted(ticks)])
+            if together:
+                for tick in ticks.values():
+                    union(tick)
+            sequences.append([ticks[t] for t in sorted(ticks)])
     order = nx.DiGraph()
     order.add_nodes_from({find(ev.id) for ev in sim.events})
     for seq in sequences:
-        order.add_edges_from((find(a), find(b)) for a, b in zip(seq, seq[1:]) if find(a) != find(b))
+        order.add_edges_from((find(a), find(b)) for before, after in zip(seq, seq[1:])
+                             for a in before for b in after if find(a) != find(b))
     dag = nx.condensation(order)
     groups = defaultdict(list)
     for ev in sim.events:
@@ -347,19 +360,35 @@ def with_clean_parts(original: Graph, rules: Mapping[str, SinkRule]) -> Graph:
     return g
 
 
+def normal(x: Any) -> str:
+    """A text equal for equal records: sets sorted, lattices by type name and revealed value
+    (a user lattice's class differs between copies of the program module)."""
+    from hydropy.lattices import Lattice
+    if isinstance(x, Lattice):
+        return f"{type(x).__name__}<{normal(x.reveal())}>"
+    if isinstance(x, (set, frozenset)):
+        return "{" + ", ".join(sorted(map(normal, x))) + "}"
+    if isinstance(x, (tuple, list)):
+        inner = ", ".join(map(normal, x))
+        return f"({inner})" if isinstance(x, tuple) else f"[{inner}]"
+    if isinstance(x, dict):
+        return "{" + ", ".join(sorted(f"{normal(k)}: {normal(v)}" for k, v in x.items())) + "}"
+    return repr(x)
+
+
 def _counts(records: list) -> Counter:
-    return Counter(map(repr, records))
+    return Counter(map(normal, records))
 
 
 def compare(rule: SinkRule | None, expected: list, clean: list | None, got: list,
             ordered: bool) -> tuple[list, list] | None:
     """None when ``got`` agrees with ``expected`` under ``rule``, else (missing, extra)."""
-    by_repr = {repr(x): x for x in [*expected, *got, *(clean or [])]}
+    by_repr = {normal(x): x for x in [*expected, *got, *(clean or [])]}
     if rule is None or not rule.repeating:
         if expected == got:
             return None
         if ordered and not (rule and rule.unordered):
-            if list(map(repr, expected)) == list(map(repr, got)):
+            if list(map(normal, expected)) == list(map(normal, got)):
                 return None
             exp, have = _counts(expected), _counts(got)
             if exp == have:  # same multiset, different order
@@ -376,7 +405,8 @@ def compare(rule: SinkRule | None, expected: list, clean: list | None, got: list
     rest_got = set(have - clean_counts)
     missing = [by_repr[r] for r, c in (clean_counts - have).items() for _ in range(c)]
     missing += sorted((by_repr[r] for r in rest_expected - rest_got), key=repr)
-    extra = sorted((by_repr[r] for r in rest_got - rest_expected), key=repr)
+    extra = sorted((by_repr[r] for r, c in (have - clean_counts).items() if r not in rest_expected
+                    for _ in range(c)), key=repr)
     return (missing, extra) if missing or extra else None
 
 
