@@ -1,21 +1,27 @@
 """The simulator: a multi-stage design point run in one process under a seeded scheduler.
 
-Each member of each stage runs the stage's operators with the local target's
-:class:`~hydropy.targets.local.LocalRunner` (so every operator kind the oracle runs, the
-simulator runs), on a subgraph where incoming channels are inputs and outgoing channels
-are sinks. A :class:`random.Random` seeded with ``seed`` drives everything else, so the same
-seed gives the same run:
+The simulator runs the code Ray runs: the design point is emitted by the real emitter
+(:func:`hydropy.targets.emit.emit`) into a temporary directory, each stage module is loaded
+with the loader Ray's actors use (:func:`hydropy.runtime.host.load_stage_class`), and each
+member is an instance of its generated :class:`~hydropy.runtime.stage.Stage`, ticked through
+the same ``run_tick`` (packed batches in, one routed packed batch per receiving member out).
+Only delivery is the simulator's. A :class:`random.Random` seeded with ``seed`` drives it, so
+the same seed gives the same run:
 
-* **Scheduling.** Each step ticks one stage (all its members), chosen among the stages with
+* **Scheduling.** Each step ticks one stage (every member once), chosen among the stages with
   work left; every stage ticks at least once. Idle ticks happen now and then.
-* **Sources** feed their stage in chunks of random size (one record to all that remain),
-  routed to members as the design says (hash, round robin, any, broadcast).
+* **Sources** hand their stage chunks of random size (one record to all that remain), routed
+  to the members' inboxes as the design says (hash, round robin, any, broadcast).
+* **Members lag each other.** In each tick every member takes its own share of what waits for
+  it (often all, sometimes none or some), so the members of a partitioned stage and the
+  replicas of a replicated one run apart.
 * **Channels** are what ``network`` promises and no more: FIFO per sender and receiving
-  member. Each batch a sender member emits in one tick travels whole; a receiving tick
-  takes any number of the queued batches of each sender (none: a delay; several: merged),
-  so deliveries from different senders and channels interleave freely. The pieces of one
-  batch routed to several members arrive in the same tick of the receiving stage. A channel
-  whose collection is at-least-once may deliver a batch twice.
+  member. Each batch a sender member emits in one tick for one receiving member travels
+  whole (one message); a receiving tick takes any number of the waiting batches (none: a
+  delay; several: merged), so deliveries from different senders and channels interleave
+  freely. A channel declared ``reorder`` delivers any of the waiting batches, in any order;
+  one declared ``duplicates`` (or whose collection is at-least-once) queues a batch twice now
+  and then.
 * **Crashes.** A member of a stage that keeps no state (the one kind of member a design
   claims to survive losing) now and then crashes and restarts from scratch between ticks;
   its queued input waits in the channels.
