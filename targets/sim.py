@@ -64,6 +64,8 @@ def channel_input(net: Node) -> str:
 #: emitted design points kept loaded (their directories exist while they are here)
 CACHE_SIZE = 8
 _EMITTED: "OrderedDict[str, Emitted]" = OrderedDict()
+#: stage classes by the text of their stage file
+_STAGE_CLASSES: "OrderedDict[str, type]" = OrderedDict()
 
 
 @dataclass
@@ -133,8 +135,18 @@ def _load_stages(compiled_dir: str, program) -> dict[str, type]:
     if program.module in sys.modules:
         sys.modules[program.stem] = sys.modules[program.module]
     try:
-        return {st["name"]: load_stage_class(compiled_dir, st["file"], st["class"])
-                for st in manifest["stages"]}
+        classes = {}
+        for st in manifest["stages"]:
+            with open(os.path.join(compiled_dir, st["file"]), encoding="utf-8") as fh:
+                key = hashlib.sha256(f"{program.module}\0{fh.read()}".encode()).hexdigest()
+            if key not in _STAGE_CLASSES:  # a stage emitted alike in another design point: its
+                #                             class (kernels compiled at its first instance) serves
+                _STAGE_CLASSES[key] = load_stage_class(compiled_dir, st["file"], st["class"])
+                while len(_STAGE_CLASSES) > 16 * CACHE_SIZE:
+                    _STAGE_CLASSES.popitem(last=False)
+            _STAGE_CLASSES.move_to_end(key)
+            classes[st["name"]] = _STAGE_CLASSES[key]
+        return classes
     finally:
         sys.path[:] = saved_path
         if saved_module is missing:
