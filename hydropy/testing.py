@@ -5,9 +5,11 @@
     def test_two_stages_count_like_one():
         assert_equivalent(flow, "plans/two_stages.yaml", {"words": pairs(50)}, seeds=range(50))
 
-``assert_equivalent`` runs the design point in the simulator (:mod:`hydropy.targets.sim`)
-once per seed and fails with the first sink that no single-node schedule explains, its
-missing and extra records, the seed and the deliveries that led there. ``ray_session`` is a
+``assert_equivalent`` runs the design point in the simulator (:mod:`hydropy.targets.sim`,
+the engine of ``hydropy check``: the stage code ``hydropy compile`` emits, so the flow's
+functions must be emittable, i.e. defined at module level of a file) once per seed and fails
+with the first sink that no single-node schedule explains, its missing and extra records,
+the relaxations of the comparison, the seed and the deliveries that led there. ``ray_session`` is a
 pytest fixture that starts Ray once per test session (import it into a conftest.py or a
 test module). ``pairs``, ``ints`` and ``words`` build reproducible sample inputs.
 """
