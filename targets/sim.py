@@ -12,9 +12,12 @@ the same seed gives the same run:
   work left; every stage ticks at least once. Idle ticks happen now and then.
 * **Sources** hand their stage chunks of random size (one record to all that remain), routed
   to the members' inboxes as the design says (hash, round robin, any, broadcast).
-* **Members lag each other.** In each tick every member takes its own share of what waits for
-  it (often all, sometimes none or some), so the members of a partitioned stage and the
-  replicas of a replicated one run apart.
+* **Members lag each other.** In each tick every member takes its own share of the source
+  records routed to it (often all, sometimes none or some), so the members of a partitioned
+  stage and the replicas of a replicated one run apart. The pieces of one batch a sender
+  routes to several members arrive in the same tick (the events a batch derives from are
+  known per batch, not per record, so later pieces would show timing that no schedule of
+  whole events explains).
 * **Channels** are what ``network`` promises and no more: FIFO per sender and receiving
   member. Each batch a sender member emits in one tick for one receiving member travels
   whole (one message); a receiving tick takes any number of the waiting batches (none: a
@@ -209,6 +212,7 @@ class Batch:
     packed: Any
     events: frozenset[int]
     sent: int
+    send: int            # which send (one per sender tick, channel and copy) it is a piece of
 
 
 def size(packed: Any) -> int:
@@ -261,6 +265,7 @@ class Simulator:
         self.sink_kinds = {n.params["name"]: graph.node(n.inputs[0]).coll for n in graph.sinks()}
         self.streams: dict[str, list] = {n: [] for n, c in self.sink_kinds.items() if c.kind == STREAM}
         self.step = 0
+        self.sends = 0
         self.events: list[Event] = []
         self.ticks: dict[str, list[int]] = {s: [] for s in self.stages}
         self.reached = {s: defaultdict(dict) for s in self.stages}
@@ -351,17 +356,20 @@ class Simulator:
         for net in self.incoming[stage]:
             entry, reorders = channel_input(net), bool(net.params.get("reorder"))
             for sm in self._senders(net):
-                for m in range(n):
-                    queue = self.queues.get((net.name, sm, m))
-                    if not queue:
-                        continue
-                    take = min(self._take(len(queue)), len(queue))
-                    picks = sorted(self.rng.sample(range(len(queue)), take)) if reorders else list(range(take))
-                    if reorders:
-                        self.rng.shuffle(picks)  # a reordering network: any waiting batches, any order
-                    taken = [queue[i] for i in picks]
-                    for i in sorted(picks, reverse=True):
-                        del queue[i]
+                queues = [self.queues.get((net.name, sm, m)) or [] for m in range(n)]
+                waiting = sorted({b.send for q in queues for b in q})
+                if not waiting:
+                    continue
+                take = min(self._take(len(waiting)), len(waiting))
+                picks = self.rng.sample(waiting, take) if reorders else waiting[:take]
+                if not reorders:  # FIFO
+                    picks.sort()
+                for m, queue in enumerate(queues):
+                    # the pieces of one send reach every receiving member in the same tick: a
+                    # batch's events are known per send, not per record, so a member taking its
+                    # piece later would show timing no schedule of whole events explains
+                    taken = sorted((b for b in queue if b.send in picks), key=lambda b: picks.index(b.send))
+                    queue[:] = [b for b in queue if b.send not in picks]
                     for batch in taken:
                         batches[m][net.name].append(batch.packed)
                         carried[m][entry] |= batch.events
@@ -400,11 +408,12 @@ class Simulator:
                 loops[target] |= evs
                 continue
             net = self.graph.by_name(target[len("channel:"):])
-            for j, packed in enumerate(routed.get(net.name, ())):
-                if not size(packed):
-                    continue
-                copies = 2 if may_duplicate(net) and self.rng.random() < 0.3 else 1
-                self.queues[(net.name, m, j)].extend(Batch(packed, evs, self.step) for _ in range(copies))
+            copies = 2 if may_duplicate(net) and self.rng.random() < 0.3 else 1
+            for _ in range(copies):
+                self.sends += 1
+                for j, packed in enumerate(routed.get(net.name, ())):
+                    if size(packed):
+                        self.queues[(net.name, m, j)].append(Batch(packed, evs, self.step, self.sends))
 
     def _results(self) -> dict[str, list]:
         out: dict[str, list] = {}

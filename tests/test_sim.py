@@ -256,15 +256,15 @@ def test_replicas_apart_expose_a_design_that_assumes_lockstep(monkeypatch):
 
 
 def test_members_of_a_partitioned_stage_lag_each_other(repo_root):
-    """Each member takes its share of a batch in its own ticks: in some step one member of
-    'agg' receives a batch while the other receives none (the old simulator delivered every
-    member's share in the same tick), and every such run is still explained."""
+    """Each member takes its share of an input in its own ticks: in some step one member of
+    'main' takes records while the other takes none (the old simulator handed every member its
+    share in the same tick), and every such run is still explained."""
     graph, design, inputs = plan_graph(repo_root, "wordcount", "partitioned")
-    assert design.members_of("agg") == 2
+    assert design.members_of("main") == 2
     lagged = []
     for seed in range(20):
         sim = simulate(design, inputs, seed)
-        if any(("agg[0] receives" in line) != ("agg[1] receives" in line) for _, line in sim.trace):
+        if any(("main[0] takes" in line) != ("main[1] takes" in line) for _, line in sim.trace):
             lagged.append(seed)
     assert len(lagged) > 5
     assert all(check_run(graph, design, inputs, s) is None for s in lagged)
