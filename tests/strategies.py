@@ -13,6 +13,13 @@ source, which Hypothesis shrinks to a short program.
 """
 from __future__ import annotations
 
+import atexit
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -224,10 +231,25 @@ class Program:
         return f"{self.source}\ninputs = {self.inputs!r}"
 
 
+#: where generated programs are written: a program is a real module file, so that hydropy
+#: check can emit its stages as ``hydropy compile`` would (removed at exit)
+PROGRAM_DIR = tempfile.mkdtemp(prefix="hydropy-random-programs-")
+atexit.register(shutil.rmtree, PROGRAM_DIR, True)
+
+
 def build(source: str) -> hp.Flow:
-    namespace = dict(NAMESPACE, __name__="random_program")
-    exec(compile(source, "<random program>", "exec"), namespace)
-    return namespace["flow"]
+    """Write ``source`` (after imports of the names above) to a module file and import it."""
+    header = (f"from strategies import {', '.join(sorted(f for f in NAMESPACE if f not in ('hp', 'max')))}\n"
+              "import hydropy as hp\n")
+    name = f"random_program_{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+    path = os.path.join(PROGRAM_DIR, f"{name}.py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(header + source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.flow
 
 
 @st.composite

@@ -147,13 +147,15 @@ def test_partition_routing_each_input_on_its_own_is_caught(monkeypatch, build, i
     assert any("partition" in plan and m.sink == sink for plan, m in found)
 
 
+def no_events():
+    return ()
+
+
 def test_partition_without_join_table_among_keyed_states_is_caught(monkeypatch):
     from hydropy.passes.lattice import to_lattice
     from hydropy.passes.push_fold import push_fold
     from hydropy.testing import assert_equivalent
 
-    def no_events():
-        return ()
     flow = hp.Flow("sessions")
     flow.source("events").join(flow.source("owners"), name="with_owner").fold_keyed(
         no_events, lambda log, r: log + (f"{r[1]}:{r[0][1]}",), name="log").sink("logs")
