@@ -93,6 +93,8 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
     """
     compiled_dir = os.path.abspath(compiled_dir)
     manifest = load_manifest(compiled_dir)
+    from .compile import check_compiled
+    check_compiled(compiled_dir, manifest)
     inputs = {k: v if isinstance(v, Columns) else list(v) for k, v in (inputs or {}).items()}
     sources = {src["name"]: st["name"] for st in manifest["stages"] for src in st["sources"]}
     unknown = sorted(set(inputs) - set(sources))

@@ -1,24 +1,15 @@
 """The Ray actor that hosts one member of one stage, loading the stage's code from disk."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from typing import Any
 
 
 def load_stage_class(compiled_dir: str, stage_file: str, class_name: str):
-    """Import ``stage_file`` of a compiled directory (its program copy on sys.path)."""
-    for path in (os.path.join(compiled_dir, "program"), compiled_dir):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    path = os.path.join(compiled_dir, stage_file)
-    name = "hydropy_stage_" + os.path.splitext(os.path.basename(stage_file))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return getattr(module, class_name)
+    """Import ``stage_file`` of a compiled directory, its program only from the directory's
+    ``program/`` (see :func:`hydropy.targets.compile.load_stage_class`)."""
+    from hydropy.targets.compile import load_stage_class as load
+    return load(compiled_dir, stage_file, class_name)
 
 
 class StageHost:
