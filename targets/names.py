@@ -19,13 +19,16 @@ SUFFIXED = KEYWORDS | frozenset(dir(builtins)) | {"self"}
 
 def identifier(name: str) -> str:
     """``name`` as a valid identifier close to it: NFKC-normalised, other characters ``_``,
-    a leading digit prefixed with ``_``, a leading ``__`` shortened to ``_``."""
+    a leading digit prefixed with ``_``, a leading ``__`` shortened to ``_``, ``_`` alone
+    (a soft keyword) as ``_op``."""
     text = unicodedata.normalize("NFKC", name)
     out = "".join(c if ("a" + c).isidentifier() else "_" for c in text)
     if not out or not out[0].isidentifier():
         out = "_" + out
     if out.startswith("__"):
         out = "_" + out.lstrip("_")
+    if out == "_":
+        out = "_op"
     return unicodedata.normalize("NFKC", out)
 
 
@@ -67,8 +70,9 @@ def comment_text(text: str) -> str:
 
 
 def doc_repr(value) -> str:
-    """``repr(value)`` safe inside a triple-double-quoted docstring (quotes escaped)."""
-    return repr(value).replace('"', '\\"')
+    """``repr(value)`` inside a triple-double-quoted docstring: backslashes and quotes escaped,
+    so the docstring cannot end early and reads back as exactly ``repr(value)``."""
+    return repr(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def doc_text(text: str) -> str:
