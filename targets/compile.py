@@ -80,8 +80,9 @@ def _check_source(path: str) -> None:
         compile(source, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
-        raise LoadError(f"{display_path(path)} is not valid Python: {getattr(exc, 'msg', exc)}",
-                        SourceLoc(path, line) if line else None) from None
+        what = "this compiled file" if line else display_path(path)
+        raise LoadError(f"{what} is not valid Python: {getattr(exc, 'msg', exc)}; fix it or compile "
+                        f"the program again", SourceLoc(path, line) if line else None) from None
 
 
 def load_stage_class(compiled_dir: str, stage_file: str, class_name: str):

@@ -118,15 +118,15 @@ def _update(out: str, data: dict[str, bytes], force: bool, protect: list[str]) -
         owned = {}
     if owned is None:
         owned = _legacy(out)
-    if owned is None and os.listdir(out) and not force:
-        raise LoadError(f"{shown} is not empty and holds no compiled program; choose another "
-                        f"directory or pass --force (hydropy then writes only its own files there)")
-    owned = owned or {}
     real_out = os.path.realpath(out)
     held = [p for p in protect if p.startswith(real_out + os.sep)]
     if held and not force:
         raise LoadError(f"{shown} holds the program {display_path(held[0])}; compile into another "
                         f"directory or pass --force (hydropy then writes only its own files there)")
+    if owned is None and os.listdir(out) and not force:
+        raise LoadError(f"{shown} is not empty and holds no compiled program; choose another "
+                        f"directory or pass --force (hydropy then writes only its own files there)")
+    owned = owned or {}
 
     writes, replaced, edited_files, conflicts, claimed = [], [], [], [], {}
     for rel, content in sorted(data.items()):

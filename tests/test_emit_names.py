@@ -286,3 +286,23 @@ def test_a_program_named_like_a_library_is_refused(tmp_path):
     with pytest.raises(HydropyError, match="networkx.py is the name of the module 'networkx'"):
         compile_flow(load_flow(str(program)), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_mutant_without_unique_names_is_caught(tmp_path, monkeypatch):
+    """Identifiers made one by one (the old ident()): 'map 1' and map_1 become one attribute."""
+    monkeypatch.setattr(Namespace, "fresh", lambda self, name: identifier(name))
+    with pytest.raises(AssertionError):
+        test_colliding_maps_keep_their_own_functions(tmp_path)
+
+
+def test_mutant_without_comment_escaping_is_caught(tmp_path, monkeypatch):
+    from hydropy.targets import emit
+    monkeypatch.setattr(emit, "comment_text", lambda text: text)
+    text = PROGRAM.format(flow="f", source="s", dtype="", m1="a\nimport os", m2="b", m3="c",
+                          fold="d", m4="e", s1="o1", s2="o2", s3="o3")
+    program = tmp_path / "prog.py"
+    program.write_text(text)
+    out = tmp_path / "out"
+    compile_flow(load_flow(str(program)), str(out))
+    with pytest.raises((AssertionError, SyntaxError)):
+        assert_clean_module(out / "stages" / "main.py")
