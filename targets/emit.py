@@ -2,14 +2,18 @@
 
 Layout of a compiled directory::
 
-    deploy.yaml          stages, members, channels, routing keys, sinks, the source program
-    main.py              entry point: ``python main.py [--inputs FILE] [--address ADDR]``
-    program/<name>.py    a copy of the user's program (stage code imports its functions)
-    stages/<stage>.py    the stage's operators as straight-line code per tick
+    deploy.yaml            stages, members, channels, routing keys, sinks, the source program
+    main.py                entry point: ``python main.py [--inputs FILE] [--address ADDR]``
+    program/<name>.py      a copy of the user's program (stage code imports its functions)
+    stages/<stage>.py      the stage's operators as straight-line code per tick
+    .hydropy-manifest.json every file above with its sha256 (see :mod:`hydropy.targets.output`)
 
-Every file starts with ``# hydropy-generated sha256=<hash of the rest of the file>``; a
-file whose text no longer matches its hash was edited by hand and is never overwritten
-silently (:func:`write_compiled` refuses unless ``force``, see :mod:`hydropy.targets.output`).
+Every identifier a stage module defines comes from one :class:`~.names.Namespace` (unique,
+never a keyword, builtin, import or Stage attribute); every user string is written with
+``repr`` or made comment-safe. Every generated file but the program copy starts with
+``# hydropy-generated sha256=<hash of the rest of the file>``; a file whose text no longer
+matches was edited by hand and is never overwritten silently (:func:`write_compiled` refuses
+unless ``force``, and then keeps the edited copy as ``FILE.orig``).
 """
 from __future__ import annotations
 
@@ -81,14 +85,14 @@ def find_program(flow) -> Program:
 
 
 def shadowed(stem: str, path: str) -> bool:
-    """True when ``stem`` also names another importable module (standard library, installed):
-    a stage importing ``stem`` elsewhere could get that module instead of the program."""
+    """True when ``stem`` also names a standard or installed module: a worker that imported
+    it (hydropy's own dependencies do) could not load the program under that name."""
     if stem in sys.stdlib_module_names or stem in sys.builtin_module_names:
         return True
-    here = os.path.realpath(os.path.dirname(path))
+    prefixes = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
     saved = sys.path[:]
-    try:
-        sys.path[:] = [p for p in saved if os.path.realpath(p or ".") != here]
+    try:  # installed libraries only: a user's other directories are not on a Ray worker's path
+        sys.path[:] = [p for p in saved if (os.path.realpath(p or ".") + os.sep).startswith(prefixes)]
         for finder in sys.meta_path:
             spec = finder.find_spec(stem, None) if hasattr(finder, "find_spec") else None
             if spec is not None and os.path.realpath(spec.origin or "") != os.path.realpath(path):

@@ -128,7 +128,7 @@ def _update(out: str, data: dict[str, bytes], force: bool, protect: list[str]) -
                         f"directory or pass --force (hydropy then writes only its own files there)")
     owned = owned or {}
 
-    writes, replaced, edited_files, conflicts, claimed = [], [], [], [], {}
+    writes, replaced, edited_files, conflicts = [], [], [], []
     for rel, content in sorted(data.items()):
         path = os.path.join(out, rel)
         if not _safe_target(real_out, path) or os.path.realpath(path) in protect:
@@ -143,7 +143,7 @@ def _update(out: str, data: dict[str, bytes], force: bool, protect: list[str]) -
                 writes.append(rel)
                 replaced.append(rel)
         elif os.path.isfile(path) and _read(path) == content:
-            claimed[rel] = content   # exactly what hydropy writes there: recorded, not rewritten
+            pass  # exactly what hydropy writes there (an earlier output): recorded, not rewritten
         else:
             conflicts.append(rel)
     stale = []
