@@ -90,6 +90,7 @@ def validate_manifest(data: Any, root, path: str) -> dict:
         raise LoadError(f"the compiled program is incomplete: program/{os.path.basename(copy)} is missing "
                         f"(recompile with hydropy compile)", SourceLoc(path, yamlio.line_of(
                             yamlio.value_node(root, "module"), path).line))
+    _parses(copy, "the program copy")
     stages_node = yamlio.value_node(root, "stages")
     stages = check.listing(data["stages"], stages_node, "'stages'")
     if not stages:
@@ -150,14 +151,7 @@ def _check_stage(check: _Checker, stage: Any, node, compiled_dir: str, names: se
     if not os.path.isfile(stage_path):
         check.fail(f"stage '{name}' file {rel} is missing (recompile with hydropy compile)",
                    file_node)
-    try:
-        with open(stage_path, "rb") as fh:
-            compile(fh.read(), stage_path, "exec")
-    except SyntaxError as exc:
-        raise LoadError(f"stage '{name}' does not parse: {exc.msg}",
-                        SourceLoc(stage_path, exc.lineno or 1)) from None
-    except (ValueError, OSError) as exc:  # NUL bytes, unreadable
-        raise LoadError(f"stage '{name}' cannot be read: {exc}", SourceLoc(stage_path, 1)) from None
+    _parses(stage_path, f"stage '{name}'")
     sources_node = yamlio.value_node(node, "sources")
     for source, src_node in zip(check.listing(stage["sources"], sources_node,
                                               f"stage '{name}' sources"),
@@ -203,3 +197,14 @@ def check_capacity(manifest: dict, cpus: float | None, allow_oversubscribe: bool
 
 def _kind(value: Any) -> str:
     return "nothing" if value is None else f"a {type(value).__name__}"
+
+
+def _parses(path: str, what: str) -> None:
+    """A file of the compiled directory is valid Python, else a LoadError at its line."""
+    try:
+        with open(path, "rb") as fh:
+            compile(fh.read(), path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise LoadError(f"{what} does not parse: {exc.msg}", SourceLoc(path, exc.lineno or 1)) from None
+    except (ValueError, OSError) as exc:  # NUL bytes, unreadable
+        raise LoadError(f"{what} cannot be read: {exc}", SourceLoc(path, 1)) from None

@@ -11,7 +11,6 @@ from hydropy import RewriteRefused
 from hydropy.lattices import GCounter, Max, SetUnion
 from hydropy.passes import replicate as replicate_module
 from hydropy.passes.decouple import decouple
-from hydropy.passes.partition import partition
 from hydropy.passes.replicate import replicate
 from hydropy.testing import assert_equivalent
 

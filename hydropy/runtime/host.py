@@ -42,21 +42,20 @@ def program_file(compiled_dir: str, module: str) -> str:
 
 
 def load_program(module: str, path: str):
-    """Import the program copy ``path`` as ``module`` (once per process); refuses when that name
-    belongs to a different module here, which the stages would otherwise import instead."""
+    """Import the program copy ``path`` as ``module`` (once per process), from its file, never
+    through ``sys.path``. A module of that name already loaded from the same text is reused;
+    one loaded from another program file (an edited original, a same-named file elsewhere) is
+    replaced; a library of that name here (standard, installed) is refused, since hydropy and
+    the program import it under that name."""
     from hydropy.errors import LoadError
     loaded = sys.modules.get(module)
-    if loaded is not None:
-        if _same_source(getattr(loaded, "__file__", None), path):
-            return loaded
+    if loaded is not None and _same_source(getattr(loaded, "__file__", None), path):
+        return loaded
+    library = _library(module, loaded)
+    if library:
         raise LoadError(f"the program copy {path} cannot be imported as '{module}': that name is "
-                        f"{getattr(loaded, '__file__', None) or 'a built-in module'} here; "
-                        f"recompile the program (hydropy then imports it under a private name)")
-    found = importlib.machinery.PathFinder.find_spec(module)
-    if found is not None and not _same_source(found.origin, path):
-        raise LoadError(f"the program copy {path} cannot be imported as '{module}': that name is "
-                        f"{found.origin or found.name} here; recompile the program (hydropy then "
-                        f"imports it under a private name)")
+                        f"{library} here; recompile the program (hydropy then imports it under a "
+                        f"private name)")
     if not os.path.isfile(path):
         raise LoadError(f"{path} is missing: the stages import the program from it; recompile")
     spec = importlib.util.spec_from_file_location(module, path)
@@ -65,9 +64,28 @@ def load_program(module: str, path: str):
     try:
         spec.loader.exec_module(program)
     except BaseException:
-        del sys.modules[module]
+        if loaded is None:
+            del sys.modules[module]
+        else:
+            sys.modules[module] = loaded
         raise
     return program
+
+
+def _library(name: str, loaded) -> str:
+    """Where ``name`` is a library in this process (a built-in, the standard library, an
+    installed package), else ""."""
+    if name in sys.builtin_module_names or name in sys.stdlib_module_names or name == "hydropy":
+        return "a standard module"
+    installed = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    if loaded is not None:
+        file = getattr(loaded, "__file__", None)
+        if not file or hasattr(loaded, "__path__") or os.path.realpath(file).startswith(installed):
+            return file or "a built-in module"
+        return ""
+    search = [p for p in sys.path if os.path.realpath(p or os.curdir).startswith(installed)]
+    found = importlib.machinery.PathFinder.find_spec(name, search)
+    return (found.origin or found.name) if found is not None else ""
 
 
 def _same_source(file: str | None, path: str) -> bool:
