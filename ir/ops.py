@@ -87,6 +87,10 @@ class OpSpec:
     partial: str | None = None                # the per-tick partial kind split_fold makes of it
     lattices: tuple[str, ...] = ()            # lattice kinds the lattice pass can turn it into
     order_note: str = ""                      # why arrival order matters to it (analysis report)
+    one_to_one: bool = False                  # one output record per input record, never dropped or repeated
+    #: where the fields of its output come from: (output path prefix, ((port, input path), ...));
+    #: a keyed collection's entries are ``(key, value)`` pairs, as its snapshot shows them
+    fields_from: tuple = ()
 
 
 def _same(ins):
@@ -116,12 +120,13 @@ SPECS: dict[str, OpSpec] = {}
 
 
 def _op(kind, inputs, fns=(), params=(), keyed=(), stateful=False, monotone=True, output=_same, doc="",
-        family="per_record", runtime=None, state_key=None, **facts):
+        family="per_record", runtime=None, state_key=None, fields_from=None, **facts):
     if family not in FAMILIES:
         raise ValueError(f"op kind {kind!r}: unknown family {family!r}")
     SPECS[kind] = OpSpec(kind, inputs, None if fns is None else tuple(fns), tuple(params), tuple(keyed), stateful,
                          monotone, output, doc, family, runtime,
-                         tuple(sorted((state_key or {}).items())), **facts)
+                         tuple(sorted((state_key or {}).items())),
+                         fields_from=tuple((p, tuple(src)) for p, src in (fields_from or {}).items()), **facts)
 
 
 # sources
@@ -135,11 +140,11 @@ _op("cycle", (S,), output=lambda ins: Collection(STREAM, False, False),
     doc="feedback edge: records its input produces in tick t appear here in tick t+1",
     family="loop")
 _op("forward", (ANY,), doc="identity; a stream used before it is defined (same tick)",
-    runtime="Identity", passes_records=True)
+    runtime="Identity", passes_records=True, one_to_one=True)
 # stateless
 _op("map", (ANY,), fns=[("fn", 1)],
     doc="f(x) for each record (a singleton: of its value; keyed: of each key's value, k -> f(v))",
-    runtime="Map", kernel="chain")
+    runtime="Map", kernel="chain", one_to_one=True)
 _op("filter", (S,), fns=[("fn", 1)], doc="records x with f(x) true",
     runtime="Filter", passes_records=True, kernel="chain")
 _op("flat_map", (S,), fns=[("fn", 1)], doc="every element of the iterable f(x)",
@@ -147,7 +152,7 @@ _op("flat_map", (S,), fns=[("fn", 1)], doc="every element of the iterable f(x)",
 _op("filter_map", (S,), fns=[("fn", 1)], doc="f(x) for each record where f(x) is not None",
     runtime="FilterMap")
 _op("inspect", (S,), fns=[("fn", 1)], doc="calls f(x) for its effect, passes x on",
-    runtime="Inspect", passes_records=True)
+    runtime="Inspect", passes_records=True, one_to_one=True)
 _op("union", None, output=_combine, doc="all records of all inputs",
     runtime="Union")
 _op("fused", (S,), fns=None, params=("steps",),
@@ -158,6 +163,7 @@ _op("fused", (S,), fns=None, params=("steps",),
 _op("join", (S, S), keyed=(0, 1), stateful=True, output=_combine,
     doc="(k, (x, y)) for every (k, x) and (k, y) ever seen on either side",
     family="set", runtime="Join", state_key={0: (0,), 1: (0,)}, kernel="join",
+    fields_from={(0,): [(0, (0,)), (1, (0,))], (1, 0): [(0, (1,))], (1, 1): [(1, (1,))]},
     holds="both sides of the join, every record ever seen, by key")
 _op("cross", (S, S), stateful=True, output=_combine, doc="(x, y) for every x and y ever seen",
     family="set", runtime="Cross", global_state=True,
@@ -174,12 +180,13 @@ _op("lattice_fold", (S,), params=("lattice",), stateful=True, output=_to(SINGLET
 _op("lattice_fold_keyed", (S,), params=("lattice",), keyed=(0,), stateful=True, output=_to(KEYED),
     doc="per key, merge of L.of(v) over all (k, v)",
     family="lattice_fold", runtime="LatticeFoldKeyed", state_key={0: (0,)}, lattice_state=True,
+    fields_from={(0,): [(0, (0,))]},
     absorbs_repeats=(0,), holds="per-key accumulator")
 _op("join_table", (frozenset({KEYED}), S), keyed=(1,), stateful=True, output=_to(KEYED),
     doc="per key, (state[k], y) once the keyed state has k and the table has (k, y); the table "
         "holds one value per key (a second, different value is an input error); monotone when "
         "its state is a lattice",
-    family="set", runtime="JoinTable", state_key={0: (0,), 1: (0,)},
+    family="set", runtime="JoinTable", state_key={0: (0,), 1: (0,)}, fields_from={(0,): [(0, (0,)), (1, (0,))]},
     lattice_state=True, absorbs_repeats=(1,), holds="one table value per key, beside the state it joins")
 # stateful, not monotone: a fold's successive values are not ordered
 _op("fold", (S,), fns=[("init", 0), ("fn", 2)], stateful=True, monotone=False, output=_to(SINGLETON),
@@ -196,10 +203,12 @@ _op("count", (S,), stateful=True, monotone=False, output=_to(SINGLETON), doc="nu
 _op("fold_keyed", (S,), fns=[("init", 0), ("fn", 2)], keyed=(0,), stateful=True, monotone=False,
     output=_to(KEYED), doc="per key, acc = fn(acc, v) from init()",
     family="plain_fold", runtime="FoldKeyed", state_key={0: (0,)}, holds="per-key accumulator",
+    fields_from={(0,): [(0, (0,))]},
     kernel="keyed_fold", lattices=("gcounter", "set_union", "sealed_set", "bounded_prefix"))
 _op("reduce_keyed", (S,), fns=[("fn", 2)], keyed=(0,), stateful=True, monotone=False,
     output=_to(KEYED), doc="per key, acc = fn(acc, v) from the first value",
     family="plain_fold", runtime="ReduceKeyed", state_key={0: (0,)}, holds="per-key accumulator",
+    fields_from={(0,): [(0, (0,))]},
     kernel="keyed_fold")
 _op("anti_join", (S, S), keyed=(0,), stateful=True, monotone=False, output=_as_stream,
     doc="(k, x) whose k has not been seen on the second input by x's tick",
@@ -223,15 +232,17 @@ _op("partial_lattice_fold", (S,), params=("lattice",), monotone=False, output=_t
 # reading state at a point in time: non-monotone
 _op("snapshot", (SK,), monotone=False, output=lambda ins: Collection(STREAM, ins[0].bounded, False),
     doc="the current value (keyed: every current (k, v)) once per tick",
-    family="read", runtime="Snapshot", read_port=0,
+    family="read", runtime="Snapshot", read_port=0, fields_from={(0,): [(0, (0,))]},
     order_note="reads a fold's current value each tick")
 _op("lookup", (S, frozenset({KEYED})), keyed=(0,), monotone=False, output=_as_stream,
     doc="(k, (q, table[k] or None)) for each (k, q), reading the table's state in that tick",
-    family="read", runtime="Lookup", state_key={0: (0,)}, read_port=1,
+    family="read", runtime="Lookup", state_key={0: (0,), 1: (0,)}, read_port=1,
+    fields_from={(0,): [(0, (0,))], (1, 0): [(0, (1,))]},
     order_note="reads a table's state at a point in time")
 # channels between stages
 ROUTINGS = ("direct", "hash", "broadcast", "round_robin", "any")
 _op("network", (S,), params=("routing", "key"), family="channel", runtime="Identity",
+    passes_records=True, one_to_one=True,
     output=lambda ins: Collection(STREAM, ins[0].bounded, ins[0].ordered, ins[0].retry, ins[0].dtype),
     doc="a channel from the input's stage to this node's stage; FIFO per sender and receiver "
         "unless params['reorder']; routing picks the receiving member(s); its collection is "
@@ -279,6 +290,14 @@ LATTICE_STATE = kinds(lattice_state=True)
 GLOBAL_STATE = kinds(global_state=True)
 #: output records are some of the first input's records, unchanged
 PASSES_RECORDS = kinds(passes_records=True)
+#: folds whose function hydropy reads (count and lattice folds have none)
+FUNCTION_FOLDS = frozenset(k for k in PLAIN_FOLDS if SPECS[k].fns)
+#: folds that start from ``init()`` (a reduce starts from its first record)
+SEEDED_FOLDS = frozenset(k for k in PLAIN_FOLDS if any(role == "init" for role, _ in SPECS[k].fns))
+#: where a stage's records enter it: an external source or a channel
+ENTRIES = frozenset({"source", "network"})
+#: stateful kinds that can be partitioned: kind -> {input port: path of its key in the records}
+KEYED_STATE = {k: dict(spec.state_key) for k, spec in SPECS.items() if spec.state_key}
 #: output records are exactly the input's records (a forward, a channel)
 IDENTITIES = kinds(runtime="Identity")
 #: per-record operators whose records are a function's results (lineage reads the function)

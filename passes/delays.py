@@ -18,7 +18,7 @@ import networkx as nx
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
 
-from .stages import TIMING_SENSITIVE
+from hydropy.ir.ops import SOURCES, TIMING_SENSITIVE
 
 Paths = dict[int, dict[frozenset, tuple[int, ...]]]  # node -> {channels crossed: a witness path}
 
@@ -41,7 +41,7 @@ def check_no_divergent_delays(g: Graph) -> None:
             _check_fork(g, target, nid, paths, ancestors)
         for nid in sorted(ancestors):
             origin = g.node(nid)
-            if origin.kind not in ("source", "source_iter"):
+            if origin.kind not in SOURCES:
                 continue
             channels = next(iter(paths[nid]))
             for seen, other in seen_by.setdefault(nid, []):

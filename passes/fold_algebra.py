@@ -27,29 +27,30 @@ import builtins
 from numbers import Number
 from operator import add as operator_add
 
+from hydropy.ir.ops import FOLDS, FUNCTION_FOLDS, PARTIALS, PASSES_RECORDS, SEEDED_FOLDS
 from hydropy.ir import Graph, Node
 from hydropy.runtime.columns import fields, is_tuple
 
 from .udf import global_value, returned_expression
 
 #: folds whose function hydropy reads; lattice folds and count need no reading
-PLAIN_FOLDS = ("fold", "reduce", "fold_keyed", "reduce_keyed")
+PLAIN_FOLDS = FUNCTION_FOLDS
 
 
 #: element types on which + is exact and max / min are a semilattice
 EXACT = ("int64", "bool")
 #: operators whose records are (some of) their input's records, unchanged
-SAME_RECORDS = ("network", "forward", "filter", "unique", "inspect")
+SAME_RECORDS = PASSES_RECORDS
 
 
 def why_not_commutative(node: Node, element: str | None = None) -> str:
     """Why ``node``'s merge cannot be proven associative and commutative ("" when it can);
     ``element``: the element type it folds (:func:`element_type`), None when unknown."""
-    if node.kind in ("count", "lattice_fold", "lattice_fold_keyed"):
+    if node.kind in FOLDS and not node.spec.fns:  # count and lattice folds: nothing to read
         return ""
     fn = node.fn()
     shape = binary_shape(fn.obj)
-    if shape == "+" and node.kind in ("fold", "fold_keyed"):
+    if shape == "+" and node.kind in SEEDED_FOLDS:
         try:
             zero = node.fn("init").obj()
         except Exception as exc:  # the user's init failed: it would fail at run time too
@@ -77,7 +78,7 @@ def _why_not_exact(node: Node, shape: str, element: str | None) -> str:
                 f"(or (\"int64\", \"int64\") for pairs)")
     if element not in EXACT:
         return f"fn {node.fn().label} is {shape} over {what} of type {element}: {law}"
-    if shape != "+" and node.kind in ("fold", "fold_keyed"):
+    if shape != "+" and node.kind in SEEDED_FOLDS:
         try:
             start = node.fn("init").obj()
         except Exception as exc:
@@ -89,7 +90,7 @@ def _why_not_exact(node: Node, shape: str, element: str | None) -> str:
 
 def why_order_sensitive(node: Node, element: str | None = None) -> str:
     """Why ``node``'s value may depend on the order of its records ("" when it cannot)."""
-    if node.kind in ("fold", "fold_keyed") and binary_shape(node.fn().obj) == "count":
+    if node.kind in SEEDED_FOLDS and binary_shape(node.fn().obj) == "count":
         return ""  # (a reduce starts from whichever record comes first: not counting)
     return why_not_commutative(node, element)
 
@@ -113,7 +114,7 @@ def record_type(graph: Graph, node: Node) -> str | None:
         return node.coll.dtype or None
     if node.kind == "partial_count":
         return "int64"
-    if node.kind in SAME_RECORDS or node.kind in ("partial_fold", "partial_reduce"):
+    if node.kind in SAME_RECORDS or (node.kind in PARTIALS and node.spec.fns):
         # a partial of a split fold: split_fold proved + / max / min exact on these records,
         # and integers are closed under them
         return record_type(graph, graph.node(node.inputs[0]))

@@ -36,13 +36,13 @@ import networkx as nx
 from hydropy import lattices
 from hydropy.errors import RewriteRefused
 from hydropy.ir import KEYED, Graph, Node, UserFn, verify
-from hydropy.ir.ops import output_collection
+from hydropy.ir.ops import SOURCES, SPECS, output_collection
 
 from .keys import Same, record_lineage, walk
 from .stages import check_delivery_requirements
 from .udf import global_value, returned_expression
 
-FOLDS = ("fold", "fold_keyed", "count")
+FOLDS = frozenset(k for k, spec in SPECS.items() if spec.lattices)
 SEQUENCES = {"sealed_set": lattices.SealedSet, "bounded_prefix": lattices.BoundedPrefix}
 KINDS = ("gcounter", "set_union", *SEQUENCES)
 
@@ -55,7 +55,7 @@ def to_lattice(graph: Graph, operator: str, as_: str, index: list[int] | None = 
     if fold is None:
         known = ", ".join(n.name for n in graph.nodes() if n.kind in FOLDS) or "none"
         raise RewriteRefused(f"no operator named '{operator}'; folds are: {known}")
-    if fold.kind not in FOLDS or (fold.kind == "count" and as_ != "gcounter"):
+    if as_ not in fold.spec.lattices:
         kinds = "count, fold or fold_keyed" if as_ == "gcounter" else "fold or fold_keyed"
         raise RewriteRefused(f"{fold.kind} '{fold.name}' is not a {kinds}, so it has no {as_} "
                              f"form", fold.loc)
@@ -212,7 +212,7 @@ def _check_position(graph: Graph, fold: Node, index: tuple[int, ...]) -> None:
                              f"position must be a field of an input, numbered by the sender", fold.loc)
     for node_id, _ in origins:
         origin = graph.node(node_id)
-        if origin.kind not in ("source", "source_iter"):
+        if origin.kind not in SOURCES:
             raise RewriteRefused(f"{fold.kind} '{fold.name}': its {where}{field} (the position) comes from "
                                  f"{origin.where(short=True)}, not from an input's records as the "
                                  f"sender numbered them", fold.loc)
@@ -228,7 +228,7 @@ def _check_position(graph: Graph, fold: Node, index: tuple[int, ...]) -> None:
 
 #: operators that pass each record on exactly once (changed or not): a path of them neither
 #: drops a numbered record (a gap the sequence would stop at) nor repeats one
-ONE_TO_ONE = ("map", "inspect", "network", "forward")
+ONE_TO_ONE = frozenset(k for k, spec in SPECS.items() if spec.one_to_one)
 
 
 def _check_one_to_one(graph: Graph, fold: Node, source_id: int, what: str) -> None:

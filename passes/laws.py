@@ -19,6 +19,7 @@ from __future__ import annotations
 from hydropy import lattices
 from hydropy.errors import HydropyError, RewriteRefused
 from hydropy.ir import Graph, Node
+from hydropy.ir.ops import IDENTITIES
 
 #: how many triples to try per lattice (drawn from small domains, so values collide often):
 #: enough to find a broken law of a small merge, in well under a second; no shrinking, which
@@ -86,7 +87,7 @@ def sample_records(g: Graph, fold: Node) -> tuple:
     except HydropyError:
         return ()
     node = g.node(fold.inputs[0])
-    while node.kind in ("network", "forward"):
+    while node.kind in IDENTITIES:
         node = g.node(node.inputs[0])
     records = inputs.get(node.params.get("name"), []) if node.kind == "source" else []
     if fold.kind == "lattice_fold_keyed":

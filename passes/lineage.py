@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from hydropy.ir import Node, UserFn
+from hydropy.ir.ops import PASSES_RECORDS
 from hydropy.ir.source import function_ast
 
 Path = tuple[int, ...]
@@ -315,7 +316,7 @@ def substitute(value: Value, inner: Value) -> Value:
 
 
 #: operators whose output records are (some of) their first input's records, unchanged
-PASS_THROUGH = frozenset({"filter", "inspect", "unique", "forward", "anti_join"})
+PASS_THROUGH = PASSES_RECORDS
 
 
 def key_of_output(node: Node) -> Path | None:

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
-from hydropy.ir.ops import KEYED, PER_RECORD, SPECS
+from hydropy.ir import ops
+from hydropy.ir.ops import ENTRIES, PER_RECORD
 
 from .lineage import (Const, Derived, Field, Lineage, Record, Unknown, at, deps, first_unknown,
                       node_lineage, substitute, PASS_THROUGH)
@@ -51,39 +52,9 @@ from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downs
 
 Path = tuple[int, ...]
 
-#: input ports whose state is keyed by the whole record. The op specs declare which inputs
-#: carry ``(key, value)`` pairs (``keyed_inputs``) and which are keyed collections, but not
-#: this; it belongs on OpSpec (a ``state_key`` per input) once the specs carry such facts.
-WHOLE_RECORD_KEYS = {"unique": (0,), "anti_join": (1,)}
-
-
-def _keyed_state() -> dict[str, dict[int, Path]]:
-    """kind -> {input port: the path of its records that keys the state they meet}: field 0
-    of a keyed input, the key of a keyed collection (a lookup's table, a join_table's state),
-    the whole record where :data:`WHOLE_RECORD_KEYS` says so."""
-    table = {}
-    for kind, spec in SPECS.items():
-        ports = {p: (0,) for p in spec.keyed_inputs}
-        ports.update({p: (0,) for p, kinds in enumerate(spec.inputs or ()) if kinds == frozenset({KEYED})})
-        ports.update({p: () for p in WHOLE_RECORD_KEYS.get(kind, ())})
-        if ports:
-            table[kind] = ports
-    return table
-
-
 #: stateful kinds that can be partitioned, with the key each input port's state is keyed by
-KEYED_STATE = _keyed_state()
-GLOBAL_STATE = ("fold", "reduce", "count", "lattice_fold", "cross")
-#: where the fields of an operator's output come from: output path prefix -> [(port, input path)]
-#: (a keyed collection's entries are ``(key, value)`` pairs, as its snapshot shows them)
-_FROM_INPUTS = {
-    "join": {(0,): [(0, (0,)), (1, (0,))], (1, 0): [(0, (1,))], (1, 1): [(1, (1,))]},
-    "lookup": {(0,): [(0, (0,))], (1, 0): [(0, (1,))]},
-    "join_table": {(0,): [(0, (0,)), (1, (0,))]},
-    **{k: {(0,): [(0, (0,))]} for k in ("snapshot", "fold_keyed", "reduce_keyed", "lattice_fold_keyed")},
-}
-
-
+KEYED_STATE = ops.KEYED_STATE
+GLOBAL_STATE = ops.GLOBAL_STATE
 @dataclass(frozen=True)
 class _Need:
     """Operator ``op`` keeps state keyed by ``key``, a value over the records entering at
@@ -236,7 +207,7 @@ def _trace(g: Graph, stage: str, nid: int, value, chain: tuple[int, ...]) -> lis
     if node.kind in PASS_THROUGH or node.kind == "union":
         ports = [0] if node.kind in PASS_THROUGH else range(len(node.inputs))
         return [hit for p in ports for hit in _trace(g, stage, node.inputs[p], value, chain + (nid,))]
-    table = _FROM_INPUTS.get(node.kind)
+    table = dict(node.spec.fields_from)
     if table is None and node.kind == "map":  # a map of a keyed collection's values keeps its keys
         table = {(0,): [(0, (0,))]}
     if table is None:
@@ -252,7 +223,7 @@ def _trace(g: Graph, stage: str, nid: int, value, chain: tuple[int, ...]) -> lis
 
 
 def _rebase(value, table: dict[Path, list[tuple[int, Path]]], port: int):
-    """``value`` (over an operator's output) over its input ``port``, per :data:`_FROM_INPUTS`;
+    """``value`` (over an operator's output) over its input ``port``, per the spec's ``fields_from``;
     a part that does not come from that port becomes Unknown."""
     def path(p: Path) -> Path | None:
         for prefix, targets in table.items():
@@ -425,7 +396,7 @@ def _fresh_stage(g: Graph, base: str) -> str:
 
 
 def _is_entry(g: Graph, stage: str, node: Node) -> bool:
-    return node.location == stage and node.kind in ("network", "source")
+    return node.location == stage and node.kind in ENTRIES
 
 
 def _apply(g: Graph, stage: str, n: int, routes: dict[int, Path], broadcast: set[int]) -> Graph:

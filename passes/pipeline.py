@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from hydropy import yamlio
+from hydropy.errors import HydropyError
 from hydropy.ir import Graph
 
 from .plan import Step, apply_plan, load_plan, parse_plan
+from .reorder import check_reordered_folds
 from .stages import insert_channels
 
 #: a plan file's path, steps as in a plan file (``[{"decouple": {...}}]``), parsed Steps, or None
@@ -32,5 +34,13 @@ def plan_steps(plan: PlanLike) -> list[Step]:
 
 def design_point(graph: Graph, plan: PlanLike = None, *, verify_steps: bool = True) -> Graph:
     """The graph after ``plan``'s steps (none: the single-node program), with channels placed."""
-    history = apply_plan(graph, plan_steps(plan), verify_steps=verify_steps)
-    return insert_channels(history[-1][1] if history else graph)
+    steps = plan_steps(plan)
+    history = apply_plan(graph, steps, verify_steps=verify_steps)
+    design = insert_channels(history[-1][1] if history else graph)
+    try:
+        check_reordered_folds(design)
+    except HydropyError as exc:
+        where = f"{exc.loc}: " if exc.loc else ""
+        step = next(s for s in steps if s.kind == "reorder")
+        raise type(exc)(f"plan step 'reorder' refused: {where}{exc.message}", step.loc) from exc
+    return design

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from hydropy import yamlio
 from hydropy.errors import HydropyError, PassFailed, PlanError, RewriteRefused
 from hydropy.ir import Graph, verify
+from hydropy.ir.ops import ENTRIES
 from hydropy.ir.source import SourceLoc
 
 from .decouple import decouple
@@ -201,7 +202,7 @@ def check_route_keys(graph: Graph) -> None:
     (a declared tuple dtype, or a tuple built by a function hydropy can read); elsewhere a
     record without the field fails at run time naming its channel."""
     for node in graph.nodes():
-        key = node.params.get("key") if node.kind in ("source", "network") else None
+        key = node.params.get("key") if node.kind in ENTRIES else None
         if node.params.get("routing") != "hash" or key is None:
             continue
         shape = record_shape(graph, node.inputs[0]) if node.kind == "network" else \
@@ -220,7 +221,7 @@ def record_shape(graph: Graph, nid: int, depth: int = 0) -> Value:
         return Unknown("too deep")
     if node.kind == "source":
         return _dtype_shape(node.coll.dtype if node.coll else None)
-    if node.kind in PASS_THROUGH or node.kind == "network":
+    if node.kind in PASS_THROUGH:
         return record_shape(graph, node.inputs[0], depth + 1)
     if node.kind == "join":
         return Record((Unknown("key"), Record((Unknown("left"), Unknown("right")))))

@@ -5,13 +5,20 @@ Mechanism: the channel's ``reorder`` (and ``duplicates``) parameter is set, so i
 is no longer ordered (and is at-least-once): see :func:`hydropy.passes.stages.keeps_order`.
 Nothing else changes: it states a fact about the deployment, which every later check holds
 the design to. Precondition: the channel exists, and no lattice behind it needs in-order
-delivery (bounded_prefix) or, with duplicates, exactly-once delivery (gcounter).
+delivery (bounded_prefix) or, with duplicates, exactly-once delivery (gcounter). A plain fold
+behind it whose value may depend on the order of its records is refused when the design point
+is complete (:func:`check_reordered_folds`, called by ``design_point``), so that a later step
+of the same plan can first turn it into a lattice (the shopping cart's design points).
 """
 from __future__ import annotations
 
+import networkx as nx
+
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph
+from hydropy.ir.ops import PLAIN_FOLDS
 
+from .fold_algebra import element_type, why_order_sensitive
 from .stages import insert_channels
 
 
@@ -26,3 +33,18 @@ def reorder(graph: Graph, channel: str, duplicates: bool = False) -> Graph:
     params = {**net.params, "reorder": True, **({"duplicates": True} if duplicates else {})}
     g.replace(net.copy(params=params))
     return insert_channels(g)
+
+
+def check_reordered_folds(g: Graph) -> None:
+    """Refuse a complete design point with a plain fold downstream of a channel declared to
+    reorder whose value may depend on the order of its records (loops included): another
+    reader may have seen the same records in the order they were sent, and no single-node run
+    shows one input in two orders."""
+    for net in (n for n in g.nodes() if n.kind == "network" and n.params.get("reorder")):
+        for node in (g.node(i) for i in sorted(nx.descendants(g.nx, net.id))):
+            if node.kind in PLAIN_FOLDS:
+                why = why_order_sensitive(node, element_type(g, node))
+                if why:
+                    raise RewriteRefused(
+                        f"{node.where()} would receive the records of channel '{net.name}' in any "
+                        f"order, and its value may depend on that order: {why}", node.loc)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
-from hydropy.ir.ops import PARTIALS, PER_RECORD
+from hydropy.ir.ops import ENTRIES, LATTICE_FOLDS, PARTIALS, PER_RECORD, PLAIN_FOLDS
 
 from .laws import check_state_laws
 from .thresholds import PASS_ON, why_not_threshold
@@ -26,7 +26,7 @@ from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downs
                      insert_channels, reach_in_stage)
 
 #: what a replica may run without state to merge
-STATELESS = PER_RECORD | PARTIALS | {"network", "source"}
+STATELESS = PER_RECORD | PARTIALS | ENTRIES
 
 
 def replicate(graph: Graph, stage: str, n: int) -> Graph:
@@ -51,13 +51,13 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
                 if node.spec.stateful else
                 "reads state at a point in time on every replica, so each would answer"
                 + (f" (not a threshold read: {threshold})" if threshold else ""))
-        hint = " (turn the fold into a lattice fold first: the `lattice` step)" if node.kind in (
-            "fold", "fold_keyed", "reduce", "reduce_keyed", "count") else ""
+        hint = (" (turn the fold into a lattice fold first: the `lattice` step)"
+                if node.kind in PLAIN_FOLDS else "")
         raise RewriteRefused(f"{node.kind} '{node.name}' {what}{hint}", node.loc)
 
     check_state_laws(g, [x.id for x in members], "its replicas merge copies of it that saw "
                      "the writes in different orders and groupings")
-    entries = [x for x in members if x.kind in ("network", "source")]
+    entries = [x for x in members if x.kind in ENTRIES]
     reach = {e.id: reach_in_stage(g, stage, e.id) for e in entries}
     writes = {e.id for e in entries if any(g.node(x).kind in LATTICE_STATE for x in reach[e.id])}
     for e in entries:
@@ -75,6 +75,7 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
                 raise RewriteRefused(f"{node.kind} '{node.name}' passes records of the write "
                                      f"'{e.name}' out of the stage; every replica would send them",
                                      node.loc)
+    check_one_write_order(g, stage, members, {e: reach[e] for e in writes})
     g.members[stage] = n
     for e in entries:
         params = dict(e.params, routing="broadcast" if e.id in writes else "any", key=None)
@@ -83,6 +84,28 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
     check_no_divergent_delays(g)
     check_order_downstream(g, stage)
     return g
+
+
+def check_one_write_order(g: Graph, stage: str, members: list[Node], writes: dict[int, set[int]]) -> None:
+    """A lattice that lookups read must reach every replica in one order: written through one
+    entry, sent by one member (an external source, or a channel from a single-member stage).
+    Each replica then holds a prefix of the same sequence of writes, so the answers of lookups
+    served by different replicas are those of one single-node order of writes and reads. Two
+    writers (or a multi-member sender) are taken by each replica at its own pace: one replica
+    can hold a1 but not b1 while another holds b1 but not a1, states no single order gives."""
+    for lookup in (x for x in members if x.kind == "lookup"):
+        table = lookup.inputs[1]
+        writers = [g.node(e) for e, seen in writes.items() if table in seen]
+        senders = [w for w in writers if w.kind == "network" and g.members_of(g.node(w.inputs[0]).location) > 1]
+        if len(writers) > 1 or senders:
+            what = (" and ".join(f"'{w.name}'" for w in writers) + " write it" if len(writers) > 1
+                    else f"'{senders[0].name}' is sent by the {g.members_of(g.node(senders[0].inputs[0]).location)} "
+                         f"members of stage '{g.node(senders[0].inputs[0]).location}'")
+            raise RewriteRefused(
+                f"lookup '{lookup.name}' reads '{g.node(table).name}', and {what}: replicas would take "
+                f"those writes in different orders, so lookups served by different replicas could see "
+                f"states no single order of the writes gives (merge the writes into one stage first)",
+                lookup.loc)
 
 
 def _why_not_threshold_only(g: Graph, snapshot: Node, stage: str) -> str:
@@ -94,7 +117,7 @@ def _why_not_threshold_only(g: Graph, snapshot: Node, stage: str) -> str:
     so a ``unique`` in one single-member stage keeps each record once, as the original's unique
     does (see :mod:`.thresholds`: the records reaching it carry no lattice value)."""
     fold = g.node(snapshot.inputs[0])
-    if fold.kind not in ("lattice_fold", "lattice_fold_keyed"):
+    if fold.kind not in LATTICE_FOLDS:
         return f"it reads {fold.kind} '{fold.name}', not a lattice"
     for reader in g.consumers(snapshot.id):
         why = why_not_threshold(g, reader, fold)

@@ -23,7 +23,7 @@ import networkx as nx
 from hydropy.errors import RewriteRefused
 from hydropy.lattices import Lattice
 from hydropy.ir import Graph, Node, UserFn
-from hydropy.ir.ops import output_collection
+from hydropy.ir.ops import FOLDS, SPECS, output_collection
 from hydropy.runtime.ops import add_counts
 
 from .decouple import check_stage_name
@@ -31,8 +31,8 @@ from .fold_algebra import element_type, why_not_commutative
 from .laws import check_state_laws
 from .stages import check_no_divergent_delays, insert_channels
 
-PARTIAL = {"count": "partial_count", "fold": "partial_fold", "reduce": "partial_reduce",
-           "lattice_fold": "partial_lattice_fold"}
+#: the global folds split_fold splits, and the per-tick partial each becomes
+PARTIAL = {k: spec.partial for k, spec in SPECS.items() if spec.partial}
 
 
 def split_fold(graph: Graph, operator: str, to: str = "merge") -> Graph:
@@ -46,7 +46,7 @@ def split_fold(graph: Graph, operator: str, to: str = "merge") -> Graph:
         raise RewriteRefused(f"no operator named '{operator}'; global folds are: {folds}")
     if node.kind not in PARTIAL:
         why = ("keeps its state per key, so partitioning by that key needs no split"
-               if node.kind in ("fold_keyed", "reduce_keyed", "lattice_fold_keyed") else
+               if node.kind in FOLDS and node.spec.state_key else
                "is not a global fold")
         raise RewriteRefused(f"{node.where()} {why}; split_fold splits count, fold, reduce and "
                              f"lattice_fold", node.loc)

@@ -17,20 +17,22 @@ import networkx as nx
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import AT_LEAST_ONCE, STREAM, Graph, Node, verify
-from hydropy.ir.ops import PER_RECORD, output_collection
+from hydropy.ir import ops
+from hydropy.ir.ops import output_collection
 
 #: non-monotone operators whose answer depends on when records arrive relative to each other
-TIMING_SENSITIVE = ("anti_join", "lookup", "snapshot")
+TIMING_SENSITIVE = ops.TIMING_SENSITIVE
 #: state that replicas (or members holding it whole) merge: lattices, and a join_table's table
 #: (one fixed value per key, so copies merge by union)
-LATTICE_STATE = ("lattice_fold", "lattice_fold_keyed", "join_table")
+LATTICE_STATE = ops.LATTICE_STATE
 
 
 def reads_state(graph: Graph, node: Node) -> bool:
-    """A sink, or an operator reading a fold's value as a whole (a map of it, a join_table)."""
+    """A sink, or an operator reading a fold's value as a whole (a map of it, a join_table's
+    state): its first input is a singleton or keyed collection, not read at a point in time."""
     first = graph.node(node.inputs[0]) if node.inputs else None
-    return node.kind in ("sink", "join_table") or (
-        node.kind == "map" and first is not None and first.coll.kind != STREAM)
+    return node.kind == "sink" or (first is not None and first.coll is not None
+                                   and first.coll.kind != STREAM and node.spec.read_port is None)
 
 
 def place_sinks(graph: Graph) -> None:
@@ -113,7 +115,7 @@ def _retype(g: Graph) -> Graph:
     shows a multiset); a channel is at-least-once where declared (``duplicates``);
     downstream collections follow from their inputs as the spec table says."""
     for node in g.topo_order():
-        if node.kind in ("cycle", "sink") or (not node.inputs and node.kind != "source"):
+        if node.spec.family in ("loop", "sink") or (not node.inputs and node.kind != "source"):
             continue
         if node.kind == "source":
             new = node.coll
@@ -123,7 +125,7 @@ def _retype(g: Graph) -> Graph:
                 new = replace(new, retry=AT_LEAST_ONCE)
             elif node.kind != "network" and node.coll.dtype:
                 new = replace(new, dtype=node.coll.dtype)
-        if node.kind in ("source", "network"):
+        if node.kind in ops.ENTRIES:
             new = replace(new, ordered=(new.ordered and keeps_order(g, node)
                                         and g.members_of(node.location) == 1))
         if new != node.coll:
@@ -148,10 +150,8 @@ def check_delivery_requirements(g: Graph) -> None:
             _check_repeats_absorbed(g, net)
 
 
-#: kind -> input ports where a record seen twice changes nothing
-ABSORBS_REPEATS = {"lattice_fold": {0}, "lattice_fold_keyed": {0}, "unique": {0}, "anti_join": {1},
-                   "join_table": {1}}
-PASSES_REPEATS_ON = PER_RECORD | {"network", "cycle"}
+#: what passes a repeated record on unchanged (each record alone, channels, loops)
+PASSES_REPEATS_ON = ops.PER_RECORD | ops.kinds(family="channel") | ops.kinds(family="loop")
 
 
 def _check_repeats_absorbed(g: Graph, net: Node) -> None:
@@ -166,7 +166,7 @@ def _check_repeats_absorbed(g: Graph, net: Node) -> None:
                     seen.add(reader.id)
                     todo.append(reader.id)
                 continue
-            if ports <= ABSORBS_REPEATS.get(reader.kind, set()) and not getattr(
+            if ports <= set(reader.spec.absorbs_repeats) and not getattr(
                     lattice, "needs_exactly_once", False):
                 continue
             what = (f"keeps a {lattice.__name__.split('[')[0]}, which counts every record it receives"
@@ -183,10 +183,10 @@ def _check_order(g: Graph) -> None:
     dag = g.tick_dag()
     for fold in g.nodes():
         lattice = fold.params.get("lattice")
-        if fold.kind not in ("lattice_fold", "lattice_fold_keyed") or not getattr(lattice, "needs_order", False):
+        if fold.kind not in ops.LATTICE_FOLDS or not getattr(lattice, "needs_order", False):
             continue
         what = f"{fold.kind} '{fold.name}' keeps a {lattice.__name__.split('[')[0]}"
-        for origin in [n for n in g.nodes() if n.kind in ("source", "source_iter")]:
+        for origin in [n for n in g.nodes() if n.kind in ops.SOURCES]:
             if not nx.has_path(dag, origin.id, fold.id):
                 continue
             paths = list(nx.all_simple_paths(dag, origin.id, fold.id))
@@ -195,7 +195,7 @@ def _check_order(g: Graph) -> None:
                                      f"but the records of '{origin.name}' reach it along {len(paths)} "
                                      f"paths whose interleaving is not that order", fold.loc)
             for entry in [g.node(i) for i in paths[0]]:
-                if entry.kind in ("network", "source") and not keeps_order(g, entry):
+                if entry.kind in ops.ENTRIES and not keeps_order(g, entry):
                     raise RewriteRefused(
                         f"{what}, which accepts only the next position of each sequence and so "
                         f"needs in-order delivery, but {_entry_phrase(g, entry)} can reorder the "
@@ -289,4 +289,4 @@ def check_stage_boundaries(g: Graph) -> None:
                          f"move the operators between them into one of the stages")
 
 
-from .delays import check_no_divergent_delays  # noqa: E402 (it reads TIMING_SENSITIVE above)
+from .delays import check_no_divergent_delays  # noqa: E402,F401 (re-exported for the rewrites)

@@ -18,6 +18,7 @@ import ast
 from numbers import Number
 
 from hydropy.ir import KEYED, Graph, Node
+from hydropy.ir.ops import PER_RECORD, kinds
 from hydropy.lattices import GCounter, Max, Min, SetUnion
 
 from .lineage import Field, Value, deps, node_lineage, substitute
@@ -27,7 +28,7 @@ from .udf import global_value, returned_expression
 _DIRECTION = {Max: "up", GCounter: "up", Min: "down", SetUnion: "len"}
 _UP = {ast.GtE: "up", ast.Gt: "up", ast.LtE: "down", ast.Lt: "down"}
 _FLIP = {ast.GtE: ast.LtE, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.Lt: ast.Gt}
-PASS_ON = ("map", "filter", "filter_map", "flat_map", "inspect", "union", "network", "forward")
+PASS_ON = (PER_RECORD | kinds(family="channel")) - {"fused"}
 
 
 def why_not_threshold(graph: Graph, reader: Node, fold: Node) -> str:

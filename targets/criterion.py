@@ -51,8 +51,6 @@ from .sim import SimRun, entries, entry_name, may_duplicate, program_of, simulat
 
 TRACE_LINES = 15
 #: kind -> input ports where a record seen twice changes nothing (as hydropy.passes.stages)
-ABSORBS_REPEATS = {"lattice_fold": {0}, "lattice_fold_keyed": {0}, "unique": {0}, "anti_join": {1},
-                   "join_table": {1}}
 CLEAN = "\x00clean:"
 
 
@@ -265,7 +263,7 @@ def _repeating(g: Graph) -> dict[int, str]:
                 out[node.id] = f"through channel '{node.name}' (may duplicate)"
             else:
                 why = [out[i] for p, i in enumerate(node.inputs)
-                       if i in out and p not in ABSORBS_REPEATS.get(node.kind, ())]
+                       if i in out and p not in node.spec.absorbs_repeats]
                 if not why:
                     continue
                 out[node.id] = why[0]

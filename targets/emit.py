@@ -29,7 +29,7 @@ import yaml
 
 from hydropy.errors import CompileError, LoadError
 from hydropy.ir import STREAM, Graph, Node, UserFn
-from hydropy.ir.ops import runtime_class
+from hydropy.ir.ops import ENTRIES, READS, runtime_class
 from hydropy.ir.printer import statement
 from hydropy.ir.source import display_path, function_ast
 
@@ -120,6 +120,9 @@ class StageWriter:
             local = self._import(obj._origin.__module__, obj._origin.__name__, obj._origin)
             args = ", ".join(self.ref(p, node, what) for p in obj._params)
             return f"{local}.over({args})"
+        owner = getattr(obj, "__objclass__", None)  # a method of a builtin type: str.split
+        if owner is not None and getattr(builtins, owner.__name__, None) is owner:
+            return f"{owner.__name__}.{obj.__name__}"
         module = getattr(obj, "__module__", None)
         qualname = getattr(obj, "__qualname__", None)
         if module and qualname and "<" not in qualname:
@@ -137,7 +140,7 @@ class StageWriter:
             why = "it is not defined at module level of the program"
         elif code.co_freevars:
             why = f"it reads local variables ({', '.join(code.co_freevars)}) of an enclosing function"
-        elif getattr(obj, "__globals__", None) is not self.program.namespace:
+        elif os.path.realpath(code.co_filename) != os.path.realpath(self.program.path):
             why = "it is defined outside the program file"
         elif isinstance(found := function_ast(obj), str):
             why = f"its source {found}"
@@ -199,7 +202,7 @@ class StageWriter:
 
     def constructor(self, n: Node) -> str | None:
         """The operator object ``n`` needs (user code referenced, hence imported), or None."""
-        if n.spec.family in ("source", "loop", "channel", "sink"):  # the stage runs these itself
+        if n.spec.runtime is None or n.kind == "network":  # the stage runs these itself
             return None
         if n.kind == "fused":
             args = [f"({kind!r}, {self.ref(f.obj, n, kind)}, {where!r})"
@@ -250,7 +253,7 @@ class StageWriter:
         # 3. the text
         init, body, kernel_defs = [], [], []
         for n in nodes:
-            if n.kind in ("source", "network"):
+            if n.kind in ENTRIES:
                 continue
             var = self.vars.get(n.id)
             comment = "        # " + comment_text(f"{n.loc.short if n.loc else '?'}  {statement(g, n)}")
@@ -274,7 +277,7 @@ class StageWriter:
                     body += [comment, f"        self.emit({n.params['name']!r}, {ins[0]})"]
             else:
                 init.append(f"        self.{var} = {built[n.id]}")
-                if n.kind in ("snapshot", "lookup"):
+                if n.kind in READS:
                     ins[-1] = f"self.{ins[-1]}"
                 body += [comment, f"        {var} = self.{var}.step({', '.join(ins)})"]
         for n in cycles:

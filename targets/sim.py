@@ -51,6 +51,7 @@ import networkx as nx
 
 from hydropy.errors import InputError, LoadError, ProgramError
 from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
+from hydropy.ir.ops import ENTRIES
 from hydropy.runtime.batch import pack, route, unpack
 from hydropy.runtime.ops import UNSET
 
@@ -177,7 +178,7 @@ def outgoing(graph: Graph, stage: str) -> list[Node]:
 
 def entries(graph: Graph, stage: str) -> list[Node]:
     """Where records enter ``stage``: its sources, incoming channels and loops."""
-    return [n for n in graph.nodes() if n.location == stage and n.kind in ("source", "network", "cycle")]
+    return [n for n in graph.nodes() if n.location == stage and (n.kind in ENTRIES or n.spec.family == "loop")]
 
 
 def entry_name(node: Node) -> str:
@@ -189,7 +190,7 @@ def entry_name(node: Node) -> str:
 def survives_restart(graph: Graph, stage: str) -> bool:
     """A member of ``stage`` loses nothing by restarting: no operator keeps state, no loop
     holds records, no literal source would emit again."""
-    return all(not n.spec.stateful and n.kind not in ("cycle", "source_iter")
+    return all(not n.spec.stateful and n.spec.family != "loop" and n.kind != "source_iter"
                for n in graph.nodes() if n.location == stage)
 
 

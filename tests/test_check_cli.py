@@ -103,12 +103,11 @@ def test_check_runs_the_emitted_code_and_catches_an_emission_bug(monkeypatch, ca
     interprets the IR agrees; check runs the emitted stages, so it catches it."""
     from hydropy.passes.explore import candidate_plans
     from hydropy.loader import load_flow
-    from hydropy.targets import emit as emit_module
     from hydropy.targets.local import canonical, run
+    from hydropy.targets.names import Namespace, identifier
     assert main(["check", two_steps, "--all-plans", "--seeds", "2"]) == 0
     capsys.readouterr()
-    real_ident = emit_module.ident
-    monkeypatch.setattr(emit_module, "ident", lambda name: real_ident(name.rstrip("0123456789_")))
+    monkeypatch.setattr(Namespace, "fresh", lambda self, name: identifier(name.rstrip("0123456789_")))
     assert main(["check", two_steps, "--all-plans", "--seeds", "2"]) == 1
     out = capsys.readouterr().out
     assert "DIFFERS from the single-node program" in out and "sink 'out' differs" in out

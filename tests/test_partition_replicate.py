@@ -411,7 +411,6 @@ def test_hash_keys_moved_into_two_stages_agree_on_ray(ray_session, tmp_path):
     Ray actors): the join matches only because every process of the run hashes alike."""
     from hydropy.loader import load_flow
     from hydropy.targets.compile import compile_flow
-    from hydropy.targets.local import canonical
     from hydropy.targets.ray import run_compiled
     (tmp_path / "hash_keys.py").write_text(HASH_KEYS)
     (tmp_path / "plan.yaml").write_text(HASH_PLAN)
@@ -423,7 +422,9 @@ def test_hash_keys_moved_into_two_stages_agree_on_ray(ray_session, tmp_path):
     got = run_compiled(str(tmp_path / "out"), inputs)
     expected = flow.run(inputs)
     assert len(expected["joined"]) == 14
-    assert canonical(flow.graph(), got) == canonical(flow.graph(), expected)
+    # the key values are hash() under the run's seed, which this test process need not share:
+    # what must agree is which records met
+    assert sorted(v for _, v in got["joined"]) == sorted(v for _, v in expected["joined"])
 
 
 # -- the IR after partition (golden) ------------------------------------------------------------

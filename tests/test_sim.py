@@ -209,11 +209,15 @@ def test_a_reordering_channel_into_an_order_sensitive_fold_is_caught_only_when_r
     """A channel declared ``reorder`` delivers batches in any order; the fold behind it then
     disagrees with the fold that saw the input order, which no single-node run shows. With the
     same design delivered FIFO (what the old simulator did on every channel) nothing is found."""
-    from hydropy.passes.reorder import reorder
+    from hydropy.passes import reorder as reorder_module
+    from hydropy.passes.pipeline import design_point
     graph = two_observers().graph()
     fifo = decouple(graph, ["order_there"], "b")
     channel = next(n.name for n in fifo.nodes() if n.kind == "network")
-    reordering = reorder(fifo, channel)
+    steps = [{"decouple": {"operators": ["order_there"], "to": "b"}}, {"reorder": {"channel": channel}}]
+    with pytest.raises(hp.RewriteRefused, match=r"fold 'order_there' \(.*\) would receive the records of channel"):
+        design_point(graph, steps)  # the precondition refuses this design point
+    reordering = reorder_module.reorder(fifo, channel)  # the step alone (the mutant) is caught:
     inputs = {"xs": list(range(8))}
     assert not [s for s in range(30) if check_run(graph, fifo, inputs, s)]
     found = [m for m in (check_run(graph, reordering, inputs, s) for s in range(30)) if m]
@@ -245,10 +249,13 @@ def test_replicas_apart_expose_a_design_that_assumes_lockstep(monkeypatch):
     not b1 while the other holds b1 but not a1, and reads served by both show states no single
     order of the writes gives. Delivered in lockstep (every member takes everything waiting
     in every tick, as Ray's rounds and the old simulator did) the replicas never drift apart."""
-    from hydropy.passes.replicate import replicate
+    from hydropy.passes import replicate as replicate_module
     from hydropy.targets.sim import Simulator
     graph = two_writers().graph()
-    design = replicate(graph, "main", 2)
+    with pytest.raises(hp.RewriteRefused, match="'writes_a' and 'writes_b' write it"):
+        replicate_module.replicate(graph, "main", 2)  # the precondition refuses this design
+    monkeypatch.setattr(replicate_module, "check_one_write_order", lambda *args: None)
+    design = replicate_module.replicate(graph, "main", 2)  # the mutant accepts it: caught
     found = [m for m in (check_run(graph, design, TWO_WRITERS, s) for s in range(40)) if m]
     assert found and all(m.sink == "answers" for m in found)
     monkeypatch.setattr(Simulator, "_take", lambda self, waiting: waiting)

@@ -1,0 +1,35 @@
+"""Facts about op kinds are written once, on their spec in ``ir/ops.py``; every other module
+derives its sets from the spec (``kinds(...)``, ``PER_RECORD``, ``spec.state_key``...). A list
+of op kinds written anywhere else is a copy that can disagree with the spec, which is how
+soundness bugs are born (issue 15): this test reads the tree and finds them."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from hydropy.ir.ops import SPECS
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("hydropy", "ir", "passes", "targets")
+
+
+def _kind_collections(path: Path):
+    """(line, kinds) of every tuple, list, set or dict literal holding two or more op kinds. A
+    rule table (a dict from kinds to functions, as JAX's rule tables) is code, not a fact."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict) and all(isinstance(v, (ast.Lambda, ast.Name)) for v in node.values):
+            continue
+        items = node.keys if isinstance(node, ast.Dict) else \
+            node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else []
+        kinds = [i.value for i in items if isinstance(i, ast.Constant) and i.value in SPECS]
+        if len(kinds) >= 2:
+            yield node.lineno, kinds
+
+
+def test_no_module_keeps_its_own_list_of_op_kinds():
+    found = [f"{path.relative_to(ROOT)}:{line}: {kinds}"
+             for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+             if path != ROOT / "ir" / "ops.py"
+             for line, kinds in _kind_collections(path)]
+    assert not found, "lists of op kinds outside ir/ops.py:\n" + "\n".join(found)
