@@ -31,7 +31,7 @@ def load_flow(spec: str) -> Flow:
             raise LoadError(f"{where} has no attribute '{attr}'")
         obj = getattr(module, attr)
         if callable(obj) and not isinstance(obj, Flow):
-            obj = obj()
+            obj = _lift_or_call(obj)
         if not isinstance(obj, Flow):
             raise LoadError(f"{where}:{attr} is a {type(obj).__name__}, not a hydropy Flow")
         return obj
@@ -43,6 +43,18 @@ def load_flow(spec: str) -> Flow:
         names = ", ".join(sorted(k for k, _ in flows.values()))
         raise LoadError(f"{where} holds several Flows ({names}); name one as {where}:NAME")
     return next(iter(flows.values()))[1]
+
+
+def _lift_or_call(fn):
+    """A plain function taking inputs (one or more parameters) is lifted into a Flow
+    (hydropy.lift); a zero-argument function is called to build one."""
+    import inspect
+    from hydropy.lift import lift
+    try:
+        takes_inputs = bool(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        takes_inputs = False
+    return lift(fn) if takes_inputs else fn()
 
 
 def _import_file(path: str):
