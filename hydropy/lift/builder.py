@@ -334,13 +334,16 @@ class Lifter:
                 continue
             self.statement(stmt, scope)
 
-    def split(self, stmt: ast.If, scope: Scope, negative: str) -> tuple[Scope, Scope]:
-        """(records where the test is false, records where it is true) of an ``if``."""
+    def split(self, stmt: ast.If, scope: Scope, negative: str) -> tuple[Scope | None, Scope]:
+        """(records where the test is false, records where it is true) of an ``if`` (no
+        filter for the false side when ``negative``, its name, is empty)."""
         (test,) = self.prepare(stmt, [stmt.test], scope)
         text = render(test, scope.env, self.r, self.constants)
         line = self.loc(stmt).line
         yes = self.at(scope.stream.filter(self.fn_of(f"lambda {self.r}: {text}"),
                                           name=self.name(f"if_{line}")), stmt)
+        if not negative:
+            return None, scope.copy(yes)
         no = self.at(scope.stream.filter(self.fn_of(f"lambda {self.r}: not ({text})"),
                                          name=self.name(f"{negative}_{line}")), stmt)
         return scope.copy(no), scope.copy(yes)
@@ -357,7 +360,7 @@ class Lifter:
         if isinstance(stmt, ast.Pass):
             return
         if isinstance(stmt, ast.If):
-            kept, taken = self.split(stmt, scope, "else")
+            kept, taken = self.split(stmt, scope, "else" if stmt.orelse else "")
             self.block(stmt.body, taken)
             if stmt.orelse:
                 self.block(stmt.orelse, kept)
@@ -545,11 +548,17 @@ class Lifter:
             if any(s == sink for s, _ in sinks):
                 self.refuse(var, f"returning '{sink}' twice")
             acc.node.sink(sink)
+            self.at(_Handle(self.flow._graph.by_name(f"sink_{sink}")), var)
             sinks.append((sink, acc.sink_kind))
         self.flow.function = self.fn
         self.flow.lifted = LiftInfo(self.fn, self.params, sinks, shape, self.lambdas.text)
         self.flow.graph()  # verified now: a lifted flow is complete
         return self.flow
+
+
+class _Handle:
+    def __init__(self, node):
+        self.node = node
 
 
 class _Lookups(ast.NodeTransformer):

@@ -173,12 +173,12 @@ def _split(lifter, value: ast.expr, env: Env) -> tuple[str, Callable]:
     accumulator marked as ACC)."""
     a, v = lifter.a, lifter.v
     comps: list[ast.expr] = []
-    lazy = any(isinstance(n, LAZY) for n in ast.walk(value))
-    if lazy:
+    try:
+        body, lazy = _components(_clone(value), set(env.paths), comps), False
+    except _Lazy:
         comps = [ast.Name(n, ast.Load()) for n in sorted(names_read(value) & set(env.paths))]
-        body = value
-    else:
-        body = _components(value, set(env.paths), comps)
+        body, lazy = value, True
+    if not lazy:
         if not comps and isinstance(body, ast.BinOp) and ACC in names_read(body.left) \
                 and ACC not in names_read(body.right):
             comps, body = [body.right], ast.BinOp(body.left, body.op, ast.Name("__hp_c0__", ast.Load()))
@@ -197,7 +197,9 @@ def _split(lifter, value: ast.expr, env: Env) -> tuple[str, Callable]:
 
 def _components(node: ast.AST, local: set[str], comps: list) -> ast.AST:
     """Replace each largest part of ``node`` that reads the record but not the accumulator
-    by ``__hp_cI__``, collecting the parts (equal parts once)."""
+    by ``__hp_cI__``, collecting the parts (equal parts once); raises _Lazy where such a
+    part sits on a conditional path (``a if c else b``, ``and``/``or``, a comprehension)
+    that also reads the accumulator."""
     read = names_read(node) if isinstance(node, ast.AST) else set()
     if isinstance(node, ast.expr) and ACC not in read:
         if read & local:
@@ -207,12 +209,18 @@ def _components(node: ast.AST, local: set[str], comps: list) -> ast.AST:
                 comps.append(node)
             return ast.Name(f"__hp_c{i}__", ast.Load())
         return node
+    if isinstance(node, LAZY):  # the accumulator is read on a path the function may not take
+        raise _Lazy
     for fname, old in ast.iter_fields(node):
         if isinstance(old, list):
             setattr(node, fname, [_components(x, local, comps) if isinstance(x, ast.AST) else x for x in old])
         elif isinstance(old, ast.AST):
             setattr(node, fname, _components(old, local, comps))
     return node
+
+
+class _Lazy(Exception):
+    """The accumulator is read inside a conditional part of the update's value."""
 
 
 class _Marker(ast.NodeTransformer):
