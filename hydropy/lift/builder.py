@@ -312,7 +312,7 @@ class Lifter:
         for name in updating:
             if self.accs[name].done or self.accs[name].node is not None:
                 self.refuse(stmt, f"'{name}' is updated in two loops")
-        self.block(stmt.body, Scope(self.sources[it.id], Env(paths), updating))
+        self.block(stmt.body, Scope(self.sources[it.id], Env(paths), updating), loop_body=True)
         for name in updating:
             self.accs[name].done = True
 
@@ -323,9 +323,12 @@ class Lifter:
                             "it is an input or an accumulator of the function")
 
     # -- loop bodies --------------------------------------------------------------------
-    def block(self, stmts: list[ast.stmt], scope: Scope) -> None:
+    def block(self, stmts: list[ast.stmt], scope: Scope, loop_body: bool = False) -> None:
+        """Lift ``stmts``; in a loop's own body (``loop_body``), ``if test: ... continue``
+        filters the statements after it (inside a branch, ``continue`` would skip statements
+        after the branch too: refused)."""
         for i, stmt in enumerate(stmts):
-            if isinstance(stmt, ast.If) and stmt.body and isinstance(stmt.body[-1], ast.Continue) \
+            if loop_body and isinstance(stmt, ast.If) and stmt.body and isinstance(stmt.body[-1], ast.Continue) \
                     and not stmt.orelse:
                 kept, skipped = self.split(stmt, scope, "unless")
                 self.block(stmt.body[:-1], skipped)
@@ -435,7 +438,7 @@ class Lifter:
             body, env = text, Env(paths)
         stream = self.at(scope.stream.flat_map(self.fn_of(f"lambda {self.r}: {body}"),
                                                name=self.name(f"for_{label}_{line}")), stmt)
-        self.block(stmt.body, Scope(stream, env, scope.updating))
+        self.block(stmt.body, Scope(stream, env, scope.updating), loop_body=True)
         self.forget(scope, [stmt])
 
     # -- expressions --------------------------------------------------------------------
