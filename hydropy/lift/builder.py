@@ -310,6 +310,8 @@ class Lifter:
         self.check_targets(stmt, paths)
         updating = {a for a, s in self.updaters.items() if any(s is n for n in ast.walk(stmt))}
         for name in updating:
+            if name not in self.accs:
+                self.refuse(self.updaters[name], f"updating '{name}' before the top level declares it")
             if self.accs[name].done or self.accs[name].node is not None:
                 self.refuse(stmt, f"'{name}' is updated in two loops")
         self.block(stmt.body, Scope(self.sources[it.id], Env(paths), updating), loop_body=True)
@@ -504,13 +506,16 @@ class Lifter:
 
     # -- accumulators -------------------------------------------------------------------
     def update(self, stmt: ast.stmt, scope: Scope) -> None:
-        acc = self.accs[next(n for n, s in self.updaters.items() if s is stmt)]
+        name = next(n for n, s in self.updaters.items() if s is stmt)
+        if name not in self.accs:
+            self.refuse(stmt, f"updating '{name}' before the top level declares it")
+        acc = self.accs[name]
         plan: Update = (scalar_update if acc.kind == "scalar" else keyed_update)(self, stmt, acc, scope) \
             if acc.kind in ("scalar", "dict", "defaultdict", "counter") else self.collection_update(stmt, acc, scope)
         line = self.loc(stmt).line
         stream = scope.stream if plan.record is None else self.at(scope.stream.map(
             self.fn_of(f"lambda {self.r}: {plan.record}"), name=self.name(f"{acc.name}_update_{line}")), stmt)
-        acc.node = self.at(plan.apply(stream, acc.name), stmt)
+        acc.node = self.at(plan.apply(stream, self.name(acc.name)), stmt)
 
     def collection_update(self, stmt: ast.stmt, acc: Accumulator, scope: Scope) -> Update:
         call = stmt.value if isinstance(stmt, ast.Expr) else None
