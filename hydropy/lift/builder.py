@@ -13,43 +13,17 @@ from __future__ import annotations
 import ast
 import builtins
 import collections
-import inspect
-import textwrap
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hydropy.errors import HydropyError
 from hydropy.flow import Collection, Flow, Stream
-from hydropy.ir.source import SourceLoc, function_ast
-from hydropy.lift.exprs import Env, LambdaSource, impurity, names_bound, names_read, render, target_paths
+from hydropy.ir.source import SourceLoc
+from hydropy.lift.function import STRUCTURAL, LiftRefused, read
+from hydropy.lift.lookups import Lookups
+from hydropy.lift.exprs import (Env, LambdaSource, constant, impurity, names_bound, names_read, render,
+                                target_paths, updated_names)
 from hydropy.lift.results import KEYED, LIST, SET, VALUE
 from hydropy.lift.updates import Update, keyed_update, scalar_update
-
-#: statements refused wherever they appear: construct, why, the Flow API way instead
-STRUCTURAL = {
-    ast.While: ("a while loop", "hydropy cannot bound its iterations", "flow.cycle()"),
-    ast.Break: ("a break", "what is accumulated would depend on the position of a record in the input", ""),
-    ast.Try: ("a try statement", "which updates an exception undoes depends on the order of the input", ""),
-    ast.With: ("a with statement", "a context manager does input/output", ""),
-    ast.AsyncWith: ("an async with statement", "", ""),
-    ast.AsyncFor: ("an async for loop", "", ""),
-    ast.Global: ("a global declaration", "it updates state outside the function", ""),
-    ast.Nonlocal: ("a nonlocal declaration", "it updates state outside the function", ""),
-    ast.Raise: ("a raise statement", "", "filter() to drop records"),
-    ast.Assert: ("an assert statement", "", "filter() to drop records"),
-    ast.Delete: ("a del statement", "", ""),
-    ast.Import: ("an import inside the function", "", ""),
-    ast.ImportFrom: ("an import inside the function", "", ""),
-    ast.FunctionDef: ("a nested function definition", "", ""),
-    ast.ClassDef: ("a nested class definition", "", ""),
-    ast.Match: ("a match statement", "", ""),
-}
-DECORATOR_NAMES = {"lift"}
-
-
-class LiftRefused(HydropyError):
-    """A function, or a construct in it, outside the liftable subset (docs/lifting.md)."""
-
 
 @dataclass
 class Accumulator:
@@ -101,59 +75,8 @@ class Scope:
 def lift(fn: Callable) -> Flow:
     """The Flow computing what ``fn`` returns; also usable as the decorator ``@hp.lift`` (the
     name then holds the Flow, and ``flow.function`` the original function)."""
-    fdef = _read(fn)
+    fdef = read(fn)
     return Lifter(fn, fdef).build()
-
-
-def _where(fn) -> SourceLoc | None:
-    code = getattr(fn, "__code__", None)
-    return SourceLoc(code.co_filename, code.co_firstlineno) if code else None
-
-
-def _read(fn) -> ast.FunctionDef:
-    """The AST of a plain module-level function, or a refusal saying what ``fn`` is instead."""
-    what = None
-    if inspect.ismethod(fn) or (inspect.isfunction(fn) and "." in fn.__qualname__
-                                and "<locals>" not in fn.__qualname__):
-        what = "a method; lift a module-level function"
-    elif not inspect.isfunction(fn):
-        what = f"a {type(fn).__name__}, not a Python function"
-    elif fn.__name__ == "<lambda>":
-        what = "a lambda (a single expression has no loop to lift); use the Flow API"
-    elif fn.__code__.co_freevars:
-        what = (f"a nested function reading variables of its enclosing function "
-                f"({', '.join(fn.__code__.co_freevars)}); lift a module-level function")
-    elif inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-        what = "a generator (yield); return the accumulated result instead"
-    elif inspect.iscoroutinefunction(fn):
-        what = "a coroutine (async def)"
-    if what:
-        name = getattr(fn, "__qualname__", repr(fn))
-        raise LiftRefused(f"cannot lift {name}: it is {what}", _where(fn))
-    found = function_ast(fn)
-    if found == "is decorated":
-        found = _decorated(fn)
-    if isinstance(found, str):
-        raise LiftRefused(f"cannot lift {fn.__qualname__}: it {found}", _where(fn))
-    fdef = found.node if not isinstance(found, ast.FunctionDef) else found
-    args = fdef.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.defaults or args.kw_defaults:
-        raise LiftRefused(f"cannot lift {fn.__qualname__}: its parameters must be plain names, one "
-                          f"per input (no defaults, *args, **kwargs or keyword-only)", _where(fn))
-    return fdef
-
-
-def _decorated(fn) -> ast.FunctionDef | str:
-    """A function whose only decorators are ``lift`` (``@hp.lift``, ``@hydropy.lift``): the
-    decorator does not change what the body computes."""
-    try:
-        fdef = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
-    except (OSError, TypeError, SyntaxError, IndexError):
-        return "is decorated"
-    names = [d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", None) for d in fdef.decorator_list]
-    if not isinstance(fdef, ast.FunctionDef) or any(n not in DECORATOR_NAMES for n in names):
-        return "is decorated by something other than hydropy.lift"
-    return fdef
 
 
 class Lifter:
@@ -242,7 +165,7 @@ class Lifter:
                     if isinstance(t, ast.Name)}
         for loop in (s for s in body if isinstance(s, ast.For)):
             for stmt in ast.walk(loop):
-                for name in _updated_names(stmt) & declared:
+                for name in updated_names(stmt) & declared:
                     if name in self.updaters:
                         self.refuse(stmt, f"'{name}' is updated by two statements (also line "
                                           f"{self.loc(self.updaters[name]).line})",
@@ -290,7 +213,7 @@ class Lifter:
                 for factory in (int, float, list, set):
                     if self.resolves(args[0], factory):
                         return "defaultdict", factory.__name__
-        if _constant(value) is not None:
+        if constant(value) is not None:
             return "scalar", None
         return None, None
 
@@ -457,7 +380,7 @@ class Lifter:
             if clash:
                 self.refuse(expr, f"a comprehension or lambda variable named like a variable of the "
                                   f"function ('{sorted(clash)[0]}')")
-            expr = _Lookups(self, stmt, scope, allowed).visit(_clone(expr))
+            expr = Lookups(self, stmt, scope, allowed).visit(_clone(expr))
             for node in ast.walk(expr):
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                     self.check_read(node, scope, allowed)
@@ -569,100 +492,9 @@ class _Handle:
         self.node = node
 
 
-class _Lookups(ast.NodeTransformer):
-    """Replaces ``d[k]``, ``d.get(k[, default])`` and ``k in d`` of a dict filled by an
-    earlier loop with the value a lookup found (``found`` is ``(value,)`` or None)."""
-
-    def __init__(self, lifter: Lifter, stmt, scope: Scope, allowed):
-        self.l, self.stmt, self.scope, self.allowed = lifter, stmt, scope, allowed
-
-    def table(self, node: ast.AST) -> Accumulator | None:
-        if isinstance(node, ast.Name) and node.id in self.l.accs and node.id not in self.allowed:
-            acc = self.l.accs[node.id]
-            if not acc.keyed or not acc.done:
-                self.l.read_refusal(node, acc, self.scope, "at a key")
-            return acc
-        return None
-
-    def found(self, acc, key) -> ast.Name:
-        if names_read(key) & set(self.l.accs):
-            self.l.refuse(key, "a key that itself reads an accumulator")
-        return self.l.lookup(self.stmt, self.scope, acc, _Lookups(self.l, self.stmt, self.scope,
-                                                                   self.allowed).visit(key))
-
-    def visit_Subscript(self, node):
-        acc = self.table(node.value) if isinstance(node.ctx, ast.Load) else None
-        if acc is None:
-            return self.generic_visit(node)
-        if acc.kind == "defaultdict":
-            self.l.refuse(node, f"reading the defaultdict '{acc.name}' as {ast.unparse(node)}",
-                          "it inserts a missing key", f"{acc.name}.get(key, default) to read it")
-        slot = self.found(acc, node.slice)
-        missing = ast.Constant(0) if acc.kind == "counter" else ast.Subscript(ast.Dict([], []), node.slice, ast.Load())
-        return _present(slot, missing)
-
-    def visit_Call(self, node):
-        f = node.func
-        acc = self.table(f.value) if isinstance(f, ast.Attribute) and f.attr == "get" else None
-        if acc is None or node.keywords or not 1 <= len(node.args) <= 2:
-            return self.generic_visit(node)
-        default = self.visit(node.args[1]) if len(node.args) == 2 else ast.Constant(None)
-        return _present(self.found(acc, node.args[0]), default)
-
-    def visit_Compare(self, node):
-        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
-            acc = self.table(node.comparators[0])
-            if acc is not None:
-                slot = self.found(acc, node.left)
-                op = ast.IsNot() if isinstance(node.ops[0], ast.In) else ast.Is()
-                return ast.Compare(slot, [op], [ast.Constant(None)])
-        return self.generic_visit(node)
-
-
-def _present(slot: ast.Name, missing: ast.expr) -> ast.expr:
-    """``slot[0] if slot is not None else missing``"""
-    return ast.IfExp(ast.Compare(slot, [ast.IsNot()], [ast.Constant(None)]),
-                     ast.Subscript(slot, ast.Constant(0), ast.Load()), missing)
-
-
 def _clone(expr: ast.expr) -> ast.expr:
     import copy
     return copy.deepcopy(expr)
-
-
-def _updated_names(stmt: ast.stmt) -> set[str]:
-    """Names a statement updates: assigned, augmented, assigned at a key, or whose method
-    (or whose value at a key's method) it calls as a statement."""
-    targets = []
-    if isinstance(stmt, ast.Assign):
-        targets = stmt.targets
-    elif isinstance(stmt, ast.AugAssign):
-        targets = [stmt.target]
-    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
-            and isinstance(stmt.value.func, ast.Attribute):
-        targets = [stmt.value.func.value]
-    out = set()
-    for t in targets:
-        while isinstance(t, (ast.Subscript, ast.Attribute)):
-            t = t.value
-        if isinstance(t, ast.Name):
-            out.add(t.id)
-    return out
-
-
-def _constant(value: ast.expr):
-    """A literal's value wrapped as a 1-tuple (None when ``value`` is not a literal);
-    ``float("inf")`` and ``float("-inf")`` count as literals."""
-    try:
-        return (ast.literal_eval(value),)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        pass
-    inner = value.operand if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub) else value
-    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "float" \
-            and len(inner.args) == 1 and isinstance(inner.args[0], ast.Constant) \
-            and str(inner.args[0].value).lower().lstrip("+-") in ("inf", "infinity"):
-        return (eval(ast.unparse(value), {"float": float}),)  # noqa: S307 - a checked literal
-    return None
 
 
 def _kind(stmt: ast.stmt) -> str:

@@ -155,3 +155,38 @@ class LambdaSource:
     @property
     def text(self) -> str:
         return "".join(self.lines)
+
+
+def updated_names(stmt: ast.stmt) -> set[str]:
+    """Names a statement updates: assigned, augmented, assigned at a key, or whose method
+    (or whose value at a key's method) it calls as a statement."""
+    targets = []
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, ast.AugAssign):
+        targets = [stmt.target]
+    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
+            and isinstance(stmt.value.func, ast.Attribute):
+        targets = [stmt.value.func.value]
+    out = set()
+    for t in targets:
+        while isinstance(t, (ast.Subscript, ast.Attribute)):
+            t = t.value
+        if isinstance(t, ast.Name):
+            out.add(t.id)
+    return out
+
+
+def constant(value: ast.expr):
+    """A literal's value wrapped as a 1-tuple (None when ``value`` is not a literal);
+    ``float("inf")`` and ``float("-inf")`` count as literals."""
+    try:
+        return (ast.literal_eval(value),)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    inner = value.operand if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub) else value
+    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "float" \
+            and len(inner.args) == 1 and isinstance(inner.args[0], ast.Constant) \
+            and str(inner.args[0].value).lower().lstrip("+-") in ("inf", "infinity"):
+        return (eval(ast.unparse(value), {"float": float}),)  # noqa: S307 - a checked literal
+    return None

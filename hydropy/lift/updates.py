@@ -15,7 +15,7 @@ import builtins
 from dataclasses import dataclass
 from typing import Callable
 
-from hydropy.lift.exprs import Env, names_read, render
+from hydropy.lift.exprs import Env, constant, names_read, render
 
 ACC = "__hp_acc__"
 LAZY = (ast.IfExp, ast.BoolOp, ast.comprehension, ast.Lambda, ast.ListComp, ast.SetComp,
@@ -39,8 +39,7 @@ def scalar_update(lifter, stmt, acc, scope) -> Update:
                       "a number is lifted when updated by name = f(name, ...) or name += ...")
     value = ast.BinOp(ast.Name(acc.name, ast.Load()), stmt.op, stmt.value) \
         if isinstance(stmt, ast.AugAssign) else stmt.value
-    from hydropy.lift.builder import _constant
-    init = (_constant(acc.init) or (None,))[0]
+    init = (constant(acc.init) or (None,))[0]
     if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add) and _is_int(stmt.value, 1) \
             and type(init) is int and init == 0:
         return Update(None, lambda s, name: s.count(name=name))
@@ -247,8 +246,7 @@ def _clone(node):
 
 
 def _literal(node: ast.expr) -> bool:
-    from hydropy.lift.builder import _constant
-    return _constant(node) is not None
+    return constant(node) is not None
 
 
 def _is_int(node: ast.expr, value: int) -> bool:
