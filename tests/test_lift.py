@@ -481,3 +481,19 @@ def test_mutant_continue_inside_a_branch_is_caught(monkeypatch):
     monkeypatch.setattr(builder.Lifter, "block",
                         lambda self, stmts, scope, loop_body=False: original(self, stmts, scope, True))
     assert _caught(uses_misplaced_continue, {"xs": [1, 4, 6]})
+
+
+@pytest.mark.parametrize("module,name", [("shop", "revenue"), ("text", "pair_counts"),
+                                         ("shop", "running_total"), ("sensors", "silent_sensors")])
+def test_flow_api_source_of_a_lift_runs_to_the_same_sinks(tmp_path, module, name):
+    """flow_source (for ``hydropy lift -o``) writes a Flow API program that, run beside the
+    user's module, gives the lifted flow's sinks."""
+    import shutil
+    from hydropy.lift.source import flow_source
+    flow = load_flow(f"{PLAIN / module}.py:{name}")
+    shutil.copy(PLAIN / f"{module}.py", tmp_path / f"{module}.py")
+    (tmp_path / f"{name}_flow.py").write_text(flow_source(flow))
+    written = load_flow(str(tmp_path / f"{name}_flow.py"))
+    inputs = load_inputs(str(PLAIN / f"{name}.yaml"))
+    assert written.run(inputs) == flow.run(inputs)
+    assert [n.name for n in written.graph().nodes()] == [n.name for n in flow.graph().nodes()]
