@@ -14,7 +14,7 @@ import inspect
 import json
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -127,6 +127,68 @@ def test_lifted_operators_point_at_the_users_lines():
     assert g.by_name("for_word_" + str(loop)).kind == "flat_map"
     assert g.by_name("counts").kind == "fold_keyed" and g.by_name("counts").loc.line == loop + 1
     assert flow.module == TEXT.__name__
+
+
+# -- combinations of constructs (test-local functions) ---------------------------------------
+def lookups_continue_and_inner_loop(rows, table):
+    lookup = {}
+    for k, v in table:
+        lookup[k] = v
+    out = []
+    hist = Counter()
+    total = 0.0
+    for a, b in rows:
+        c = (lookup[a] if a in lookup else 0) + b
+        if c % 2 == 0:
+            continue
+        for ch in str(c):
+            hist[ch] += 1
+            out.append((a, ch, c))
+        total = total + c / 2
+    return out, hist, total
+
+
+def branches_update_different_accumulators(rows):
+    best = {}
+    seen = set()
+    n = 0
+    for a, b in rows:
+        if a > b:
+            best[a] = min(b, best.get(a, b))
+        elif a == b:
+            seen.add((a, b))
+        else:
+            n += 1
+    return {"best": best, "seen": seen, "n": n}
+
+
+def rebinding_and_group_sets(rows):
+    groups = defaultdict(set)
+    last = None
+    for a, b in rows:
+        x = a * 2
+        x = x + b
+        groups[x % 3].add(a)
+        last = x
+    return groups, last
+
+
+small = st.integers(-3, 3)
+
+
+@pytest.mark.parametrize("fn", [lookups_continue_and_inner_loop, branches_update_different_accumulators,
+                                rebinding_and_group_sets], ids=lambda f: f.__name__)
+def test_combined_constructs_return_what_the_function_returns(fn):
+    flow = lift(fn)
+    pairs = st.lists(st.tuples(small, small), max_size=7)
+    strategies = {p: pairs for p in inspect.signature(fn).parameters}
+
+    @settings(max_examples=60, derandomize=True, deadline=None)
+    @given(st.fixed_dictionaries(strategies))
+    def check(inputs):
+        same_result(flow, inputs)
+
+    check()
 
 
 # -- the CLI ------------------------------------------------------------------------------
