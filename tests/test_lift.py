@@ -559,3 +559,28 @@ def test_flow_api_source_of_a_lift_runs_to_the_same_sinks(tmp_path, module, name
     inputs = load_inputs(str(PLAIN / f"{name}.yaml"))
     assert written.run(inputs) == flow.run(inputs)
     assert [n.name for n in written.graph().nodes()] == [n.name for n in flow.graph().nodes()]
+
+
+def test_written_source_replaces_only_its_own_unedited_file(tmp_path):
+    from hydropy.lift.source import write_source
+    flow = lift(TEXT.word_count)
+    target = tmp_path / "wc_flow.py"
+    target.write_text("# mine\n")
+    with pytest.raises(hp.HydropyError, match="not written by hydropy"):
+        write_source(flow, str(target))
+    target.unlink()
+    write_source(flow, str(target))
+    write_source(flow, str(target))  # its own, unedited: replaced
+    target.write_text(target.read_text() + "# edited\n")
+    with pytest.raises(hp.HydropyError, match="--force"):
+        write_source(flow, str(target))
+    write_source(flow, str(target), force=True)
+    assert "# edited" not in target.read_text()
+
+
+def test_cli_lift_writes_a_flow_program(tmp_path):
+    out = _hydropy("lift", "examples/plain/shop.py:revenue", "-o", str(tmp_path / "revenue_flow.py"))
+    assert out.returncode == 0, out.stderr
+    assert "price_of_update_14 = prices.map(" in (tmp_path / "revenue_flow.py").read_text()
+    refused = _hydropy("lift", "examples/wordcount.py", "-o", str(tmp_path / "x.py"))
+    assert refused.returncode == 2 and "nothing to lift" in refused.stderr

@@ -66,3 +66,20 @@ def _function_text(fn, imports: set[str]) -> str:
     params = set(found.params) | names_bound(tree)
     imports |= {n for n in names_read(tree.body) - params if not hasattr(builtins, n)}
     return ast.unparse(tree)
+
+
+def write_source(flow, path: str, force: bool = False) -> None:
+    """Write ``flow_source(flow)`` to ``path`` (``hydropy lift -o``). hydropy replaces only a
+    file it wrote itself, and one edited since only with ``force``."""
+    from hydropy.errors import HydropyError
+    from hydropy.targets.emit import HEADER, edited, with_header
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            ours = fh.readline().startswith(HEADER)
+        if not ours:
+            raise HydropyError(f"{path} exists and was not written by hydropy: not replacing it")
+        if edited(path) and not force:
+            raise HydropyError(f"{path} was edited since hydropy wrote it: pass --force to replace it")
+    text = with_header(flow_source(flow))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
