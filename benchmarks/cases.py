@@ -192,7 +192,8 @@ def ray_up():
     import ray
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PROGRAMS, os.environ.get("PYTHONPATH")]))
     start = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    from hydropy.targets.ray import start_local_ray
+    start_local_ray(num_cpus=2)
     return ray, time.perf_counter() - start
 
 
@@ -215,7 +216,7 @@ def on_ray(flow, plan, inputs, repeats, batch_size) -> dict:
 
     def run():
         stats = {}
-        result = run_compiled(out_dir, inputs, batch_size=batch_size, stats=stats)
+        result = run_compiled(out_dir, inputs, tick_size=batch_size, stats=stats)
         warmups.append(stats["compile_seconds"])
         return stats["run_seconds"], result
 

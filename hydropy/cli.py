@@ -7,16 +7,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import traceback
 from typing import Any, Sequence
 
 from hydropy.errors import HydropyError
+from hydropy.deploy import MEMBERS_PER_CPU
+from hydropy.targets.local import DEFAULT_TICK_SIZE
+from hydropy.targets.ray import DEFAULT_TIMEOUT
+
+#: how ``--format json`` writes the floats JSON has no literal for
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def to_jsonable(value: Any) -> Any:
-    """Records as JSON: tuples as lists, sets sorted, lattices by their revealed value."""
+    """Records as strict JSON: tuples as lists, sets sorted, lattices by their revealed value,
+    NaN and infinities as the strings "NaN", "Infinity" and "-Infinity"."""
     from hydropy.lattices import Lattice
     if isinstance(value, Lattice):
         return to_jsonable(value.reveal())
@@ -26,16 +34,18 @@ def to_jsonable(value: Any) -> Any:
         return sorted((to_jsonable(v) for v in value), key=repr)
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return NON_FINITE[repr(float(value))]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if hasattr(value, "item"):  # numpy scalars
-        return value.item()
+        return to_jsonable(value.item())
     return repr(value)
 
 
 def format_results(results: dict[str, list], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({k: to_jsonable(v) for k, v in results.items()})
+        return json.dumps({k: to_jsonable(v) for k, v in results.items()}, allow_nan=False)
     out = []
     for name, records in results.items():
         out.append(f"{name} ({len(records)} record{'s' if len(records) != 1 else ''})")
@@ -47,21 +57,29 @@ def _cmd_run(args) -> int:
     import os
 
     from hydropy.loader import load_flow, load_inputs
-    inputs = load_inputs(args.inputs) if args.inputs else None
     stats: dict = {}
     if os.path.isdir(args.program):
         if args.plan:
             raise HydropyError("a compiled directory already holds its design point; --plan applies "
                                "to a PROGRAM file")
+        from hydropy.deploy import read_manifest
         from hydropy.targets.ray import run_compiled
-        results = run_compiled(args.program, inputs, address=args.address, stats=stats)
+        sources = [src["name"] for st in read_manifest(args.program)["stages"] for src in st["sources"]]
+        inputs = load_inputs(args.inputs, sources) if args.inputs else None
+        results = run_compiled(args.program, inputs, address=args.address, stats=stats,
+                               allow_oversubscribe=args.allow_oversubscribe,
+                               tick_size=args.tick_size, timeout=args.timeout)
     else:
         target = args.target or ("ray" if args.address else "local")
-        options = {"address": args.address, "stats": stats} if target == "ray" else {}
+        options = {"tick_size": args.tick_size}
+        if target == "ray":
+            options.update(address=args.address, stats=stats, timeout=args.timeout,
+                           allow_oversubscribe=args.allow_oversubscribe)
         flow = load_flow(args.program)
+        inputs = load_inputs(args.inputs, source_names(flow.graph())) if args.inputs else None
         results = flow.run(inputs, target=target, plan=args.plan, **options)
         if args.check:
-            verdict = check_against_single_node(flow, inputs, results, args.plan)
+            verdict = check_against_single_node(flow, inputs, results, args.plan, args.tick_size)
     print(format_results(results, args.format))
     if stats.get("compile_seconds"):
         print(f"kernels: {stats['compile_seconds']:.2f} s to compile or load at actor start; "
@@ -72,13 +90,18 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def check_against_single_node(flow, inputs, results, plan: str | None = None) -> str:
+def source_names(graph) -> list[str]:
+    return [n.params["name"] for n in graph.nodes() if n.kind == "source"]
+
+
+def check_against_single_node(flow, inputs, results, plan: str | None = None,
+                              tick_size: int = DEFAULT_TICK_SIZE) -> str:
     """One line saying whether ``results`` equal the single-node program's sinks (as multisets
     where a sink is unordered in the design point: members of a stage interleave records)."""
     from hydropy.passes.pipeline import design_point
     from hydropy.targets.local import canonical
     graph = design_point(flow.graph(), plan)
-    expected = canonical(graph, flow.run(inputs))
+    expected = canonical(graph, flow.run(inputs, tick_size=tick_size))
     got = canonical(graph, results)
     differing = [name for name in expected if expected[name] != got.get(name)]
     if differing:
@@ -92,12 +115,14 @@ def _cmd_check(args) -> int:
     import yaml
 
     from hydropy.loader import load_flow, load_inputs
-    from hydropy.targets.sim import check_run
+    from hydropy.targets.emit import find_program
+    from hydropy.targets.sim import check_run, relaxations
     if args.seeds < 1:
         raise HydropyError(f"--seeds must be at least 1, got {args.seeds}")
     flow = load_flow(args.program)
+    program = find_program(flow)
     graph = flow.graph()
-    inputs = load_inputs(args.inputs or _default_inputs(args.program, graph))
+    inputs = load_inputs(args.inputs or _default_inputs(args.program, graph), source_names(graph))
     if args.plan:
         from hydropy.passes.pipeline import design_point
         plans, refused = [(None, design_point(graph, args.plan))], 0
@@ -107,10 +132,13 @@ def _cmd_check(args) -> int:
         plans, refused = found.plans, found.refused
     seeds = [args.seed] if args.seed is not None else list(range(args.seeds))
     progress = Progress(len(plans) * len(seeds))
+    relaxed: dict[str, int] = {}  # what the criterion relaxed -> in how many design points
     for k, (steps, design) in enumerate(plans, 1):
+        for note in relaxations(graph, design):
+            relaxed[note] = relaxed.get(note, 0) + 1
         for seed in seeds:
             progress.advance(f"design point {k}/{len(plans)}, seed {seed}")
-            mismatch = check_run(graph, design, inputs, seed)
+            mismatch = check_run(graph, design, inputs, seed, program, tick_size=args.tick_size)
             if mismatch is None:
                 continue
             progress.done()
@@ -129,7 +157,10 @@ def _cmd_check(args) -> int:
     what = f"seed {seeds[0]}" if args.seed is not None else f"{len(seeds)} seeds each"
     note = f"; {refused} proposed steps refused by their preconditions" if not args.plan else ""
     points = "1 design point agrees" if len(plans) == 1 else f"{len(plans)} design points agree"
-    print(f"check: {points} with the single-node program ({what}{note})")
+    compared = "; ".join(f"{text}" + (f" in {n} of them" if len(plans) > 1 else "")
+                         for text, n in relaxed.items())
+    print(f"check: {points} with the single-node program ({what}{note}; "
+          f"{'relaxed: ' + compared if compared else 'compared exactly'})")
     return 0
 
 
@@ -169,28 +200,46 @@ class Progress:
 
 
 def _cmd_explain(args) -> int:
+    """One document per format: the text form with its reports appended; one mermaid or DOT
+    diagram (a plan's steps as subgraphs); one JSON value (a graph, a list of the graphs after
+    each step, or with --analysis/--kernels an object holding those reports too)."""
     from hydropy import ir
     from hydropy.loader import load_flow
-    printer = {"text": ir.to_text, "mermaid": ir.to_mermaid, "dot": ir.to_dot, "json": ir.to_json}
     graph = load_flow(args.program).graph()
     sections = [("", graph)]
     if args.plan:
         from hydropy.passes.plan import apply_plan, load_plan
         sections += [(f"after step {k}: {step}", g)
                      for k, (step, g) in enumerate(apply_plan(graph, load_plan(args.plan)), 1)]
+    final = sections[-1][1]
+    if args.format == "json":
+        graphs = [json.loads(ir.to_json(g)) for _, g in sections]
+        doc: Any = graphs[0] if len(graphs) == 1 else graphs
+        if args.analysis or args.kernels:
+            doc = {"graph": doc}
+            if args.analysis:
+                from hydropy.passes.analysis import report_data
+                doc["analysis"] = report_data(final)
+            if args.kernels:
+                from hydropy.passes.kernel_plan import report_data as kernel_data
+                doc["kernels"] = kernel_data(final)
+        print(json.dumps(doc, indent=2))
+        return 0
+    if args.format in ("mermaid", "dot"):
+        printer = ir.to_mermaid if args.format == "mermaid" else ir.to_dot
+        print(printer(sections if len(sections) > 1 else graph).rstrip("\n"))
+        return 0
     out = []
     for title, g in sections:
-        if title and args.format == "text":
+        if title:
             out.append(f"# {title}")
-        out.append(printer[args.format](g).rstrip("\n"))
+        out.append(ir.to_text(g).rstrip("\n"))
     if args.analysis:
         from hydropy.passes.analysis import report
-        out.append(report(sections[-1][1]).rstrip("\n"))
+        out.append(report(final).rstrip("\n"))
     if args.kernels:
         from hydropy.passes.kernel_plan import report as kernel_report
-        out.append(kernel_report(sections[-1][1]).rstrip("\n"))
-    if args.format == "json" and len(sections) > 1:
-        out = ["[" + ",\n".join(out) + "]"]
+        out.append(kernel_report(final).rstrip("\n"))
     print("\n\n".join(out))
     return 0
 
@@ -236,6 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", metavar="ADDR",
                      help="an existing Ray cluster (host:port, ray://host:port or auto) instead of a "
                           "local Ray started and stopped by hydropy")
+    run.add_argument("--allow-oversubscribe", action="store_true",
+                     help=f"on Ray, allow more stage members than {MEMBERS_PER_CPU} per CPU of the "
+                          f"machine or cluster")
+    run.add_argument("--tick-size", type=int, default=DEFAULT_TICK_SIZE, metavar="N",
+                     help=f"records per input in one tick (default {DEFAULT_TICK_SIZE}); the same on "
+                          f"every target")
+    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                     help=f"on Ray, end the run when a member does not answer a round within this "
+                          f"time (default {DEFAULT_TIMEOUT:g})")
     run.set_defaults(handler=_cmd_run)
 
     explain = sub.add_parser("explain", help="print a program's IR (after each step of a plan)")
@@ -261,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, metavar="N", help="replay this one seed")
     check.add_argument("--inputs", metavar="FILE",
                        help="YAML or JSON inputs (default: the .yaml beside the program)")
+    check.add_argument("--tick-size", type=int, default=DEFAULT_TICK_SIZE, metavar="N",
+                       help=f"records per input in one tick of the single-node baseline (default "
+                            f"{DEFAULT_TICK_SIZE})")
     check.set_defaults(handler=_cmd_check)
 
     comp = sub.add_parser("compile", help="emit per-stage code for a target")
@@ -279,27 +340,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: str) -> str:
+    """An error message on one line (a user's exception text may hold several)."""
+    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if from_command_line and args.command == "run" and (
+            args.target == "ray" or args.address or os.path.isdir(args.program)):
+        from hydropy.targets.ray import reexec_under_hash_seed
+        reexec_under_hash_seed(argv)  # the driver must hash str as the actors do
     try:
         return args.handler(args)
     except HydropyError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"hydropy: error: {exc}", file=sys.stderr)
+        print(f"hydropy: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("hydropy: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (Terminated, 143)
+        code = getattr(exc, "exit_code", 130)
+        print(f"hydropy: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
+        return code
     except BrokenPipeError:  # the reader (e.g. `| head`) went away: stop quietly, like other tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # a bug in hydropy: say so in one line, details with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"hydropy: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+        print(f"hydropy: internal error: {type(exc).__name__}: {one_line(str(exc))} (rerun with "
+              f"--debug for details)",
               file=sys.stderr)
         return 1
 

@@ -55,3 +55,9 @@ class UserCodeError(HydropyError):
     """A user function raised while the program ran."""
 
     exit_code = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM while a run holds resources: unwinds like Ctrl-C; the CLI exits 143."""
+
+    exit_code = 143

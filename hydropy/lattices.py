@@ -18,7 +18,7 @@ from hydropy.errors import HydropyError
 __all__ = [
     "Lattice", "Max", "Min", "SetUnion", "MapUnion", "LWW", "DomPair",
     "GCounter", "RecordCount", "PNCounter", "Bool", "Pair", "TwoPSet", "SequenceLattice", "SealedSet", "BoundedPrefix",
-    "reveal", "reveal_joined", "LatticeLawError", "check_laws", "lattice_strategy",
+    "reveal", "reveal_joined", "LatticeLawError", "check_laws", "lattice_strategy", "shorten",
 ]
 
 
@@ -731,8 +731,14 @@ def reveal_joined(state_and_value):
 # Law checking (Hypothesis is imported lazily: it is a dev-only dependency)
 
 
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut to about ``limit`` characters."""
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _one_line(value) -> str:
-    return repr(value).replace("\n", "\\n")
+    return shorten(repr(value))
 
 
 def _check_triple(name, cls, a, b, c):
@@ -788,20 +794,23 @@ def _check_triple(name, cls, a, b, c):
         fail("hash consistency", f"{_one_line(a)} == {_one_line(b)} but their hashes differ")
 
 
-def check_laws(lattice_cls, values_strategy, max_examples=200):
+def check_laws(lattice_cls, values_strategy, max_examples=200, derandomize=False, shrink=True):
     """Check with Hypothesis that ``lattice_cls`` is a lattice on the values drawn.
 
     Checks associativity, commutativity and idempotence of merge, that bottom
     is an identity, that merge's result is exactly "changed", and that merge
     mutates neither its argument nor the value it was copied from. Raises
-    :class:`LatticeLawError` naming the class, law and counterexample.
+    :class:`LatticeLawError` naming the class, law and counterexample (reprs shortened).
+    ``derandomize``: the same examples every run (what rewrites use, for stable verdicts);
+    ``shrink=False`` reports the first counterexample found, unshrunk (bounded time).
     """
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, Phase, given, settings
 
     name = getattr(lattice_cls, "__name__", repr(lattice_cls))
 
     @settings(max_examples=max_examples, deadline=None, database=None,
-              report_multiple_bugs=False,
+              report_multiple_bugs=False, derandomize=derandomize,
+              phases=[Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else []),
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(values_strategy, values_strategy, values_strategy)
     def laws(a, b, c):

@@ -1,19 +1,20 @@
 """Finding the user's program (PROGRAM arguments of the CLI) and reading inputs files."""
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
-import json
+import inspect
 import os
 import sys
 import traceback
-from typing import Any
+from typing import Any, Iterable
 
-import yaml
-
+from hydropy import yamlio
 from hydropy.errors import HydropyError, InputError, LoadError
 from hydropy.flow import Flow
-from hydropy.ir.source import SourceLoc
+from hydropy.lift import lift
+from hydropy.ir.source import SourceLoc, display_path
 
 
 def load_flow(spec: str) -> Flow:
@@ -25,36 +26,83 @@ def load_flow(spec: str) -> Flow:
     target, _, attr = spec.rpartition(":") if ":" in spec else (spec, "", "")
     is_file = target.endswith(".py") or os.sep in target or os.path.exists(target)
     module = _import_file(target) if is_file else _import_module(target)
-    where = target
+    where = display_path(target) if is_file else target
+    module_file = getattr(module, "__file__", None)
+    file_loc = SourceLoc(module_file, 1) if module_file else None
     if attr:
-        if not hasattr(module, attr):
-            raise LoadError(f"{where} has no attribute '{attr}'")
-        obj = getattr(module, attr)
+        try:
+            obj = getattr(module, attr)
+        except AttributeError:
+            raise LoadError(f"{where} has no attribute '{attr}'", file_loc) from None
         if callable(obj) and not isinstance(obj, Flow):
-            obj = _lift_or_call(obj)
+            obj = _lift_or_build(obj, f"{where}:{attr}", _defined_at(module_file, attr))
         if not isinstance(obj, Flow):
-            raise LoadError(f"{where}:{attr} is a {type(obj).__name__}, not a hydropy Flow")
+            raise LoadError(f"{where}:{attr} is {_a(type(obj).__name__)}, not a hydropy Flow",
+                            _defined_at(module_file, attr))
         return obj
     flows = {id(v): (k, v) for k, v in vars(module).items() if isinstance(v, Flow)}
     if not flows:
         raise LoadError(f"{where} holds no hydropy Flow; define one at module level or name a "
-                        f"function that builds one as {where}:NAME")
+                        f"function that builds one as {where}:NAME", file_loc)
     if len(flows) > 1:
         names = ", ".join(sorted(k for k, _ in flows.values()))
-        raise LoadError(f"{where} holds several Flows ({names}); name one as {where}:NAME")
+        raise LoadError(f"{where} holds several Flows ({names}); name one as {where}:NAME",
+                        _defined_at(module_file, sorted(k for k, _ in flows.values())[1]))
     return next(iter(flows.values()))[1]
 
 
-def _lift_or_call(fn):
-    """A plain function taking inputs (one or more parameters) is lifted into a Flow
-    (hydropy.lift); a zero-argument function is called to build one."""
-    import inspect
-    from hydropy.lift import lift
+def _lift_or_build(fn, what: str, defined: SourceLoc | None) -> Any:
+    """A plain function whose parameters are its inputs is lifted into a Flow (hydropy.lift);
+    a function of no arguments is called to build one."""
     try:
-        takes_inputs = bool(inspect.signature(fn).parameters)
+        takes_inputs = bool(inspect.signature(fn).parameters) and not isinstance(fn, type)
     except (TypeError, ValueError):
         takes_inputs = False
-    return lift(fn) if takes_inputs else fn()
+    if takes_inputs:
+        return lift(fn)
+    return _build(fn, what, defined)
+
+
+def _build(factory, what: str, defined: SourceLoc | None) -> Any:
+    """Call a zero-argument function that builds a Flow; its failures are about the user's file
+    (``defined``: where the function is defined)."""
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise LoadError(f"{what} needs arguments {inspect.signature(factory)}; name a Flow or a "
+                        f"function of no arguments that returns one", defined) from None
+    except ValueError:  # no signature to read (some builtins): just call it
+        pass
+    try:
+        return factory()
+    except HydropyError:
+        raise
+    except Exception as exc:
+        loc = (_failing_line(exc, os.path.abspath(defined.file)) if defined else None) or defined
+        raise LoadError(f"{what} raised {type(exc).__name__}: {exc}", loc) from None
+
+
+def _defined_at(path: str | None, name: str) -> SourceLoc | None:
+    """Where module file ``path`` defines or assigns top-level ``name`` (its first line)."""
+    if not path or not path.endswith(".py"):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return SourceLoc(path, 1)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return SourceLoc(path, node.lineno)
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return SourceLoc(path, node.lineno)
+    return SourceLoc(path, 1)
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiouAEIOU' else 'a'} {noun}"
 
 
 def _import_file(path: str):
@@ -101,34 +149,34 @@ def _failing_line(exc: BaseException, path: str) -> SourceLoc | None:
     return SourceLoc(path, frames[-1].lineno) if frames else None
 
 
-def load_inputs(path: str) -> dict[str, list]:
-    """A YAML or JSON file mapping input names to lists of records.
+def load_inputs(path: str, known: Iterable[str] | None = None) -> dict[str, list]:
+    """A YAML or JSON file mapping input names to lists of records, read strictly
+    (:mod:`hydropy.yamlio`: no duplicate keys, aliases or merge keys).
 
     JSON and YAML have no tuples, so every list inside a record becomes a tuple:
-    ``[k, v]`` is the pair ``(k, v)`` that keyed operators take.
+    ``[k, v]`` is the pair ``(k, v)`` that keyed operators take. With ``known`` (the
+    program's source names), a name not among them is refused at its line in the file.
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise InputError(f"cannot read inputs file {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed inputs file: {exc.msg}", SourceLoc(path, exc.lineno)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"malformed inputs file: {getattr(exc, 'problem', None) or exc}",
-                         SourceLoc(path, mark.line + 1) if mark else None) from None
+    data, root = yamlio.load(path, InputError, "inputs file")
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError(f"inputs file {path} must map input names to lists of records, "
-                         f"got a {type(data).__name__}")
+        raise InputError(f"inputs file must map input names to lists of records, "
+                         f"got a {type(data).__name__}", yamlio.line_of(root, path))
     for name, records in data.items():
-        if not isinstance(name, str) or not isinstance(records, list):
-            raise InputError(f"inputs file {path}: '{name}' must map to a list of records, "
-                             f"got a {type(records).__name__}")
+        where = yamlio.key_line(root, name, path)
+        if not isinstance(name, str):
+            raise InputError(f"input names are strings, got the {type(name).__name__} {name!r} "
+                             f"(quote it)", where)
+        if not isinstance(records, list):
+            raise InputError(f"input '{name}' must map to a list of records, "
+                             f"got a {type(records).__name__}", where)
+    if known is not None:
+        unknown = [name for name in data if name not in known]
+        if unknown:
+            raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
+                             f"{', '.join(sorted(known)) or 'none'}",
+                             yamlio.key_line(root, unknown[0], path))
     return {name: [as_record(r) for r in records] for name, records in data.items()}
 
 

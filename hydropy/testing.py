@@ -5,9 +5,11 @@
     def test_two_stages_count_like_one():
         assert_equivalent(flow, "plans/two_stages.yaml", {"words": pairs(50)}, seeds=range(50))
 
-``assert_equivalent`` runs the design point in the simulator (:mod:`hydropy.targets.sim`)
-once per seed and fails with the first sink that no single-node schedule explains, its
-missing and extra records, the seed and the deliveries that led there. ``ray_session`` is a
+``assert_equivalent`` runs the design point in the simulator (:mod:`hydropy.targets.sim`,
+the engine of ``hydropy check``: the stage code ``hydropy compile`` emits, so the flow's
+functions must be emittable, i.e. defined at module level of a file) once per seed and fails
+with the first sink that no single-node schedule explains, its missing and extra records,
+the relaxations of the comparison, the seed and the deliveries that led there. ``ray_session`` is a
 pytest fixture that starts Ray once per test session (import it into a conftest.py or a
 test module). ``pairs``, ``ints`` and ``words`` build reproducible sample inputs.
 """
@@ -32,12 +34,14 @@ def assert_equivalent(flow, plan, inputs: Mapping[str, Iterable[Any]] | None = N
                       seeds: Iterable[int] = range(20)) -> int:
     """Fail unless, for every seed, a single-node schedule explains the design point's sinks
     (the criterion of :mod:`hydropy.targets.sim`). Returns the number of runs checked."""
+    from hydropy.targets.emit import find_program
     from hydropy.targets.sim import check_run
     original, design = design_point(flow, plan)
+    program = find_program(flow)
     inputs = {k: list(v) for k, v in (inputs or {}).items()}
     checked = 0
     for seed in seeds:
-        mismatch = check_run(original, design, inputs, seed)
+        mismatch = check_run(original, design, inputs, seed, program)
         if mismatch is not None:
             raise AssertionError(f"the design point is not equivalent to flow '{original.name}':\n"
                                  f"{mismatch}\nreplay with seeds=[{seed}]")
@@ -83,7 +87,8 @@ if pytest is not None:
         import ray
         started = not ray.is_initialized()
         if started:
-            ray.init(include_dashboard=False, log_to_driver=False)
+            from hydropy.targets.ray import start_local_ray
+            start_local_ray()
         try:
             yield ray
         finally:

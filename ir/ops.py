@@ -84,6 +84,9 @@ class OpSpec:
     holds: str = ""                           # what its state is, in words (state inventory)
     read_port: int | None = None              # a point-in-time read: the input whose state it reads
     kernel: str | None = None                 # the Numba kernel family that can run it (runtime.kernels)
+    partial: str | None = None                # the per-tick partial kind split_fold makes of it
+    lattices: tuple[str, ...] = ()            # lattice kinds the lattice pass can turn it into
+    order_note: str = ""                      # why arrival order matters to it (analysis report)
 
 
 def _same(ins):
@@ -124,7 +127,7 @@ def _op(kind, inputs, fns=(), params=(), keyed=(), stateful=False, monotone=True
 # sources
 _op("source", (), params=("name",), output=lambda ins: Collection(STREAM, False, True),
     doc="external input stream fed at run time by name",
-    family="source")
+    family="source", order_note="external input: arrival order and batching are not controlled")
 _op("source_iter", (), params=("values",), output=lambda ins: Collection(STREAM, True, True),
     doc="bounded literal stream, delivered in the first tick",
     family="source")
@@ -166,6 +169,7 @@ _op("unique", (S,), stateful=True, doc="each distinct record once, when first se
 _op("lattice_fold", (S,), params=("lattice",), stateful=True, output=_to(SINGLETON),
     doc="merge of L.of(x) over all records",
     family="lattice_fold", runtime="LatticeFold", global_state=True, lattice_state=True,
+    partial="partial_lattice_fold",
     absorbs_repeats=(0,), holds="global accumulator")
 _op("lattice_fold_keyed", (S,), params=("lattice",), keyed=(0,), stateful=True, output=_to(KEYED),
     doc="per key, merge of L.of(v) over all (k, v)",
@@ -180,16 +184,19 @@ _op("join_table", (frozenset({KEYED}), S), keyed=(1,), stateful=True, output=_to
 # stateful, not monotone: a fold's successive values are not ordered
 _op("fold", (S,), fns=[("init", 0), ("fn", 2)], stateful=True, monotone=False, output=_to(SINGLETON),
     doc="acc = fn(acc, x) over the records, from init()",
-    family="plain_fold", runtime="Fold", global_state=True, holds="global accumulator")
+    family="plain_fold", runtime="Fold", global_state=True, holds="global accumulator",
+    partial="partial_fold", lattices=("gcounter", "set_union", "sealed_set", "bounded_prefix"))
 _op("reduce", (S,), fns=[("fn", 2)], stateful=True, monotone=False, output=_to(SINGLETON),
     doc="acc = fn(acc, x), starting from the first record",
-    family="plain_fold", runtime="Reduce", global_state=True, holds="global accumulator")
+    family="plain_fold", runtime="Reduce", global_state=True, holds="global accumulator",
+    partial="partial_reduce")
 _op("count", (S,), stateful=True, monotone=False, output=_to(SINGLETON), doc="number of records",
-    family="plain_fold", runtime="Count", global_state=True, holds="global count")
+    family="plain_fold", runtime="Count", global_state=True, holds="global count",
+    partial="partial_count", lattices=("gcounter",))
 _op("fold_keyed", (S,), fns=[("init", 0), ("fn", 2)], keyed=(0,), stateful=True, monotone=False,
     output=_to(KEYED), doc="per key, acc = fn(acc, v) from init()",
     family="plain_fold", runtime="FoldKeyed", state_key={0: (0,)}, holds="per-key accumulator",
-    kernel="keyed_fold")
+    kernel="keyed_fold", lattices=("gcounter", "set_union", "sealed_set", "bounded_prefix"))
 _op("reduce_keyed", (S,), fns=[("fn", 2)], keyed=(0,), stateful=True, monotone=False,
     output=_to(KEYED), doc="per key, acc = fn(acc, v) from the first value",
     family="plain_fold", runtime="ReduceKeyed", state_key={0: (0,)}, holds="per-key accumulator",
@@ -197,7 +204,8 @@ _op("reduce_keyed", (S,), fns=[("fn", 2)], keyed=(0,), stateful=True, monotone=F
 _op("anti_join", (S, S), keyed=(0,), stateful=True, monotone=False, output=_as_stream,
     doc="(k, x) whose k has not been seen on the second input by x's tick",
     family="negation", runtime="AntiJoin", state_key={0: (0,), 1: ()}, passes_records=True, read_port=1,
-    absorbs_repeats=(1,), holds="set of keys seen on its second input")
+    absorbs_repeats=(1,), holds="set of keys seen on its second input",
+    order_note="negation: decides on the keys seen so far")
 # partial aggregates (made by the split_fold pass): the fold of one tick's records, kept
 # nowhere, so a partitioned stage can run them; only ever folded by their final merge
 _op("partial_count", (S,), monotone=False, output=_to(STREAM),
@@ -215,10 +223,12 @@ _op("partial_lattice_fold", (S,), params=("lattice",), monotone=False, output=_t
 # reading state at a point in time: non-monotone
 _op("snapshot", (SK,), monotone=False, output=lambda ins: Collection(STREAM, ins[0].bounded, False),
     doc="the current value (keyed: every current (k, v)) once per tick",
-    family="read", runtime="Snapshot", read_port=0)
+    family="read", runtime="Snapshot", read_port=0,
+    order_note="reads a fold's current value each tick")
 _op("lookup", (S, frozenset({KEYED})), keyed=(0,), monotone=False, output=_as_stream,
     doc="(k, (q, table[k] or None)) for each (k, q), reading the table's state in that tick",
-    family="read", runtime="Lookup", state_key={0: (0,)}, read_port=1)
+    family="read", runtime="Lookup", state_key={0: (0,)}, read_port=1,
+    order_note="reads a table's state at a point in time")
 # channels between stages
 ROUTINGS = ("direct", "hash", "broadcast", "round_robin", "any")
 _op("network", (S,), params=("routing", "key"), family="channel", runtime="Identity",
@@ -271,6 +281,11 @@ GLOBAL_STATE = kinds(global_state=True)
 PASSES_RECORDS = kinds(passes_records=True)
 #: output records are exactly the input's records (a forward, a channel)
 IDENTITIES = kinds(runtime="Identity")
+#: per-record operators whose records are a function's results (lineage reads the function)
+TRANSFORMS = frozenset(k for k in PER_RECORD if not SPECS[k].passes_records and SPECS[k].fns != ())
+#: operators hydropy places itself: a sink follows the collection it shows, channels sit on
+#: the edges a decoupling cuts; plans cannot move them by name
+PLACED = kinds(family="sink") | kinds(family="channel")
 #: single-input, single-function per-record operators: what ``fuse`` chains
 FUSIBLE = frozenset(k for k in PER_RECORD if SPECS[k].fns == (("fn", 1),))
 

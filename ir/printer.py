@@ -6,7 +6,6 @@ The text form groups operators by stage, one line each::
 """
 from __future__ import annotations
 
-import json
 import reprlib
 
 from .graph import Graph, Node
@@ -62,32 +61,66 @@ def _label(node: Node) -> str:
     return f"{node.name}: {describe(node)}"
 
 
-def to_mermaid(graph: Graph) -> str:
+def mermaid_text(text: str) -> str:
+    """``text`` as a quoted mermaid label: mermaid has no backslash escapes, it writes
+    characters as entity codes (``#quot;``, ``#35;``), and reads any other Unicode as is."""
+    for ch, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("\n", " ")):
+        text = text.replace(ch, code)
+    return f'"{text}"'
+
+
+def dot_text(text: str) -> str:
+    """``text`` as a DOT quoted string: a backslash and a double quote are escaped, a line
+    break is DOT's ``\\n``; other Unicode is written as is (DOT files are UTF-8)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _titled(graphs) -> list[tuple[str, Graph]]:
+    return [("", graphs)] if isinstance(graphs, Graph) else list(graphs)
+
+
+def to_mermaid(graphs: Graph | list[tuple[str, Graph]]) -> str:
+    """One mermaid flowchart: a graph's stages as subgraphs; several (title, graph) pairs
+    (the steps of a plan) each as a subgraph of their own, node ids kept apart by a prefix."""
     out = ["flowchart TD"]
-    for stage in graph.locations():
-        out.append(f"  subgraph {stage}")
+    titled = _titled(graphs)
+    for k, (title, graph) in enumerate(titled):
+        pre, ind = (f"s{k}_", "    ") if len(titled) > 1 else ("", "  ")
+        if len(titled) > 1:
+            out.append(f"  subgraph s{k}[{mermaid_text(title or graph.name)}]")
+        for j, stage in enumerate(graph.locations()):
+            out.append(f"{ind}subgraph {pre}stage{j}[{mermaid_text(stage)}]")
+            out += [f"{ind}  {pre}n{n.id}[{mermaid_text(_label(n))}]"
+                    for n in graph.nodes() if n.location == stage]
+            out.append(f"{ind}end")
         for n in graph.nodes():
-            if n.location == stage:
-                out.append(f"    n{n.id}[{json.dumps(_label(n))}]")
-        out.append("  end")
-    for n in graph.nodes():
-        for src in n.inputs:
-            arrow = "-.->|next tick|" if n.kind == "cycle" else "-->"
-            out.append(f"  n{src} {arrow} n{n.id}")
+            for src in n.inputs:
+                arrow = "-.->|next tick|" if n.kind == "cycle" else "-->"
+                out.append(f"{ind}{pre}n{src} {arrow} {pre}n{n.id}")
+        if len(titled) > 1:
+            out.append("  end")
     return "\n".join(out) + "\n"
 
 
-def to_dot(graph: Graph) -> str:
-    out = [f"digraph {json.dumps(graph.name)} {{", "  rankdir=TB;", "  node [shape=box];"]
-    for k, stage in enumerate(graph.locations()):
-        out.append(f"  subgraph cluster_{k} {{ label={json.dumps(stage)};")
+def to_dot(graphs: Graph | list[tuple[str, Graph]]) -> str:
+    """One DOT digraph: stages as clusters; several (title, graph) pairs each as a cluster of
+    their own, node ids kept apart by a prefix."""
+    titled = _titled(graphs)
+    out = [f"digraph {dot_text(titled[0][1].name)} {{", "  rankdir=TB;", "  node [shape=box];"]
+    for k, (title, graph) in enumerate(titled):
+        pre, ind = (f"s{k}_", "    ") if len(titled) > 1 else ("", "  ")
+        if len(titled) > 1:
+            out.append(f"  subgraph cluster_s{k} {{ label={dot_text(title or graph.name)};")
+        for j, stage in enumerate(graph.locations()):
+            out.append(f"{ind}subgraph cluster_{pre}{j} {{ label={dot_text(stage)};")
+            out += [f"{ind}  {pre}n{n.id} [label={dot_text(_label(n))}];"
+                    for n in graph.nodes() if n.location == stage]
+            out.append(f"{ind}}}")
         for n in graph.nodes():
-            if n.location == stage:
-                out.append(f"    n{n.id} [label={json.dumps(_label(n))}];")
-        out.append("  }")
-    for n in graph.nodes():
-        for src in n.inputs:
-            style = ' [style=dashed, label="next tick"]' if n.kind == "cycle" else ""
-            out.append(f"  n{src} -> n{n.id}{style};")
+            for src in n.inputs:
+                style = ' [style=dashed, label="next tick"]' if n.kind == "cycle" else ""
+                out.append(f"{ind}{pre}n{src} -> {pre}n{n.id}{style};")
+        if len(titled) > 1:
+            out.append("  }")
     out.append("}")
     return "\n".join(out) + "\n"

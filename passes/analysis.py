@@ -17,14 +17,6 @@ __all__ = ["Dependency", "Finding", "KeyInfo", "KeyOrigin", "PointOfOrder", "Sta
            "points_of_order", "record_lineage", "report", "state_inventory"]
 
 
-_LABEL_NOTE = {
-    "source": "external input: arrival order and batching are not controlled",
-    "lookup": "reads a table's state at a point in time",
-    "snapshot": "reads a fold's current value each tick",
-    "anti_join": "negation: decides on the keys seen so far",
-}
-
-
 def report(graph: Graph) -> str:
     """The analyses as text a person reads: sections Monotonicity, Points of order,
     Boundedness, Keys and State; operators named with ``basename:line``."""
@@ -36,7 +28,7 @@ def report(graph: Graph) -> str:
         if node.id not in labels:
             continue
         label = labels[node.id]
-        note = _LABEL_NOTE.get(node.kind, "")
+        note = node.spec.order_note
         if label == "A" and node.kind != "source":
             note = "reads a channel from stage " + ", ".join(
                 f"'{s.location}'" for s in channel_inputs(graph, node))
@@ -91,3 +83,23 @@ def report(graph: Graph) -> str:
         if not entries:
             lines.append("    stateless")
     return "\n".join(lines) + "\n"
+
+
+def report_data(graph: Graph) -> dict:
+    """The same analyses as data (``explain --format json --analysis``): labels per operator,
+    points of order and boundedness findings, and the state of each stage."""
+    def finding(f) -> dict:
+        return {"operator": f.name, "kind": f.kind, "at": str(f.loc) if f.loc else None,
+                "reason": f.reason, "hint": f.hint, **({"causes": list(f.causes)}
+                                                      if isinstance(f, PointOfOrder) else {})}
+    names = {n.id: n.name for n in graph.nodes()}
+    return {
+        "monotonicity": {names[i]: label for i, label in monotonicity(graph).items()},
+        "points_of_order": [finding(p) for p in points_of_order(graph)],
+        "boundedness": [finding(f) for f in boundedness(graph)],
+        "state": {stage: [{"operator": e.name, "kind": e.kind, "holds": e.holds,
+                           "key": e.key.describe() if e.key is not None else None,
+                           "lattice": e.lattice} for e in entries]
+                  for stage, entries in state_inventory(graph).items()},
+    }
+

@@ -12,7 +12,7 @@ def _readers(graph: Graph, node: Node) -> list[Node]:
     """The operators that observe ``node``'s value, looking through maps of it and forwards."""
     out = []
     for c in graph.consumers(node.id):
-        if c.kind in ("map", "forward") and c.coll is not None and c.coll.kind in (SINGLETON, KEYED):
+        if c.spec.family == "per_record" and c.coll is not None and c.coll.kind in (SINGLETON, KEYED):
             out += _readers(graph, c)
         else:
             out.append(c)

@@ -19,6 +19,7 @@ import re
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph
+from hydropy.ir.ops import PLACED
 
 from .stages import check_no_divergent_delays, insert_channels
 
@@ -43,9 +44,9 @@ def decouple(graph: Graph, operators: list[str], to: str) -> Graph:
                                  f"yes, no, on and off as booleans: quote such names)")
         node = g.by_name(name)
         if node is None:
-            known = ", ".join(n.name for n in g.nodes() if n.kind not in ("sink", "network"))
+            known = ", ".join(n.name for n in g.nodes() if n.kind not in PLACED)
             raise RewriteRefused(f"no operator named '{name}'; operators are: {known}")
-        if node.kind in ("sink", "network"):
+        if node.kind in PLACED:
             raise RewriteRefused(f"{node.where()} cannot be moved by name: sinks follow the "
                                  f"collection they show, channels are placed by hydropy", node.loc)
         g.replace(node.copy(location=to))

@@ -16,6 +16,7 @@ import networkx as nx
 
 from hydropy.errors import HydropyError
 from hydropy.ir import MAIN, Graph
+from hydropy.ir.ops import PLACED
 
 from .plan import STEP_KINDS, Step
 
@@ -28,7 +29,7 @@ def register_proposer(step: str, propose: Callable[[Graph], list[dict]]) -> None
 
 
 def _movable(graph: Graph, stage: str) -> list[int]:
-    return [n.id for n in graph.nodes() if n.location == stage and n.spec.family not in ("sink", "channel")]
+    return [n.id for n in graph.nodes() if n.location == stage and n.kind not in PLACED]
 
 
 def propose_decouple(graph: Graph) -> list[dict]:
@@ -57,16 +58,14 @@ def propose_split_fold(graph: Graph) -> list[dict]:
     stage = next(f"merge{k or ''}" for k in range(len(graph) + 2)
                  if f"merge{k or ''}" not in graph.locations())
     return [{"operator": n.name, "to": stage} for n in graph.nodes()
-            if n.kind in ("count", "fold", "reduce", "lattice_fold")
-            and graph.members_of(n.location) == 1]
+            if n.spec.partial is not None and graph.members_of(n.location) == 1]
 
 
 def propose_lattice(graph: Graph) -> list[dict]:
     """Each count or fold as the lattices that need no index (the others need the program's
     position field, which only its author knows)."""
     return [{"operator": n.name, "as": kind} for n in graph.nodes()
-            if n.kind in ("count", "fold", "fold_keyed")
-            for kind in (("gcounter",) if n.kind == "count" else ("gcounter", "set_union"))]
+            for kind in n.spec.lattices if kind in ("gcounter", "set_union")]
 
 
 register_proposer("decouple", propose_decouple)

@@ -171,6 +171,7 @@ class Unit:
     init: object = None
     emits: bool = True
     right_dtype: str | None = None  # a join's right input
+    names: dict = field(default_factory=dict)  # globals of its code (targets.kernel_source.unit_names)
 
     @property
     def out_dtype(self) -> str:
@@ -224,9 +225,17 @@ def plan(graph, source_dtypes: dict | None = None) -> KernelPlan:
     return KernelPlan(modes, units, absorbed)
 
 
+def report_data(graph, source_dtypes: dict | None = None) -> dict:
+    """Each operator's mode as data (``explain --format json --kernels``)."""
+    kp = plan(graph, source_dtypes)
+    return {graph.node(i).name: {"mode": m.mode, "reason": m.reason or None, "dtype": m.dtype}
+            for i, m in kp.modes.items()}
+
+
 def report(graph, source_dtypes: dict | None = None) -> str:
     """How each operator of ``graph`` runs, per stage: ``kernel`` (named, with its element
     types) or ``python`` with the reason; what ``hydropy explain --kernels`` prints."""
+    from hydropy.targets.kernel_source import kernel_name  # it imports this module (Unit)
     kp = plan(graph, source_dtypes)
     unit_of = {n.id: u for u in kp.units.values() for n in u.nodes}
     rows: dict[str, list[tuple[str, ...]]] = {}
@@ -299,7 +308,7 @@ def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
         init, acc = None, _acc_type(fn, _NB[value], _NB[value])
     out = f"({key}, {acc})"
     readers = [(c, port) for c in graph.consumers(n.id) for port, i in enumerate(c.inputs) if i == n.id]
-    emits = any(c.kind not in ("sink", "snapshot") and not (c.kind == "lookup" and port == 1)
+    emits = any(c.kind != "sink" and c.spec.read_port != port  # reads its changes, not its state
                 for c, port in readers)
     return Mode("kernel", dtype=out), Unit(n.kind, [n], src, [out], init, emits)
 
@@ -346,19 +355,3 @@ def _unify(a, b):
     if merged is None or not isinstance(merged, (types.Integer, types.Float, types.Boolean)):
         raise NoKernel(f"the accumulator changes type from {a} to {b}")
     return merged
-
-
-# -- names of kernel units in generated code ----------------------------------------------
-
-def fn_global(node) -> str:
-    """The name a kernel module gives the jitted function of ``node``."""
-    return f"{_ident(node.name)}_fn"
-
-
-def _ident(name: str) -> str:
-    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    return out if out and not out[0].isdigit() else "_" + out
-
-
-def kernel_name(unit: Unit) -> str:
-    return f"{_ident(unit.name)}_kernel"

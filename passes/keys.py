@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hydropy.ir import KEYED, SINGLETON, Graph, Node, SourceLoc
-from hydropy.ir.ops import FOLDS, SOURCES
+from hydropy.ir.ops import FOLDS, SOURCES, TRANSFORMS
 
 from . import lineage as L
 from .lineage import Const, Path, Record
@@ -69,7 +69,7 @@ class RecordLineage:
         if kind == "map" and node.coll.kind == KEYED:  # per key, a function of the fold's value
             return Record((self.at(node, self.input(node), (0,), (0,), "the key of a keyed map"),
                            self.anchor(node, (1,), "a function of an accumulated value")))
-        if kind in ("map", "filter_map", "flat_map", "fused"):
+        if kind in TRANSFORMS:
             lin = L.node_lineage(node)
             return self.subst(node, lin.value, self.input(node), ())
         if kind == "union":

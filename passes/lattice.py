@@ -17,8 +17,11 @@ Kinds (``as``), each with its precondition, checked first:
 * ``sealed_set``: an ordered fold (any ``fn``) whose records carry their position in their
   sequence (``index``: a path in the fold's record, or in a keyed fold's value) -> SealedSet:
   the set of (position, record), replayed in position order. The position must be a field of
-  an external input, unchanged (the sender numbered it); a position computed in the program
-  is refused. Order-insensitive: it survives any reordering channel.
+  one external input, unchanged (the sender numbered it: 0, 1, 2, ... per sequence, in the order
+  sent, the contract the ``index`` declares), and each of its records must reach the fold exactly
+  once (one path, only map / inspect / channels between), so the program adds no gap and no
+  repeat; a position computed in the program, or from two inputs (each numbered from 0), is
+  refused. Order-insensitive: it survives any reordering channel.
 * ``bounded_prefix``: the same precondition -> BoundedPrefix, which accepts only the next
   position of each sequence: refused (now, and by every later step) where a channel feeding
   it can reorder (:func:`hydropy.passes.stages.check_delivery_requirements`).
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+
+import networkx as nx
 
 from hydropy import lattices
 from hydropy.errors import RewriteRefused
@@ -211,3 +216,44 @@ def _check_position(graph: Graph, fold: Node, index: tuple[int, ...]) -> None:
             raise RewriteRefused(f"{fold.kind} '{fold.name}': its {where}{field} (the position) comes from "
                                  f"{origin.where(short=True)}, not from an input's records as the "
                                  f"sender numbered them", fold.loc)
+    if len(origins) > 1:
+        names = ", ".join(sorted(f"'{graph.node(n).name}'{''.join(f'[{i}]' for i in p)}"
+                                 for n, p in origins))
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': its {where}{field} (the position) comes from "
+                             f"{names}: each sender numbers its records from 0, so two records "
+                             f"could share a position, which the fold sees twice and a set of "
+                             f"positions once", fold.loc)
+    _check_one_to_one(graph, fold, next(iter(origins))[0], where + field)
+
+
+#: operators that pass each record on exactly once (changed or not): a path of them neither
+#: drops a numbered record (a gap the sequence would stop at) nor repeats one
+ONE_TO_ONE = ("map", "inspect", "network", "forward")
+
+
+def _check_one_to_one(graph: Graph, fold: Node, source_id: int, what: str) -> None:
+    """Every record the sender numbered reaches ``fold`` exactly once: one path from the input,
+    through one-to-one operators only. A filter (or flat_map, join, unique...) would leave
+    positions out, so the replay would stop at the first gap while the fold goes on; two paths
+    (a union of the input with itself) would repeat positions the fold counts twice. A join on
+    the fold's key (the sequence's) is allowed: it passes a sequence's records all or none (a key
+    with several table values gives two records at one position, which SealedSet refuses loudly)."""
+    paths = list(nx.all_simple_paths(graph.nx, source_id, fold.id))
+    source = graph.node(source_id)
+    if len(paths) != 1:
+        raise RewriteRefused(f"{fold.kind} '{fold.name}': the records of '{source.name}' reach it "
+                             f"along {len(paths)} paths, so a position could arrive twice (the "
+                             f"fold sees both records, a set of positions one)", fold.loc)
+    lineage = record_lineage(graph)
+    fold_key = walk(lineage[fold.inputs[0]], (0,)) if fold.kind == "fold_keyed" else None
+    for nid in paths[0][1:-1]:
+        node = graph.node(nid)
+        if node.kind == "join" and isinstance(fold_key, Same) and \
+                walk(lineage[nid], (0,)) == fold_key:
+            continue  # keyed by the sequence: it keeps or holds back a whole sequence, no part
+        if node.kind not in ONE_TO_ONE:
+            raise RewriteRefused(f"{fold.kind} '{fold.name}': between input '{source.name}' and the "
+                                 f"fold, {node.where(short=True)} may drop or repeat records, leaving "
+                                 f"gaps or repeats among the positions ({what}) that a sequence "
+                                 f"replayed in position order cannot follow; only map, inspect and "
+                                 f"channels may come between", fold.loc)

@@ -14,18 +14,35 @@ The abstract value of an expression is one of
 
 Soundness: a construct the analysis does not model gives Unknown, never Field or Derived.
 Modelled: parameters, tuple indexing and unpacking (parameters, assignments, nested
-tuples), tuple and list displays, constants, attribute access and item access with constant
-keys, calls of pure builtins (``len``, ``str``, ``int``, ``hash``, ``tuple``, ...) that the
-function's module does not shadow, operators, conditional expressions, ``if`` statements
-and several ``return`` statements (merged position by position). Everything else -- calls
-of other functions or methods, globals and closure variables, loops, mutation of locals --
-is Unknown. The analysis assumes a user function does not mutate its input records (hydropy
-requires this anyway: one record may reach several operators).
+tuples), tuple and list displays, constants, attribute and item access, calls of pure
+builtins (``len``, ``str``, ``int``, ``hash``, ``tuple``, ...) that the function's module does
+not shadow, operators, conditional expressions, ``if`` statements and several ``return``
+statements (merged position by position); and, as deterministic functions of what they read:
+module constants (immutable values, or containers bound to an UPPER_CASE name), non-mutating
+methods of built-in value types (``r[0].lower()``, ``TABLE.get(k)``), functions of
+deterministic standard modules (``math``, ``hashlib``, ...) and helper functions whose own
+body the analysis follows (read recursively). Everything else -- other calls, closure
+variables, loops, mutation of locals -- is Unknown. The analysis assumes a user function does
+not mutate its input records (hydropy requires this anyway: one record may reach several
+operators).
+
+Determinism (what Derived promises): the same inputs give the same value in every process of
+one run. ``id()``, and every function of ``random``, ``time``, ``uuid``, ``os``, ``secrets``,
+``datetime`` (``now``, ``today``, ...) are not: calling them gives Unknown, naming the function,
+so no analysis that reasons about keys (partitioning through a computed key, functional
+dependencies) relies on them. ``hash()`` of a str, bytes or a tuple of them differs between
+Python processes unless they share ``PYTHONHASHSEED``; hydropy counts it (and the iteration
+order of sets of strings) as deterministic because every process of one run shares one seed:
+the local target and the simulator run in one process, and the Ray target starts the driver's
+actors with one ``PYTHONHASHSEED``. A target that cannot promise this must not run a design
+whose keys were moved through ``hash()`` (see docs/rewrites.md, ``partition``).
 """
 from __future__ import annotations
 
 import ast
+import builtins
 import operator
+import types
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -34,11 +51,31 @@ from hydropy.ir.source import function_ast
 
 Path = tuple[int, ...]
 
-#: builtins whose result is a deterministic function of their arguments
+#: builtins whose result is a deterministic function of their arguments (``hash``: within a
+#: run, whose processes share one PYTHONHASHSEED; see the module docstring)
 PURE_BUILTINS = frozenset({
     "abs", "bool", "chr", "divmod", "float", "frozenset", "hash", "int", "len", "max", "min",
     "ord", "repr", "round", "sorted", "str", "sum", "tuple",
 })
+#: modules whose functions give values that differ between calls, runs or processes
+NONDETERMINISTIC_MODULES = frozenset({
+    "random", "_random", "time", "uuid", "os", "posix", "nt", "secrets", "datetime", "_datetime",
+    "_pydatetime", "socket", "threading", "_thread", "tempfile", "numpy.random"})
+#: builtins that differ between processes (an object's address) or calls
+NONDETERMINISTIC_BUILTINS = frozenset({"id", "input", "open", "globals", "locals", "vars", "iter",
+                                       "next", "object"})
+#: standard modules whose functions are deterministic functions of their arguments
+DETERMINISTIC_MODULES = frozenset({
+    "math", "cmath", "operator", "_operator", "string", "re", "hashlib", "_hashlib", "zlib",
+    "binascii", "unicodedata", "_sha1", "_sha2", "_sha256", "_md5", "_blake2", "_sha3",
+    "bisect", "_bisect", "json", "struct", "_struct"})
+#: methods of built-in value types (str, bytes, numbers, tuple, frozenset, and the reading
+#: methods of dict and list) that compute a value without changing their receiver
+VALUE_METHODS = frozenset(
+    {m for t in (str, bytes, int, float, tuple, frozenset) for m in dir(t) if not m.startswith("_")}
+    | {"get", "keys", "values", "items", "copy", "index", "count", "hexdigest", "digest"})
+#: how deep helper functions calling helpers are read
+MAX_HELPER_DEPTH = 4
 
 
 # -- abstract values ------------------------------------------------------------------------
@@ -298,7 +335,7 @@ class _Opaque(Exception):
     """The function uses a statement the analysis does not model; the message says which."""
 
 
-def _analyse(fn: UserFn, arity: int, mode: str) -> Lineage:
+def _analyse(fn: UserFn, arity: int, mode: str, depth: int = 0) -> Lineage:
     found = _function_ast(fn)
     if isinstance(found, Lineage):
         return found
@@ -318,7 +355,7 @@ def _analyse(fn: UserFn, arity: int, mode: str) -> Lineage:
         if extra is not None:
             env[extra.arg] = Unknown(f"uses the extra argument '{extra.arg}'")
     names = tuple(params[:arity])
-    ev = _Evaluator(fn)
+    ev = _Evaluator(fn, depth)
     try:
         returns, fallthrough = ev.block(body, env, frozenset())
         if fallthrough is not None:
@@ -355,8 +392,9 @@ Return = tuple[ast.expr, Env, "frozenset[Path] | None"]
 class _Evaluator:
     """Abstract interpretation of one function body over :data:`Value`."""
 
-    def __init__(self, fn: UserFn):
+    def __init__(self, fn: UserFn, depth: int = 0):
         self.fn = fn
+        self.depth = depth
         self.in_return = False
 
     # statements: (returns reached, env at the end or None when every path returned/raised)
@@ -419,7 +457,7 @@ class _Evaluator:
         if isinstance(e, ast.Name):
             if e.id in env:
                 return env[e.id]
-            return Unknown(f"reads '{e.id}' from outside the function")
+            return self.global_name(e.id)
         if isinstance(e, ast.Constant):
             return Const(e.value)
         if isinstance(e, (ast.Tuple, ast.List)):
@@ -431,6 +469,9 @@ class _Evaluator:
         if isinstance(e, ast.Subscript):
             return self.subscript(e, env)
         if isinstance(e, ast.Attribute):
+            obj = self.global_object(e, env)
+            if obj is not _LOCAL and obj is not _MISSING and _plain_data(obj, frozen=True):
+                return Const(obj)  # a module's constant (math.pi)
             return derived([self.expr(e.value, env)])
         if isinstance(e, ast.Call):
             return self.call(e, env)
@@ -462,8 +503,8 @@ class _Evaluator:
             return derived([base])
         try:
             key = ast.literal_eval(e.slice)
-        except (ValueError, TypeError):
-            return Unknown(f"indexes with a computed key ({_brief(e)})")
+        except (ValueError, TypeError):  # a lookup by a computed key: a function of both
+            return derived([base, self.expr(e.slice, env)])
         if isinstance(base, Const):
             try:
                 return Const(base.value[key])
@@ -480,16 +521,77 @@ class _Evaluator:
 
     def call(self, e: ast.Call, env: Env) -> Value:
         func = e.func
+        if e.keywords or any(isinstance(a, ast.Starred) for a in e.args):
+            return Unknown(f"calls {_brief(func)}() with keyword or starred arguments")
         if isinstance(func, ast.Name) and func.id not in env and self.builtin(func.id):
-            if e.keywords or any(isinstance(a, ast.Starred) for a in e.args):
-                return Unknown(f"calls {func.id}() with keyword or starred arguments")
             args = [self.expr(a, env) for a in e.args]
             if func.id == "tuple" and len(args) == 1 and isinstance(args[0], Record):
                 return args[0]
             return derived(args)
-        if isinstance(func, ast.Attribute):
-            return Unknown(f"calls method '{func.attr}'")
+        target = self.global_object(func, env)
+        if target is not _LOCAL:
+            return self.call_global(func, target, e.args, env)
+        if isinstance(func, ast.Attribute):  # a method of a value the function computed
+            if func.attr not in VALUE_METHODS:
+                return Unknown(f"calls method '{func.attr}'")
+            return derived([self.expr(func.value, env)] + [self.expr(a, env) for a in e.args])
         return Unknown(f"calls {_brief(func)}()")
+
+    def call_global(self, func: ast.expr, obj, args: list[ast.expr], env: Env) -> Value:
+        """A call of ``obj``, found by name outside the function: a deterministic module's
+        function, a helper read recursively, or Unknown naming what it calls and why."""
+        text = _brief(func)
+        module = _origin_module(obj)
+        if obj is _MISSING:
+            return Unknown(f"calls {text}(), which it cannot find")
+        if module in NONDETERMINISTIC_MODULES or module.split(".")[0] in NONDETERMINISTIC_MODULES or (
+                module == "builtins" and getattr(obj, "__name__", "") in NONDETERMINISTIC_BUILTINS):
+            return Unknown(f"calls {text}(), whose result is not a function of its arguments "
+                           f"(it differs between calls or processes)")
+        values = [self.expr(a, env) for a in args]
+        if module in DETERMINISTIC_MODULES and callable(obj) and not isinstance(obj, type):
+            return derived(values)
+        if isinstance(obj, types.FunctionType) and self.depth < MAX_HELPER_DEPTH:
+            inner = _analyse(UserFn.wrap(obj), max(len(values), 1), "value", self.depth + 1)
+            unknown = first_unknown([inner.value])
+            if unknown is not None:
+                code = obj.__code__
+                where = f"{code.co_filename.replace(chr(92), '/').rsplit('/', 1)[-1]}:{code.co_firstlineno}"
+                return Unknown(f"calls {text}() ({where}), which {unknown.reason}")
+            if len(values) != obj.__code__.co_argcount:
+                return Unknown(f"calls {text}() with {len(values)} arguments")
+            return substitute(inner.value, values[0] if len(values) == 1 else Record(tuple(values)))
+        return Unknown(f"calls {text}()")
+
+    def global_object(self, e: ast.expr, env: Env):
+        """The object a name (or a chain of attributes of one) refers to when it is not a local of
+        the function: a module-level name or a builtin; ``_LOCAL`` when it is a local, a
+        closure variable or not a plain chain."""
+        if isinstance(e, ast.Attribute):
+            base = self.global_object(e.value, env)
+            if base is _LOCAL or base is _MISSING:
+                return base
+            return getattr(base, e.attr, _MISSING) if isinstance(base, (types.ModuleType, type)) else _LOCAL
+        if not isinstance(e, ast.Name) or e.id in env:
+            return _LOCAL
+        obj = self.fn.obj
+        code = getattr(obj, "__code__", None)
+        if obj is None or (code is not None and e.id in code.co_freevars):
+            return _LOCAL
+        scope = getattr(obj, "__globals__", {})
+        return scope[e.id] if e.id in scope else getattr(builtins, e.id, _MISSING)
+
+    def global_name(self, name: str) -> Value:
+        """A name read from outside the function: a module constant or Unknown."""
+        obj = self.global_object(ast.Name(name), {})
+        if obj is _LOCAL or obj is _MISSING:
+            return Unknown(f"reads '{name}' from outside the function")
+        if _plain_data(obj, frozen=True):
+            return Const(obj)
+        if _plain_data(obj, frozen=False) and name.isupper():
+            return Derived(frozenset())  # a constant table: a value the records do not change
+        return Unknown(f"reads '{name}' from outside the function (not a constant: immutable "
+                       f"data, or a container named in UPPER_CASE)")
 
     def builtin(self, name: str) -> bool:
         """``name`` is a pure builtin here: not shadowed by the module or a closure variable."""
@@ -545,6 +647,35 @@ class _Evaluator:
             return list(value.items)
         reason = f" ({value.reason})" if isinstance(value, Unknown) else ""
         return [Unknown(f"returns an iterable the analysis cannot see into{reason}")]
+
+
+_LOCAL = object()    # a name the function binds itself (or a closure variable)
+_MISSING = object()  # a name found nowhere
+
+
+def _origin_module(obj) -> str:
+    """The module that defines ``obj`` (for a bound method, its receiver's module)."""
+    owner = getattr(obj, "__self__", None)
+    if isinstance(owner, types.ModuleType):
+        return owner.__name__
+    if owner is not None and not isinstance(owner, types.ModuleType):
+        return _origin_module(owner if isinstance(owner, type) else type(owner))
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__
+    return getattr(obj, "__module__", None) or ""
+
+
+def _plain_data(value, frozen: bool, depth: int = 0) -> bool:
+    """``value`` is made of numbers, strings, bytes, None and (``frozen``: immutable) containers."""
+    if depth > 4:
+        return False
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return True
+    kinds = (tuple, frozenset) if frozen else (tuple, frozenset, list, set, dict)
+    if not isinstance(value, kinds) or len(value) > 100_000:
+        return False
+    items = list(value.items()) if isinstance(value, dict) else value
+    return all(_plain_data(i, frozen, depth + 1) for i in items)
 
 
 def _formatted(e: ast.JoinedStr) -> list[ast.expr]:

@@ -110,7 +110,7 @@ def _loop_feeding(graph: Graph, node: Node) -> Node | None:
 
 def _fold_behind(graph: Graph, node: Node) -> Node:
     """The fold whose value ``node`` carries, looking through maps of its value and forwards."""
-    while node.kind in ("map", "forward") and node.coll.kind in (SINGLETON, KEYED):
+    while node.spec.family == "per_record" and node.coll.kind in (SINGLETON, KEYED):
         node = graph.node(node.inputs[0])
     return node
 

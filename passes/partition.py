@@ -7,14 +7,25 @@ records with a given state key, and only those, in the order each sender sent th
 
 Precondition, checked first: the stage has no global state (fold, reduce, count,
 lattice_fold, cross: split a fold with ``split_fold`` first), no loop and no literal
-source; every state key (a join's or keyed fold's key, ``unique``'s whole record, an
-anti_join's key) traces back through the stage's operators, by reading their functions,
-to a field of what enters the stage; and one routing field P per input determines every
-such key (each key is P or contains it). Where a key is computed from a field by a
-function (partitioning through a functional dependency), the stateless operators that
-compute it move to the sending stage, so the channel carries the key as a field. A key
-built as a tuple is routed by a field inside it (equal tuples have equal fields). An
-explicit ``key`` routes every input by that field, stateless ones included.
+source. Every input of every keyed state (both sides of a join, a lookup's query and its
+table, both sides of a ``join_table``, an anti_join's records and keys, a keyed fold,
+``unique``'s whole record: :data:`KEYED_STATE`) is traced back through the stage's
+operators, by reading their functions (:mod:`.lineage`), to what enters the stage: the key
+becomes an abstract value over an entry's record (``(x[0][0], 'user')``). Routing is sound
+when, for each stateful operator O, one path ``q_O`` into O's key gives, on every side and
+from every entry e, exactly the entry's field routed by (``key[q_O] == record_e[P_e]``): then
+each record of O sits on member ``stable_hash(key[q_O]) % N``, one function of the key for
+all of O's inputs. :func:`_solve` finds such paths (one ``P_e`` per entry serves every
+operator it feeds: routing every input by ``a`` serves a join keyed by ``(a, b)`` and a fold
+keyed by ``a``) or there is none.
+
+Where a key is computed from an entry's record by deterministic stateless operators (a
+function, a helper, a method, a module constant; never ``random``, ``time``, ``id``...: those
+are Unknown to lineage), those operators move to the sending stage, so the channel carries
+the key as a field. A source has no sending stage: it moves, with them, to a new
+single-member stage ``<stage>_router`` in front of the partitioned one, whose channel then
+routes by the computed key; every target runs it as any other stage. An explicit ``key``
+routes every input by that field, stateless ones included, and is checked the same way.
 
 Partial partitioning (when co-hashing alone is refused): a lattice fold whose writers do
 nothing else with their records, read only by lookups and sinks, is kept whole on every
@@ -26,27 +37,62 @@ plain fold downstream in other stages must be provably order-insensitive
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
-from hydropy.ir.ops import PER_RECORD
+from hydropy.ir.ops import KEYED, PER_RECORD, SPECS
 
-from .lineage import (Const, Derived, Field, Record, Unknown, at, deps, node_lineage, PASS_THROUGH)
+from .lineage import (Const, Derived, Field, Lineage, Record, Unknown, at, deps, first_unknown,
+                      node_lineage, substitute, PASS_THROUGH)
+from .laws import check_state_laws
 from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
                      insert_channels, reach_in_stage)
 
 Path = tuple[int, ...]
 
+#: input ports whose state is keyed by the whole record. The op specs declare which inputs
+#: carry ``(key, value)`` pairs (``keyed_inputs``) and which are keyed collections, but not
+#: this; it belongs on OpSpec (a ``state_key`` per input) once the specs carry such facts.
+WHOLE_RECORD_KEYS = {"unique": (0,), "anti_join": (1,)}
+
+
+def _keyed_state() -> dict[str, dict[int, Path]]:
+    """kind -> {input port: the path of its records that keys the state they meet}: field 0
+    of a keyed input, the key of a keyed collection (a lookup's table, a join_table's state),
+    the whole record where :data:`WHOLE_RECORD_KEYS` says so."""
+    table = {}
+    for kind, spec in SPECS.items():
+        ports = {p: (0,) for p in spec.keyed_inputs}
+        ports.update({p: (0,) for p, kinds in enumerate(spec.inputs or ()) if kinds == frozenset({KEYED})})
+        ports.update({p: () for p in WHOLE_RECORD_KEYS.get(kind, ())})
+        if ports:
+            table[kind] = ports
+    return table
+
+
 #: stateful kinds that can be partitioned, with the key each input port's state is keyed by
-KEYED_STATE = {
-    "join": {0: (0,), 1: (0,)},
-    "anti_join": {0: (0,), 1: ()},
-    "fold_keyed": {0: (0,)},
-    "reduce_keyed": {0: (0,)},
-    "lattice_fold_keyed": {0: (0,)},
-    "unique": {0: ()},
-    "lookup": {0: (0,)},
-}
+KEYED_STATE = _keyed_state()
 GLOBAL_STATE = ("fold", "reduce", "count", "lattice_fold", "cross")
+#: where the fields of an operator's output come from: output path prefix -> [(port, input path)]
+#: (a keyed collection's entries are ``(key, value)`` pairs, as its snapshot shows them)
+_FROM_INPUTS = {
+    "join": {(0,): [(0, (0,)), (1, (0,))], (1, 0): [(0, (1,))], (1, 1): [(1, (1,))]},
+    "lookup": {(0,): [(0, (0,))], (1, 0): [(0, (1,))]},
+    "join_table": {(0,): [(0, (0,)), (1, (0,))]},
+    **{k: {(0,): [(0, (0,))]} for k in ("snapshot", "fold_keyed", "reduce_keyed", "lattice_fold_keyed")},
+}
+
+
+@dataclass(frozen=True)
+class _Need:
+    """Operator ``op`` keeps state keyed by ``key``, a value over the records entering at
+    ``entry``; ``chain``: the stateless operators from the entry to where the key is computed."""
+
+    op: Node
+    entry: int
+    key: object
+    chain: tuple[int, ...]
 
 
 class _KeyLost(Exception):
@@ -54,17 +100,11 @@ class _KeyLost(Exception):
         self.node, self.why = node, why
 
 
-class _NeedsMove(Exception):
-    """The key is computed by stateless operators from a channel's records: move them."""
-
-    def __init__(self, nodes: list[int]):
-        self.nodes = nodes
-
-
 def partition(graph: Graph, stage: str, n: int, key: list[int] | str = "auto") -> Graph:
     """A copy of ``graph`` with ``stage`` split into ``n`` members routed by a co-hashing key."""
     if not isinstance(n, int) or n < 2:
         raise RewriteRefused(f"partition needs n >= 2 members, got {n!r}")
+    fixed = tuple(key) if isinstance(key, (list, tuple)) else None
     g = graph.copy()
     for _ in range(len(g) + 1):  # each round moves at least one operator upstream
         members = [x for x in g.nodes() if x.location == stage and x.kind != "sink"]
@@ -74,27 +114,25 @@ def partition(graph: Graph, stage: str, n: int, key: list[int] | str = "auto") -
             raise RewriteRefused(f"stage '{stage}' already has {g.members_of(stage)} members")
         shared, broadcast = _shared_lattices(g, stage, members)
         try:
-            try:
-                _check_state(g, members, set())
-                routes = _choose_routes(g, _requirements(g, stage, members, set()), key)
-                broadcast = set()
-            except RewriteRefused as plain:
-                if not shared:
-                    raise
-                try:  # partial partitioning: every member keeps the shared lattices whole
-                    _check_state(g, members, shared)
-                    routes = _choose_routes(g, _requirements(g, stage, members, shared), key)
-                except RewriteRefused:
-                    raise plain from None
-        except _NeedsMove as move:
-            for nid in move.nodes:
-                node = g.node(nid)
-                sender = g.node(_entry_of(g, stage, nid)).inputs[0]
-                g.replace(node.copy(location=g.node(sender).location))
-            g = insert_channels(g)
+            _check_state(g, members, set())
+            needs = _requirements(g, stage, members, set())
+            routes = _choose_routes(g, stage, needs, fixed)
+            broadcast = set()
+        except RewriteRefused as plain:
+            if not shared:
+                raise
+            try:  # partial partitioning: every member keeps the shared lattices whole
+                _check_state(g, members, shared)
+                needs = _requirements(g, stage, members, shared)
+                routes = _choose_routes(g, stage, needs, fixed)
+            except RewriteRefused:
+                raise plain from None
+        if routes is None:  # computed keys: move what computes them before the channel, retry
+            g = _move_key_computations(g, stage, needs)
             continue
-        if isinstance(key, (list, tuple)):  # an explicit key routes the stateless inputs too
-            routes.update({x.id: tuple(key) for x in members
+        check_state_laws(g, shared if broadcast else (), "every member merges all its writes")
+        if fixed is not None:  # an explicit key routes the stateless inputs too
+            routes.update({x.id: fixed for x in members
                            if _is_entry(g, stage, x) and x.id not in routes and x.id not in broadcast})
         return _apply(g, stage, n, routes, broadcast)
     raise RewriteRefused(f"partitioning '{stage}' did not settle")
@@ -144,29 +182,23 @@ def _check_state(g: Graph, members: list[Node], shared: set[int]) -> None:
             raise RewriteRefused(f"snapshot '{node.name}' reads a global value", node.loc)
 
 
-def _is_entry(g: Graph, stage: str, node: Node) -> bool:
-    return node.location == stage and node.kind in ("network", "source")
-
-
-def _requirements(g: Graph, stage: str, members: list[Node],
-                  shared: set[int]) -> dict[int, list[tuple[Path, Node]]]:
-    """entry node id -> the key paths its records must be routed by, with the operator needing
-    each; ``shared`` lattices (and lookups of them) need none: every member holds them whole."""
-    needs: dict[int, list[tuple[Path, Node]]] = {}
+def _requirements(g: Graph, stage: str, members: list[Node], shared: set[int]) -> list[_Need]:
+    """Every keyed state's key, per input port and entry, as a value over the entry's records;
+    ``shared`` lattices (and lookups of them) need none: every member holds them whole."""
+    needs: list[_Need] = []
     for node in members:
         if node.id in shared or (node.kind == "lookup" and node.inputs[1] in shared):
             continue
         for port, path in KEYED_STATE.get(node.kind, {}).items():
             try:
-                found = _trace(g, stage, node.inputs[port], Field(path), [])
+                found = _trace(g, stage, node.inputs[port], Field(path), ())
             except _KeyLost as lost:
                 raise RewriteRefused(
                     f"{node.kind} '{node.name}' keeps state keyed by its input's "
                     f"{_describe(path)}, which cannot be traced to a field of what enters stage "
-                    f"'{stage}': {lost.node.kind} '{lost.node.name}' ({lost.node.loc.short if lost.node.loc else '?'}) "
+                    f"'{stage}': {lost.node.kind} '{lost.node.name}' ({_where(lost.node)}) "
                     f"{lost.why}", node.loc) from None
-            for entry, value in found:
-                needs.setdefault(entry, []).append((value.path, node))
+            needs += [_Need(node, entry, value, chain) for entry, value, chain in found]
     return needs
 
 
@@ -174,108 +206,226 @@ def _describe(path: Path) -> str:
     return "whole record" if path == () else "field " + "".join(f"[{i}]" for i in path)
 
 
-def _trace(g: Graph, stage: str, nid: int, value, chain: list[int]) -> list[tuple[int, Field]]:
-    """Where ``value`` (a key, in terms of node ``nid``'s output) comes from at the stage's entries.
+def _where(node: Node) -> str:
+    return node.loc.short if node.loc else "?"
 
-    ``chain`` holds the stateless operators passed since the last field-preserving step, so
+
+def _trace(g: Graph, stage: str, nid: int, value, chain: tuple[int, ...]) -> list[tuple[int, object, tuple]]:
+    """``(entry, value over its records, chain)`` for each entry where ``value`` (a key, in terms
+    of node ``nid``'s output) comes from.
+
+    ``chain`` holds the stateless operators passed since the key was last a plain field, so
     that a key computed by a function can be moved upstream with what it reads."""
     node = g.node(nid)
     if isinstance(value, Unknown):
         raise _KeyLost(node, f"computes the key in a way hydropy cannot read ({value.reason})")
-    if isinstance(value, Const):
+    if isinstance(value, Const) or deps(value) == frozenset():
         raise _KeyLost(node, "makes the key a constant, so all records would meet on one member")
     if _is_entry(g, stage, node):
-        if isinstance(value, Field):
-            return [(nid, value)]
-        if isinstance(value, Record):
-            d = deps(value)
-            if d is not None and len(d) == 1:  # a tuple of one field's parts: route by that field
-                return [(nid, Field(next(iter(d))))]
-        if node.kind == "network" and chain and _stateless_chain(g, stage, chain):
-            raise _NeedsMove(chain)
-        raise _KeyLost(node, "delivers records whose key must be computed by a function "
-                             "(move the operator computing it to the sending stage)")
+        return [(nid, value, chain)]
     if node.location != stage:
         raise _KeyLost(node, "is outside the stage")
-    if node.kind in ("map", "filter_map", "flat_map", "fused"):
-        lineage = node_lineage(node)
-        composed = _compose(value, lineage.value)
+    lineage = node_lineage(node)
+    if lineage is not None:  # map, filter_map, flat_map, fused: read the function
+        composed = substitute(value, lineage.value)
+        unknown = first_unknown([composed])
+        if unknown is not None and not _fields(composed):  # nothing left to route by, nothing to move
+            raise _KeyLost(node, f"computes the key in a way hydropy cannot read ({unknown.reason})")
         keeps = isinstance(value, Field) and isinstance(composed, Field)
-        return _trace(g, stage, node.inputs[0], composed, [] if keeps else chain + [nid])
+        return _trace(g, stage, node.inputs[0], composed, () if keeps else chain + (nid,))
     if node.kind in PASS_THROUGH or node.kind == "union":
         ports = [0] if node.kind in PASS_THROUGH else range(len(node.inputs))
-        return [hit for p in ports for hit in _trace(g, stage, node.inputs[p], value, chain + [nid])]
-    if node.kind == "join":
-        return _split(g, stage, node, value, {(0,): [(0, (0,)), (1, (0,))], (1, 0): [(0, (1,))],
-                                              (1, 1): [(1, (1,))]}, chain)
-    if node.kind == "lookup":
-        return _split(g, stage, node, value, {(0,): [(0, (0,))], (1, 0): [(0, (1,))]}, chain)
-    if node.kind == "snapshot":  # (k, v) of a keyed fold: k is the fold input's key
-        fold = g.node(node.inputs[0])
-        return _split(g, stage, fold, value, {(0,): [(0, (0,))]}, chain)
-    raise _KeyLost(node, f"is a {node.kind}, through which keys are not traced")
+        return [hit for p in ports for hit in _trace(g, stage, node.inputs[p], value, chain + (nid,))]
+    table = _FROM_INPUTS.get(node.kind)
+    if table is None and node.kind == "map":  # a map of a keyed collection's values keeps its keys
+        table = {(0,): [(0, (0,))]}
+    if table is None:
+        raise _KeyLost(node, f"is a {node.kind}, through which keys are not traced")
+    hits = []
+    for port in sorted({p for targets in table.values() for p, _ in targets}):
+        moved = _rebase(value, table, port)
+        if not isinstance(moved, Unknown) and (deps(moved) is not None or _fields(moved)):
+            hits += _trace(g, stage, node.inputs[port], moved, chain + (node.id,))
+    if not hits:
+        raise _KeyLost(node, "combines key parts from both of its inputs")
+    return hits
 
 
-def _compose(value, inner):
-    """``value`` (in terms of a function's output) in terms of the function's input."""
-    if isinstance(value, Field):
-        return at(inner, value.path)
-    if isinstance(value, Derived):
-        parts = [at(inner, p) for p in value.deps]
-        d = [deps(p) for p in parts]
-        return Unknown("reads an unknown field") if any(x is None for x in d) else \
-            Derived(frozenset().union(*d))
+def _rebase(value, table: dict[Path, list[tuple[int, Path]]], port: int):
+    """``value`` (over an operator's output) over its input ``port``, per :data:`_FROM_INPUTS`;
+    a part that does not come from that port becomes Unknown."""
+    def path(p: Path) -> Path | None:
+        for prefix, targets in table.items():
+            if p[:len(prefix)] == prefix:
+                return next((base + p[len(prefix):] for q, base in targets if q == port), None)
+        return None
+    if isinstance(value, Record):
+        return Record(tuple(_rebase(v, table, port) for v in value.items))
+    if isinstance(value, (Field, Derived)):
+        paths = [path(p) for p in deps(value)]
+        if any(p is None for p in paths):
+            return Unknown(f"comes from another input than input {port}")
+        return Field(paths[0]) if isinstance(value, Field) else Derived(frozenset(paths))
     return value
 
 
-def _field_of(value):
-    """A Field inside the tuple ``value`` (the first, depth first), else None. Equal tuples
-    have equal fields, so routing by that field co-locates equal keys."""
+def _fields(value, where: Path = ()) -> list[tuple[Path, Path]]:
+    """``(path in the key, entry path)`` of every part of the key that is exactly an entry's field."""
     if isinstance(value, Field):
-        return value
+        return [(where, value.path)]
     if isinstance(value, Record):
-        return next((f for f in map(_field_of, value.items) if f is not None), None)
-    return None
+        return [hit for i, v in enumerate(value.items) for hit in _fields(v, where + (i,))]
+    return []
 
 
-def _split(g, stage, node, value, table: dict[Path, list[tuple[int, Path]]], chain):
-    value = _field_of(value)
-    if value is None:
-        raise _KeyLost(node, "combines key parts from several fields")
-    for prefix, targets in table.items():
-        if value.path[:len(prefix)] == prefix:
-            rest = value.path[len(prefix):]
-            return [hit for port, base in targets
-                    for hit in _trace(g, stage, node.inputs[port], Field(base + rest), chain + [node.id])]
-    raise _KeyLost(node, f"does not carry the key in its {_describe(value.path)}")
+# -- choosing the routes ----------------------------------------------------------------------
+
+def _route_for(key, q: Path) -> Path | None:
+    """The entry path that part ``q`` of ``key`` is exactly, if it is one."""
+    v = at(key, q)
+    return v.path if isinstance(v, Field) else None
 
 
-def _stateless_chain(g: Graph, stage: str, chain: list[int]) -> bool:
-    return all(g.node(i).kind in PER_RECORD and g.node(i).location == stage for i in chain)
+def _parts_for(key, route: Path) -> list[Path]:
+    """Every path ``q`` into ``key`` whose part is exactly the entry's field at ``route``."""
+    return [q + route[len(f):] for q, f in _fields(key) if route[:len(f)] == f]
 
 
-def _entry_of(g: Graph, stage: str, nid: int) -> int:
-    """The entry (network node) that feeds stateless operator ``nid`` within ``stage``."""
-    node = g.node(nid)
-    while not _is_entry(g, stage, node):
-        node = g.node(node.inputs[0])
-    return node.id
+def _solve(needs: list[_Need], routes: dict[int, Path]) -> dict[int, Path] | None:
+    """Routes (entry -> path) extending ``routes`` under which every operator O has one part
+    ``q_O`` of its key that is exactly the routed field on every input (see the module
+    docstring), or None when there are none.
+
+    Search: an operator's part is propagated to the entries it reads (each entry's route is
+    then fixed) and from those to the other operators they feed, trying each choice where
+    there are several. A component is started from each operator in turn with a part that is
+    a whole field of its key: if any routes exist, so do some in which one operator's part is
+    such a field (cut the last index off every route and part of a solution until one is)."""
+    ops = list(dict.fromkeys(n.op.id for n in needs))
+    budget = [10_000]
+
+    def extend(parts: dict[int, Path], routes: dict[int, Path]) -> dict[int, Path] | None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        for n in needs:  # an operator's part fixes the routes of its entries
+            if n.op.id in parts:
+                route = _route_for(n.key, parts[n.op.id])
+                if route is None or routes.get(n.entry, route) != route:
+                    return None
+                if n.entry not in routes:
+                    return extend(parts, {**routes, n.entry: route})
+        for n in needs:  # an entry's route leaves each operator it feeds a few parts
+            if n.op.id not in parts and n.entry in routes:
+                for q in _parts_for(n.key, routes[n.entry]):
+                    found = extend({**parts, n.op.id: q}, routes)
+                    if found is not None:
+                        return found
+                return None
+        free = [o for o in ops if o not in parts]
+        if not free:
+            return routes
+        for o in free:  # a new component: start from each operator with a whole field
+            for q in _whole_fields([n.key for n in needs if n.op.id == o]):
+                found = extend({**parts, o: q}, routes)
+                if found is not None:
+                    return found
+        return None
+
+    return extend({}, dict(routes))
 
 
-def _choose_routes(g: Graph, needs, key) -> dict[int, Path]:
-    routes = {}
-    for entry, wanted in needs.items():
-        paths = sorted({p for p, _ in wanted}, key=len)
-        route = tuple(key) if isinstance(key, (list, tuple)) else paths[-1]
-        for path, op in wanted:
-            if route[:len(path)] != path:
-                raise RewriteRefused(
-                    f"no single routing key co-locates the state of {op.kind} '{op.name}' (keyed by "
-                    f"{_describe(path)} of '{g.node(entry).name}') with the rest of the stage "
-                    f"(routing by {_describe(route)}): records with one key of its state would "
-                    f"reach several members, so that state would be shared between them", op.loc)
-        routes[entry] = route
-    return routes
+def _whole_fields(keys: list) -> list[Path]:
+    """The parts of an operator's key that are an entry's field on every input, shortest first."""
+    candidates = {q for k in keys for q, _ in _fields(k)}
+    return sorted((q for q in candidates if all(_route_for(k, q) is not None for k in keys)),
+                  key=lambda q: (len(q), q))
+
+
+def _choose_routes(g: Graph, stage: str, needs: list[_Need], fixed: Path | None) -> dict[int, Path] | None:
+    """Routes that co-locate every keyed state; None when keys computed by movable operators
+    must first move to the sending side; RewriteRefused when no routing can."""
+    start = {n.entry: fixed for n in needs} if fixed is not None else {}
+    routes = _solve(needs, start)
+    if routes is not None:
+        return routes
+    if any(_movable(g, stage, n) for n in needs):
+        return None
+    computed = next((n for n in needs if not _fields(n.key)), None)
+    if computed is not None and fixed is None:
+        entry = g.node(computed.entry)
+        reason = first_unknown([computed.key])
+        why = (f": {g.node(computed.chain[-1]).where()} {reason.reason}" if reason and computed.chain
+               else ": it is computed by a stateful operator or one fed by several inputs" if computed.chain
+               else "")
+        raise RewriteRefused(
+            f"{computed.op.kind} '{computed.op.name}' keeps state keyed by "
+            f"{_format(g, computed)}, computed from the records of '{entry.name}' by operators "
+            f"that cannot move before the entry of stage '{stage}'{why}", computed.op.loc)
+    # name the first operator that makes the routes impossible
+    seen: list[_Need] = []
+    for op in dict.fromkeys(n.op.id for n in needs):
+        mine = [n for n in needs if n.op.id == op]
+        if _solve(seen + mine, start) is None:
+            node = mine[0].op
+            keys = "; ".join(sorted({f"{_format(g, n)} from '{g.node(n.entry).name}'" for n in mine}))
+            routing = (f" with the routing key {_describe(fixed)}" if fixed is not None else "")
+            raise RewriteRefused(
+                f"no single routing key co-locates the state of {node.kind} '{node.name}' (keyed by "
+                f"{keys}) with the rest of the stage{routing}: records with one key of its state "
+                f"would reach several members, so that state would be shared between them", node.loc)
+        seen += mine
+    raise RewriteRefused(f"no routing co-locates the state of stage '{stage}'")
+
+
+def _format(g: Graph, need: _Need) -> str:
+    return Lineage(need.key, 1, (g.node(need.entry).name,)).format()
+
+
+# -- moving key computations before the channel ----------------------------------------------
+
+def _movable(g: Graph, stage: str, need: _Need) -> bool:
+    """The key is computed (not an entry's field), by a deterministic function (no Unknown part),
+    by stateless operators of the stage fed only by the entry and each other."""
+    if isinstance(need.key, Field) or not need.chain or first_unknown([need.key]) is not None:
+        return False
+    inside = set(need.chain) | {need.entry}
+    return all(g.node(i).kind in PER_RECORD and g.node(i).location == stage
+               and set(g.node(i).inputs) <= inside for i in need.chain)
+
+
+def _move_key_computations(g: Graph, stage: str, needs: list[_Need]) -> Graph:
+    """Move each movable key computation to the stage sending its entry's records; a source's
+    (it has no sender) goes, with the source, to a new single-member stage ``<stage>_router``."""
+    g = g.copy()
+    router = None
+    for need in needs:
+        if not _movable(g, stage, need):
+            continue
+        entry = g.node(need.entry)
+        if entry.kind == "network":
+            to = g.node(entry.inputs[0]).location
+        else:
+            router = router or _fresh_stage(g, f"{stage}_router")
+            to = router
+            params = {k: v for k, v in entry.params.items() if k not in ("routing", "key")}
+            g.replace(entry.copy(location=to, params=params))
+        for nid in need.chain:
+            g.replace(g.node(nid).copy(location=to))
+    return insert_channels(g)
+
+
+def _fresh_stage(g: Graph, base: str) -> str:
+    taken = set(g.locations())
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+def _is_entry(g: Graph, stage: str, node: Node) -> bool:
+    return node.location == stage and node.kind in ("network", "source")
 
 
 def _apply(g: Graph, stage: str, n: int, routes: dict[int, Path], broadcast: set[int]) -> Graph:

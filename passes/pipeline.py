@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import yaml
-
+from hydropy import yamlio
 from hydropy.ir import Graph
 
 from .plan import Step, apply_plan, load_plan, parse_plan
@@ -28,7 +27,7 @@ def plan_steps(plan: PlanLike) -> list[Step]:
         return load_plan(plan)
     if all(isinstance(s, Step) for s in plan):
         return list(plan)
-    return parse_plan(yaml.safe_dump({"steps": [dict(s) for s in plan]}), "<steps>")
+    return parse_plan(yamlio.dump({"steps": [dict(s) for s in plan]}), "<steps>")
 
 
 def design_point(graph: Graph, plan: PlanLike = None, *, verify_steps: bool = True) -> Graph:

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import yaml
-
-from hydropy.errors import HydropyError, PassFailed, PlanError
+from hydropy import yamlio
+from hydropy.errors import HydropyError, PassFailed, PlanError, RewriteRefused
 from hydropy.ir import Graph, verify
 from hydropy.ir.source import SourceLoc
 
 from .decouple import decouple
 from .fuse import fuse
+from .lineage import PASS_THROUGH, Const, Record, Unknown, Value, node_lineage, substitute
 from .lattice import to_lattice
 from .partition import partition
 from .push_fold import push_fold
@@ -73,30 +73,29 @@ class Step:
         return f"{self.kind} {{{args}}}"
 
 
+#: the longest stage name a plan may give (stage names become file and class names)
+MAX_STAGE_NAME = 64
+#: the most members a plan may give one stage (on Ray, ``hydropy run`` also caps the total
+#: by the cluster's CPUs)
+MAX_MEMBERS = 1024
+
+
 def load_plan(path: str) -> list[Step]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise PlanError(f"cannot read plan {path}: {exc.strerror}") from None
-    return parse_plan(text, path)
+    return parse_plan(yamlio.read_text(path, PlanError, "plan"), path)
 
 
 def parse_plan(text: str, path: str = "<plan>") -> list[Step]:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PlanError(f"malformed plan: {getattr(exc, 'problem', None) or exc}",
-                        SourceLoc(path, mark.line + 1) if mark else None) from None
+    """The steps of a plan's text, read strictly (:mod:`hydropy.yamlio`) and checked: each
+    a known step with arguments of the right types and values, located at its line."""
+    data, root = yamlio.parse_yaml(text, path, PlanError, "plan")
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise PlanError("a plan is a mapping with a list under 'steps:' (see the README)",
-                        SourceLoc(path, 1))
-    extra = sorted(set(data) - {"steps"})
+                        yamlio.line_of(root, path))
+    extra = sorted((k for k in data if k != "steps"), key=str)
     if extra:
-        raise PlanError(f"unknown plan key '{extra[0]}'; a plan has only 'steps:'", SourceLoc(path, 1))
-    step_nodes = next(v for k, v in root.value if k.value == "steps").value
+        raise PlanError(f"unknown plan key {extra[0]!r}; a plan has only 'steps:'",
+                        yamlio.key_line(root, extra[0], path))
+    step_nodes = yamlio.value_node(root, "steps").value
     return [_step(item, node, path) for item, node in zip(data["steps"], step_nodes)]
 
 
@@ -106,22 +105,71 @@ def _step(item: Any, node, path: str) -> Step:
         raise PlanError("each step is a one-key mapping such as "
                         "'- decouple: {operators: [NAME], to: STAGE}'", loc)
     (kind, args), = item.items()
-    spec = STEP_KINDS.get(kind)
+    spec = STEP_KINDS.get(kind) if isinstance(kind, str) else None
     if spec is None:
-        raise PlanError(f"unknown step '{kind}'; steps are: {', '.join(sorted(STEP_KINDS))}", loc)
+        raise PlanError(f"unknown step {kind!r}; steps are: {', '.join(sorted(STEP_KINDS))}", loc)
     if not isinstance(args, dict):
         raise PlanError(f"step '{kind}' takes a mapping of arguments, got {args!r}", loc)
     for key, types in {**spec.required, **spec.optional}.items():
-        if key in args and not isinstance(args[key], types):
-            names = " or ".join(t.__name__ for t in types)
-            raise PlanError(f"step '{kind}': '{key}' must be a {names}, got {args[key]!r}", loc)
+        if key in args and (not isinstance(args[key], types) or
+                            (isinstance(args[key], bool) and bool not in types)):
+            names = " or ".join({"int": "an integer", "str": "a string", "list": "a list",
+                                 "bool": "true or false"}.get(t.__name__, t.__name__) for t in types)
+            raise PlanError(f"step '{kind}': '{key}' must be {names}, got {args[key]!r}", loc)
     missing = [k for k in spec.required if k not in args]
     unknown = [k for k in args if k not in spec.required and k not in spec.optional]
     if missing or unknown:
-        what = f"lacks '{missing[0]}'" if missing else f"has no argument '{unknown[0]}'"
+        what = f"lacks '{missing[0]}'" if missing else f"has no argument {unknown[0]!r}"
         allowed = ", ".join([*spec.required, *spec.optional])
         raise PlanError(f"step '{kind}' {what}; it takes: {allowed}", loc)
+    for key, value in args.items():
+        problem = ARGUMENT_CHECKS.get(key, lambda v: None)(value)
+        if problem:
+            raise PlanError(f"step '{kind}': '{key}' {problem}", loc)
     return Step(kind, dict(args), loc)
+
+
+def _stage_name(value: str) -> str | None:
+    if not value or len(value) > MAX_STAGE_NAME:
+        return (f"must be a stage name of 1 to {MAX_STAGE_NAME} characters, got one of "
+                f"{len(value)}")
+    if not all(c.isascii() and (c.isalnum() or c in "_-") for c in value) or value[0] == "-":
+        return (f"must be a stage name of letters, digits, '_' and '-' (it names files and "
+                f"classes), got {value!r}")
+    return None
+
+
+def _names(value: list) -> str | None:
+    """(A name that is not a string is refused by the step itself, which explains YAML's booleans.)"""
+    return None if value else "must name at least one operator"
+
+
+def _members(value: int) -> str | None:
+    if not 1 <= value <= MAX_MEMBERS:
+        return f"must be between 1 and {MAX_MEMBERS} members, got {value}"
+    return None
+
+
+def _key(value) -> str | None:
+    if isinstance(value, str):
+        return None if value == "auto" else f"must be auto or a list of field indices, got {value!r}"
+    return _indices(value)
+
+
+def _indices(value: list) -> str | None:
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value):
+        return f"must be a list of field indices (integers >= 0), got {value!r}"
+    return None
+
+
+def _text(value: str) -> str | None:
+    return None if value else "must not be empty"
+
+
+ARGUMENT_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "to": _stage_name, "stage": _stage_name, "operators": _names, "n": _members, "key": _key,
+    "index": _indices, "operator": _text, "channel": _text, "as": _text,
+}
 
 
 def apply_plan(graph: Graph, steps: list[Step], *, verify_steps: bool = True) -> list[tuple[Step, Graph]]:
@@ -134,6 +182,7 @@ def apply_plan(graph: Graph, steps: list[Step], *, verify_steps: bool = True) ->
     for step in steps:
         try:
             graph = STEP_KINDS[step.kind].apply(graph, **step.args)
+            check_route_keys(graph)
         except HydropyError as exc:
             where = f"{exc.loc}: " if exc.loc else ""
             raise type(exc)(f"plan step '{step.kind}' refused: {where}{exc.message}", step.loc) from exc
@@ -145,3 +194,60 @@ def apply_plan(graph: Graph, steps: list[Step], *, verify_steps: bool = True) ->
                                  f"this is a bug in hydropy, please report it", step.loc) from exc
         history.append((step, graph))
     return history
+
+
+def check_route_keys(graph: Graph) -> None:
+    """Refuse a hash routing whose key path leaves the records where their shape is known
+    (a declared tuple dtype, or a tuple built by a function hydropy can read); elsewhere a
+    record without the field fails at run time naming its channel."""
+    for node in graph.nodes():
+        key = node.params.get("key") if node.kind in ("source", "network") else None
+        if node.params.get("routing") != "hash" or key is None:
+            continue
+        shape = record_shape(graph, node.inputs[0]) if node.kind == "network" else \
+            _dtype_shape(node.coll.dtype if node.coll else None)
+        problem = _missing_field(shape, tuple(key))
+        if problem:
+            raise RewriteRefused(f"routing key {list(key)} of '{node.name}' is beyond its records: "
+                                 f"{problem}", node.loc)
+
+
+def record_shape(graph: Graph, nid: int, depth: int = 0) -> Value:
+    """What the records of node ``nid`` are made of, as far as hydropy can tell (a lineage
+    value in terms of nothing known: Unknown leaves)."""
+    node = graph.node(nid)
+    if depth > 200:
+        return Unknown("too deep")
+    if node.kind == "source":
+        return _dtype_shape(node.coll.dtype if node.coll else None)
+    if node.kind in PASS_THROUGH or node.kind == "network":
+        return record_shape(graph, node.inputs[0], depth + 1)
+    if node.kind == "join":
+        return Record((Unknown("key"), Record((Unknown("left"), Unknown("right")))))
+    lineage = node_lineage(node)
+    if lineage is None:
+        return Unknown(f"a {node.kind}")
+    return substitute(lineage.value, record_shape(graph, node.inputs[0], depth + 1))
+
+
+def _dtype_shape(dtype: str | None) -> Value:
+    if dtype and dtype.startswith("("):
+        return Record(tuple(Const(0) for _ in dtype[1:-1].split(",")))
+    if dtype:
+        return Const(0)  # a number (int64, float64, bool): it has no fields
+    return Unknown("no declared type")
+
+
+def _missing_field(shape: Value, key: tuple[int, ...]) -> str | None:
+    for depth, i in enumerate(key):
+        if isinstance(shape, Record):
+            if i >= len(shape.items):
+                return f"{'they' if depth == 0 else f'field {list(key[:depth])}'} " \
+                       f"{'are' if depth == 0 else 'is a'} {len(shape.items)}-tuple{'s' if depth == 0 else ''}"
+            shape = shape.items[i]
+        elif isinstance(shape, Const) and not isinstance(shape.value, (tuple, list, str, bytes)):
+            return f"{'they are scalars' if depth == 0 else f'field {list(key[:depth])} is a scalar'}" \
+                   f", which has no fields"
+        else:
+            return None
+    return None

@@ -7,7 +7,9 @@ one replica (any replica can serve it). Sinks of lattice folds merge the replica
 
 Precondition, checked first: the stage is stateless, or all of its state is lattice-typed
 (``lattice_fold``, ``lattice_fold_keyed``; a ``join_table``'s table holds one fixed value per
-key, so replicas merge it by union), read only through ``lookup``, maps of it or sinks; nothing
+key, so replicas merge it by union) whose laws hold (:mod:`.laws`: a user lattice is checked),
+read only through ``lookup``, maps of it, sinks, or a snapshot read only through threshold
+filters whose records end in a ``unique`` of one single-member stage elsewhere; nothing
 derived from a write leaves the stage as a stream (every replica would send it); no input
 is both a write and a read; plain folds downstream are order-insensitive (reads answered by
 different replicas interleave).
@@ -15,9 +17,11 @@ different replicas interleave).
 from __future__ import annotations
 
 from hydropy.errors import RewriteRefused
-from hydropy.ir import Graph
+from hydropy.ir import Graph, Node
 from hydropy.ir.ops import PARTIALS, PER_RECORD
 
+from .laws import check_state_laws
+from .thresholds import PASS_ON, why_not_threshold
 from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
                      insert_channels, reach_in_stage)
 
@@ -40,13 +44,19 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
             continue
         if node.kind == "lookup" and g.node(node.inputs[1]).kind in LATTICE_STATE:
             continue
+        threshold = _why_not_threshold_only(g, node, stage) if node.kind == "snapshot" else None
+        if threshold == "":
+            continue
         what = ("keeps state that is not a lattice, so replicas could not merge it"
                 if node.spec.stateful else
-                "reads state at a point in time on every replica, so each would answer")
+                "reads state at a point in time on every replica, so each would answer"
+                + (f" (not a threshold read: {threshold})" if threshold else ""))
         hint = " (turn the fold into a lattice fold first: the `lattice` step)" if node.kind in (
             "fold", "fold_keyed", "reduce", "reduce_keyed", "count") else ""
         raise RewriteRefused(f"{node.kind} '{node.name}' {what}{hint}", node.loc)
 
+    check_state_laws(g, [x.id for x in members], "its replicas merge copies of it that saw "
+                     "the writes in different orders and groupings")
     entries = [x for x in members if x.kind in ("network", "source")]
     reach = {e.id: reach_in_stage(g, stage, e.id) for e in entries}
     writes = {e.id for e in entries if any(g.node(x).kind in LATTICE_STATE for x in reach[e.id])}
@@ -73,3 +83,34 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
     check_no_divergent_delays(g)
     check_order_downstream(g, stage)
     return g
+
+
+def _why_not_threshold_only(g: Graph, snapshot: Node, stage: str) -> str:
+    """Why ``snapshot`` is not read only through thresholds deduplicated outside the replicas
+    ("" when it is). Safe then: a replica's lattice is the merge of the writes that reached it,
+    so it lies below the single-node value in lattice order, and a threshold, once true, stays
+    true as the value grows: a replica passes a record only when the original passes it too,
+    maybe later, never a record the original does not. Every replica may pass it, once per tick,
+    so a ``unique`` in one single-member stage keeps each record once, as the original's unique
+    does (see :mod:`.thresholds`: the records reaching it carry no lattice value)."""
+    fold = g.node(snapshot.inputs[0])
+    if fold.kind not in ("lattice_fold", "lattice_fold_keyed"):
+        return f"it reads {fold.kind} '{fold.name}', not a lattice"
+    for reader in g.consumers(snapshot.id):
+        why = why_not_threshold(g, reader, fold)
+        if why:
+            return why
+        for unique in _uniques_after(g, reader):
+            if unique.location == stage or g.members_of(unique.location) > 1:
+                return (f"unique '{unique.name}' would keep one copy per member of its stage "
+                        f"'{unique.location}'; it must run in one single-member stage other "
+                        f"than '{stage}'")
+    return ""
+
+
+def _uniques_after(g: Graph, node: Node) -> list[Node]:
+    """The uniques that end the stateless paths after ``node``."""
+    found = []
+    for c in g.consumers(node.id):
+        found += [c] if c.kind == "unique" else _uniques_after(g, c) if c.kind in PASS_ON else []
+    return found

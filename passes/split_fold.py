@@ -11,8 +11,10 @@ Invariant: the final value equals F's, because the merge function is associative
 commutative, so folding any grouping of the records in any order gives the same value.
 
 Precondition, checked first: F is a global fold whose merge is provably associative and
-commutative (:func:`.fold_algebra.why_not_commutative`: count, lattice folds, ``max`` /
-``min``, and ``a + b`` from an ``init()`` of integer 0), and ``to`` is not F's own stage.
+commutative on its data (:func:`.fold_algebra.why_not_commutative`: count, lattice folds whose
+lattice obeys the laws (:mod:`.laws`), ``max`` / ``min`` over integers, and ``a + b`` over
+integers from an ``init()`` of integer 0; element types from declared dtypes, see
+:func:`.fold_algebra.element_type`), and ``to`` is not F's own stage.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from hydropy.ir.ops import output_collection
 from hydropy.runtime.ops import add_counts
 
 from .decouple import check_stage_name
-from .fold_algebra import why_not_commutative
+from .fold_algebra import element_type, why_not_commutative
+from .laws import check_state_laws
 from .stages import check_no_divergent_delays, insert_channels
 
 PARTIAL = {"count": "partial_count", "fold": "partial_fold", "reduce": "partial_reduce",
@@ -50,10 +53,12 @@ def split_fold(graph: Graph, operator: str, to: str = "merge") -> Graph:
     if to == node.location:
         raise RewriteRefused(f"the final merge of {node.where()} must run in a stage of its own, "
                              f"not in its stage '{to}'", node.loc)
-    why = why_not_commutative(node) or _why_not_mergeable(node)
+    why = why_not_commutative(node, element_type(g, node)) or _why_not_mergeable(node)
     if why:
         raise RewriteRefused(f"{node.where()} cannot be split into partial folds: {why}", node.loc)
 
+    check_state_laws(g, [node.id], "split_fold merges partial values of it folded from "
+                     "different groupings of its records")
     source = g.node(node.inputs[0])
     partial = Node(g.fresh_id(), PARTIAL[node.kind], g.fresh_name(f"{node.name}_partial"),
                    node.inputs, dict(node.params), node.fns, node.loc,

@@ -235,13 +235,13 @@ def check_order_downstream(g: Graph, stage: str) -> None:
     Conservative: a fold keyed by the routing key would still see each key's records in
     order, but keys are not traced across channels, so its function must be proven
     order-insensitive (see :mod:`.fold_algebra`)."""
-    from .fold_algebra import PLAIN_FOLDS, why_order_sensitive
+    from .fold_algebra import PLAIN_FOLDS, element_type, why_order_sensitive
     dag = g.tick_dag()
     inside = [n.id for n in g.nodes() if n.location == stage]
     downstream = set().union(*(nx.descendants(dag, i) for i in inside))
     for node in g.nodes():
         if node.id in downstream and node.location != stage and node.kind in PLAIN_FOLDS:
-            why = why_order_sensitive(node)
+            why = why_order_sensitive(node, element_type(g, node))
             if why:
                 raise RewriteRefused(
                     f"{node.where()} would receive the records of the members of stage "
@@ -289,55 +289,4 @@ def check_stage_boundaries(g: Graph) -> None:
                          f"move the operators between them into one of the stages")
 
 
-def check_no_divergent_delays(g: Graph) -> None:
-    """Refuse when records of one origin can reach a timing-sensitive operator along two
-    paths that cross different channels.
-
-    In the single-node program both paths deliver in the same tick; across channels one side
-    can arrive ticks later, so anti_join / lookup / snapshot could answer differently from
-    anything the original could answer. Paths through the same channels stay aligned. For the
-    same reason, two timing-sensitive operators must see an input through the same channels:
-    otherwise one can decide on its records ticks before the other, and the pair of answers
-    (two anti_joins of the same streams disagreeing) is one the original never gives. A
-    reader downstream of another sees the input only through the other's answers (every path
-    from the input to it has one channel set, checked above), so its delay is a later
-    arrival the original could have had, as for any operator decoupled after a snapshot.
-    """
-    dag = g.tick_dag()
-    seen_by: dict[int, list[tuple[frozenset[int], Node]]] = {}  # input -> [(channels, reader)]
-    for target in g.nodes():
-        if target.kind not in TIMING_SENSITIVE:
-            continue
-        signatures: dict[int, set[frozenset[int]]] = {target.id: {frozenset()}}
-        ancestors = nx.ancestors(dag, target.id)
-        for nid in reversed(list(nx.topological_sort(dag.subgraph(ancestors | {target.id})))):
-            if nid == target.id:
-                continue
-            sigs: set[frozenset[int]] = set()
-            for child in set(dag.successors(nid)) & (ancestors | {target.id}):
-                hop = {child} if g.node(child).kind == "network" else set()
-                sigs |= {s | hop for s in signatures[child]}
-            signatures[nid] = sigs
-            if len(sigs) > 1:
-                origin = g.node(nid)
-                raise RewriteRefused(
-                    f"{target.kind} '{target.name}' would see records of {origin.kind} "
-                    f"'{origin.name}' along paths with different channels, so one side could "
-                    f"arrive ticks later than the other and {target.kind} could answer what the "
-                    f"single-node program never answers; keep those paths in the same stages",
-                    target.loc)
-        for nid in sorted(ancestors):
-            origin = g.node(nid)
-            if origin.kind not in ("source", "source_iter"):
-                continue
-            channels = next(iter(signatures[nid]))
-            for seen, other in seen_by.setdefault(nid, []):
-                if seen == channels or nx.has_path(dag, other.id, target.id) or \
-                        nx.has_path(dag, target.id, other.id):
-                    continue  # aligned, or target sees the input only as other's delayed answers
-                raise RewriteRefused(
-                    f"{other.kind} '{other.name}' and {target.kind} '{target.name}' would see the "
-                    f"records of {origin.kind} '{origin.name}' through different channels, so one "
-                    f"could act on them ticks before the other and together they could answer what "
-                    f"the single-node program never answers; keep them in the same stage", target.loc)
-            seen_by[nid].append((channels, target))
+from .delays import check_no_divergent_delays  # noqa: E402 (it reads TIMING_SENSITIVE above)

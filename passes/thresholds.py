@@ -8,7 +8,9 @@ then the same whatever the tick split (the snapshot repeats values every tick; `
 keeps each once). A threshold is ``V >= c`` or ``V > c`` (``c <= V``, ``c < V``) where ``V``
 only grows with the lattice order, or ``<=`` / ``<`` where it only shrinks, and ``c`` is a
 literal or a module-level number; ``V`` is ``x.reveal()`` of the function's argument ``x``
-(``x[1].reveal()`` for a keyed snapshot's ``(key, value)``), or ``len(...)`` of a set's.
+(``x[1].reveal()`` for a keyed snapshot's ``(key, value)``), or ``len(...)`` of a set's. The
+test may be guarded by ``V is not None and ...`` (an empty Max reveals None): false at bottom,
+the bound above it, so still a threshold.
 """
 from __future__ import annotations
 
@@ -42,12 +44,13 @@ def why_not_threshold(graph: Graph, reader: Node, fold: Node) -> str:
     if found is None or len(found[0]) != 1:
         return f"filter '{reader.name}' is not a single comparison hydropy can read"
     (param,), body = found
+    keyed = fold.coll.kind == KEYED
+    body = _past_none_guard(fn, body, param, keyed)
     if not (isinstance(body, ast.Compare) and len(body.ops) == 1):
         return f"filter '{reader.name}' is not a single comparison with a bound"
     left, op, right = body.left, type(body.ops[0]), body.comparators[0]
     if _is_bound(fn, left):
         left, right, op = right, left, _FLIP.get(op, op)
-    keyed = fold.coll.kind == KEYED
     if op not in _UP or not _is_bound(fn, right) or \
             not _reads_value(fn, left, param, keyed, direction == "len"):
         return (f"filter '{reader.name}' compares with {_symbol(body.ops[0])}, which can turn "
@@ -56,6 +59,18 @@ def why_not_threshold(graph: Graph, reader: Node, fold: Node) -> str:
     if _UP[op] != ("up" if direction == "len" else direction):
         return f"filter '{reader.name}' bounds the value from the side it grows towards"
     return _why_not_deduplicated(graph, reader, reader, Field(()), keyed)
+
+
+def _past_none_guard(fn, body: ast.expr, param: str, keyed: bool) -> ast.expr:
+    """The comparison of ``V is not None and <comparison>`` (false on an empty Max / Min, whose
+    revealed value is None, and the comparison otherwise: still a threshold); else ``body``."""
+    if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) and len(body.values) == 2:
+        guard, rest = body.values
+        if isinstance(guard, ast.Compare) and len(guard.ops) == 1 and \
+                isinstance(guard.ops[0], ast.IsNot) and isinstance(guard.comparators[0], ast.Constant) \
+                and guard.comparators[0].value is None and _reads_value(fn, guard.left, param, keyed, False):
+            return rest
+    return body
 
 
 def _symbol(op: ast.cmpop) -> str:

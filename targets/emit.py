@@ -2,14 +2,18 @@
 
 Layout of a compiled directory::
 
-    deploy.yaml          stages, members, channels, routing keys, sinks, the source program
-    main.py              entry point: ``python main.py [--inputs FILE] [--address ADDR]``
-    program/<name>.py    a copy of the user's program (stage code imports its functions)
-    stages/<stage>.py    the stage's operators as straight-line code per tick
+    deploy.yaml            stages, members, channels, routing keys, sinks, the source program
+    main.py                entry point: ``python main.py [--inputs FILE] [--address ADDR]``
+    program/<name>.py      a copy of the user's program (stage code imports its functions)
+    stages/<stage>.py      the stage's operators as straight-line code per tick
+    .hydropy-manifest.json every file above with its sha256 (see :mod:`hydropy.targets.output`)
 
-Every file starts with ``# hydropy-generated sha256=<hash of the rest of the file>``; a
-file whose text no longer matches its hash was edited by hand and is never overwritten
-silently (:func:`write_compiled` refuses unless ``force``).
+Every identifier a stage module defines comes from one :class:`~.names.Namespace` (unique,
+never a keyword, builtin, import or Stage attribute); every user string is written with
+``repr`` or made comment-safe. Every generated file but the program copy starts with
+``# hydropy-generated sha256=<hash of the rest of the file>``; a file whose text no longer
+matches was edited by hand and is never overwritten silently (:func:`write_compiled` refuses
+unless ``force``, and then keeps the edited copy as ``FILE.orig``).
 """
 from __future__ import annotations
 
@@ -18,9 +22,7 @@ import builtins
 import hashlib
 import keyword
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 
 import yaml
@@ -30,6 +32,9 @@ from hydropy.ir import STREAM, Graph, Node, UserFn
 from hydropy.ir.ops import runtime_class
 from hydropy.ir.printer import statement
 from hydropy.ir.source import display_path, function_ast
+
+from .names import Namespace, comment_text, doc_repr, doc_text, identifier
+from .output import write_compiled  # noqa: F401  (the API: emit() then write_compiled())
 
 HEADER = "# hydropy-generated sha256="
 
@@ -47,6 +52,12 @@ class Program:
     def stem(self) -> str:
         return os.path.splitext(os.path.basename(self.path))[0]
 
+    @property
+    def import_name(self) -> str:
+        """The module name the stages import the program under (not a library's name)."""
+        from hydropy.runtime.host import program_module_name
+        return program_module_name(self.stem, os.path.dirname(self.path))
+
 
 def find_program(flow) -> Program:
     """The module that built ``flow``: its file is copied beside the stages."""
@@ -56,33 +67,48 @@ def find_program(flow) -> Program:
         raise LoadError(f"flow '{flow.name}' was not built by a program file; hydropy compiles "
                         f"programs defined in a .py file")
     stem = os.path.splitext(os.path.basename(path))[0]
-    if not stem.isidentifier() or keyword.iskeyword(stem):
+    if not stem.isidentifier() or keyword.iskeyword(stem) or identifier(stem) != stem:
         raise LoadError(f"program file name {os.path.basename(path)} must be a Python identifier "
                         f"to be imported by the stages")
     return Program(os.path.abspath(path), flow.module, vars(module))
 
 
-def ident(name: str) -> str:
-    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    if not out or out[0].isdigit():
-        out = "_" + out
-    if keyword.iskeyword(out) or out in ("self", "ops") or hasattr(builtins, out):
-        out += "_"
-    return out
+RUNTIME_NAMES = ("ops", "Stage", "np", "njit", "kernels", "probe", "STAGE")  # a stage module's own
+
+
+def stage_attributes() -> set[str]:
+    """Every attribute and method of the Stage base class and of its instances (read from
+    the class, so a new one is never shadowed by an operator named like it)."""
+    from hydropy.runtime.stage import Stage
+    return set(dir(Stage)) | set(vars(Stage()))
 
 
 def class_name(stage: str) -> str:
-    return "".join(part.capitalize() for part in stage.split("_") if part) + "Stage"
+    """The stage class's wanted name (the module's :class:`Namespace` makes it unique)."""
+    return "".join(part[:1].upper() + part[1:] for part in identifier(stage).split("_") if part) + "Stage"
+
+
+def stage_files(graph: Graph) -> dict[str, str]:
+    """stage -> its file, ``stages/<name>.py``: an identifier close to the stage's name, unique
+    even on a case-insensitive file system."""
+    names = Namespace(casefold=True)
+    return {stage: f"stages/{names.fresh(stage)}.py" for stage in graph.locations()}
 
 
 class StageWriter:
-    """Builds the source text of one stage: imports, operator construction, tick body."""
+    """Builds the source text of one stage: imports, operator construction, tick body.
+
+    User code is referenced first (that fixes the imports); then every identifier the module
+    defines comes from one :class:`Namespace` that reserves the imports, the runtime's names,
+    the program's module name and the Stage base class's attributes.
+    """
 
     def __init__(self, graph: Graph, stage: str, program: Program, kernel_plan=None):
         self.graph, self.stage, self.program = graph, stage, program
         self.imports: dict[str, set[str]] = {}
-        self.vars: dict[int, str] = {n.id: ident(n.name) for n in graph.nodes()}
+        self.vars: dict[int, str] = {}
         self.kernels = kernel_plan  # a hydropy.passes.kernel_plan.KernelPlan, or None: no kernels
+        self.class_name = ""
 
     # -- references to user code --------------------------------------------------------
     def ref(self, obj, node: Node, what: str) -> str:
@@ -91,21 +117,20 @@ class StageWriter:
         if _literal([obj]) is not None:  # a lattice's literal parameter (a path, a flag)
             return repr(obj)
         if isinstance(obj, type) and issubclass(obj, Lattice) and getattr(obj, "_origin", None):
-            self._import(obj._origin.__module__, obj._origin.__name__)
+            local = self._import(obj._origin.__module__, obj._origin.__name__, obj._origin)
             args = ", ".join(self.ref(p, node, what) for p in obj._params)
-            return f"{obj._origin.__name__}.over({args})"
+            return f"{local}.over({args})"
         module = getattr(obj, "__module__", None)
         qualname = getattr(obj, "__qualname__", None)
         if module and qualname and "<" not in qualname:
-            if module == "builtins" and getattr(builtins, qualname.split(".")[0], None) is not None:
+            head, dot, rest = qualname.partition(".")
+            if module == "builtins" and getattr(builtins, head, None) is not None:
                 return qualname
             if module == self.program.module:
-                if self.program.namespace.get(qualname.split(".")[0]) is not None:
-                    self._import(self.program.stem, qualname.split(".")[0])
-                    return qualname
+                if self.program.namespace.get(head) is not None:
+                    return self._import(self.program.import_name, head, self.program.namespace[head]) + dot + rest
             elif module in sys.modules and _resolve(module, qualname) is obj:
-                self._import(module, qualname.split(".")[0])
-                return qualname
+                return self._import(module, head, getattr(sys.modules[module], head)) + dot + rest
         label = UserFn.wrap(obj).label
         code = getattr(obj, "__code__", None)
         if code is None or code.co_name != "<lambda>":
@@ -125,38 +150,38 @@ class StageWriter:
                              and not hasattr(builtins, n))
             if not missing:
                 for name in sorted(names & set(self.program.namespace)):
-                    self._import(self.program.stem, name)
+                    if self._import(self.program.import_name, name, self.program.namespace[name]) != name:
+                        raise CompileError(f"{node.kind} '{node.name}': its {what} {label} reads the "
+                                           f"global {name}, a name the stage module needs for "
+                                           f"something else; rename that global", node.loc)
                 return f"({ast.unparse(tree)})"
             why = f"it reads names that are not module-level globals ({', '.join(missing)})"
         raise CompileError(f"{node.kind} '{node.name}': its {what} {label} cannot be emitted as "
                            f"stage code: {why}; define it as a function at module level of "
                            f"{os.path.basename(self.program.path)}", node.loc)
 
-    def kernel(self, unit) -> str:
-        """Module-level code of one kernel: its user functions jitted, then the kernel."""
-        from hydropy.passes.kernel_plan import fn_global
-        from hydropy.targets.kernel_source import kernel_source
-        jitted = [f"{fn_global(n)} = njit(cache=True)({self.ref(n.fn('fn').obj, n, 'fn')})"
-                  for n in unit.nodes if n.fns]
-        lines = ["", "", *jitted, *(["", ""] if jitted else []), kernel_source(unit).rstrip("\n")]
-        if unit.kind != "chain":
-            self._import("hydropy.runtime.kernels", "probe")
-        return "\n".join(lines)
+    def _import(self, module: str, name: str, obj) -> str:
+        """Imports ``name`` from ``module``; returns its name in the stage module: ``name``, or
+        an alias when the module already uses ``name`` for something else."""
+        if (module, name) in self.aliases:
+            return self.aliases[(module, name)]
+        bound = self.bound.get(name)
+        free = bound is None and (name not in RUNTIME_NAMES or runtime_object(name) is obj)
+        local = name if free or (bound is not None and bound[1] is obj) else self.import_names.fresh(name)
+        self.aliases[(module, name)] = local
+        self.bound[local] = (module, obj)
+        self.import_names.reserve(local)
+        self.imports.setdefault(module, set()).add(name if local == name else f"{name} as {local}")
+        return local
 
-    def check_kernel_names(self, units) -> None:
-        """Kernel globals must not shadow a name the stage imports from the program."""
-        from hydropy.passes.kernel_plan import fn_global, kernel_name
-        imported = {name for names in self.imports.values() for name in names}
-        for unit in units:
-            globals_ = [(n, fn_global(n)) for n in unit.nodes if n.fns] + [(unit.nodes[-1], kernel_name(unit))]
-            for node, name in globals_:
-                if name in imported:
-                    raise CompileError(f"{node.where()}: its kernel would be named {name}, which the "
-                                       f"stage also imports from the program; rename the operator "
-                                       f"(name=...) or the function", node.loc)
+    def kernel(self, unit, jitted: dict[int, str]) -> str:
+        """Module-level code of one kernel: its user functions jitted, then the kernel."""
+        from hydropy.targets.kernel_source import fn_global, kernel_source
+        lines = [f"{fn_global(unit, n)} = njit(cache=True)({jitted[n.id]})" for n in unit.nodes if n.fns]
+        return "\n".join(["", "", *lines, *(["", ""] if lines else []), kernel_source(unit).rstrip("\n")])
 
     def kernel_op(self, unit, node: Node) -> str:
-        from hydropy.passes.kernel_plan import kernel_name
+        from hydropy.targets.kernel_source import kernel_name
         where = f"where={node.where(short=True)!r}"
         if unit.kind == "join":
             return (f"kernels.JoinKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.right_dtype!r}, "
@@ -168,12 +193,26 @@ class StageWriter:
         return (f"kernels.KeyedKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, "
                 f"init={unit.init!r}, emits={unit.emits!r}, {where})")
 
-    def _import(self, module: str, name: str) -> None:
-        self.imports.setdefault(module, set()).add(name)
-
     # -- the stage file -------------------------------------------------------------------
     def nodes(self) -> list[Node]:
         return [n for n in self.graph.topo_order() if n.location == self.stage]
+
+    def constructor(self, n: Node) -> str | None:
+        """The operator object ``n`` needs (user code referenced, hence imported), or None."""
+        if n.spec.family in ("source", "loop", "channel", "sink"):  # the stage runs these itself
+            return None
+        if n.kind == "fused":
+            args = [f"({kind!r}, {self.ref(f.obj, n, kind)}, {where!r})"
+                    for (kind, where), f in zip(n.params["steps"], n.fns)]
+        else:
+            args = [self.ref(f.obj, n, role) for (role, _), f in zip(n.spec.fns, n.fns)]
+            args += [self.ref(n.params[p], n, p) if p == "lattice" else repr(n.params[p])
+                     for p in n.spec.params]
+        cls = runtime_class(n.kind, n.coll)
+        args.append(f"where={n.where(short=True)!r}")
+        call = (", ".join(args) if n.kind != "fused" else  # a chain: one step per line
+                "\n            " + ",\n            ".join(args))
+        return f"ops.{cls}({call})"
 
     def render(self) -> str:
         g, stage = self.graph, self.stage
@@ -184,54 +223,57 @@ class StageWriter:
                      and g.node(n.inputs[0]).location == stage]
         cycles = [n for n in nodes if n.kind == "cycle"]
         sinks = [n for n in nodes if n.kind == "sink"]
-
-        init, body, kernel_defs = [], [], []
-        units = self.kernels.units if self.kernels else {}
+        units = {i: u for i, u in (self.kernels.units if self.kernels else {}).items()
+                 if u.nodes[-1].location == stage}
         absorbed = self.kernels.absorbed if self.kernels else set()
+
+        # 1. user code, which fixes the imports
+        self.bound, self.aliases, self.imports = {}, {}, {}
+        self.import_names = Namespace([*RUNTIME_NAMES, self.program.import_name])
+        jitted = {n.id: self.ref(n.fn("fn").obj, n, "fn") for u in units.values() for n in u.nodes if n.fns}
+        if any(u.kind != "chain" for u in units.values()):
+            self._import("hydropy.runtime.kernels", "probe", runtime_object("probe"))
+        built = {n.id: self.constructor(n) for n in nodes if n.id not in units and n.id not in absorbed}
         for n in nodes:
-            var = self.vars[n.id]
-            comment = f"        # {n.loc.short if n.loc else '?'}  {statement(self.graph, n)}"
-            ins = [self.vars[i] for i in n.inputs]
+            if n.kind == "source_iter" and _literal(n.params["values"]) is None:
+                raise CompileError(f"{n.where()}: its values are not Python literals, so they "
+                                   f"cannot be written into stage code", n.loc)
+
+        # 2. every identifier the module defines, from one namespace
+        names = Namespace([*RUNTIME_NAMES, *stage_attributes(), self.program.stem, *self.bound])
+        cls = self.class_name = names.fresh(class_name(stage))
+        self.vars = {n.id: names.fresh(n.name) for n in nodes if n.kind != "sink" and n.id not in absorbed}
+        for unit in units.values():
+            unit.names = {"kernel": names.fresh(f"{unit.name}_kernel")}
+            unit.names.update((n.id, names.fresh(f"{n.name}_fn")) for n in unit.nodes if n.fns)
+
+        # 3. the text
+        init, body, kernel_defs = [], [], []
+        for n in nodes:
             if n.kind in ("source", "network"):
                 continue
+            var = self.vars.get(n.id)
+            comment = "        # " + comment_text(f"{n.loc.short if n.loc else '?'}  {statement(g, n)}")
+            ins = [self.vars.get(i) for i in n.inputs]  # an absorbed input has none
             if n.id in absorbed:
                 last = next(u.nodes[-1] for u in units.values() if n in u.nodes)
                 body.append(f"{comment}  (fused into {self.vars[last.id]})")
-                continue
-            if n.id in units:
+            elif n.id in units:
                 unit = units[n.id]
-                kernel_defs.append(self.kernel(unit))
+                kernel_defs.append(self.kernel(unit, jitted))
                 init.append(f"        self.{var} = {self.kernel_op(unit, n)}")
                 first = [self.vars[i] for i in unit.nodes[0].inputs]
                 body += [comment, f"        {var} = self.{var}.step({', '.join(first)})"]
-                continue
-            if n.kind == "source_iter":
-                values = n.params["values"]
-                if _literal(values) is None:
-                    raise CompileError(f"{n.where()}: its values are not Python literals, so they "
-                                       f"cannot be written into stage code", n.loc)
-                body += [comment, f"        {var} = self.first_tick({_literal(values)})"]
+            elif n.kind == "source_iter":
+                body += [comment, f"        {var} = self.first_tick({_literal(n.params['values'])})"]
             elif n.kind == "cycle":
                 body += [comment + "  (records fed back last tick)",
                          f"        {var} = self.take_cycle({var!r})"]
             elif n.kind == "sink":
-                src = g.node(n.inputs[0])
-                if src.coll.kind == STREAM:
-                    body += [comment,
-                             f"        self.emit({n.params['name']!r}, {ins[0]})"]
+                if g.node(n.inputs[0]).coll.kind == STREAM:
+                    body += [comment, f"        self.emit({n.params['name']!r}, {ins[0]})"]
             else:
-                if n.kind == "fused":
-                    args = [f"({kind!r}, {self.ref(f.obj, n, kind)}, {where!r})"
-                            for (kind, where), f in zip(n.params["steps"], n.fns)]
-                else:
-                    args = [self.ref(f.obj, n, role) for (role, _), f in zip(n.spec.fns, n.fns)]
-                    args += [self.ref(n.params[p], n, p) if p == "lattice" else repr(n.params[p])
-                             for p in n.spec.params]
-                cls = runtime_class(n.kind, n.coll)
-                args.append(f"where={n.where(short=True)!r}")
-                call = (", ".join(args) if n.kind != "fused" else  # a chain: one step per line
-                        "\n            " + ",\n            ".join(args))
-                init.append(f"        self.{var} = ops.{cls}({call})")
+                init.append(f"        self.{var} = {built[n.id]}")
                 if n.kind in ("snapshot", "lookup"):
                     ins[-1] = f"self.{ins[-1]}"
                 body += [comment, f"        {var} = self.{var}.step({', '.join(ins)})"]
@@ -246,10 +288,9 @@ class StageWriter:
                   for n in sources + chans_in}
         sink_table = {n.params["name"]: (g.node(n.inputs[0]).coll.kind, self.vars[n.inputs[0]])
                       for n in sinks}
-        cls = class_name(stage)
         lines = [
-            f'"""Stage {stage!r} of flow {g.name!r}, compiled by hydropy from '
-            f'{os.path.basename(self.program.path)}.',
+            f'"""Stage {doc_repr(stage)} of flow {doc_repr(g.name)}, compiled by hydropy from '
+            f'{doc_text(os.path.basename(self.program.path))}.',
             "",
             "Each tick takes the batch that arrived on every input below, runs the operators in",
             "order once, and returns the records for each outgoing channel. Edit freely: hydropy",
@@ -261,10 +302,8 @@ class StageWriter:
         for module in sorted(self.imports):
             lines.append(f"from {module} import {', '.join(sorted(self.imports[module]))}")
         if kernel_defs:
-            self.check_kernel_names([u for u in units.values() if u.nodes[-1].location == stage])
             at = lines.index("from hydropy.runtime import ops")
-            chains = any(u.kind in ("chain", "join") and u.nodes[-1].location == stage  # np.empty
-                         for u in units.values())
+            chains = any(u.kind in ("chain", "join") for u in units.values())  # np.empty
             uses_ops = any(" = ops." in line for line in init)
             lines[at:at + 1] = [*(["import numpy as np"] if chains else []), "from numba import njit", "",
                                 f"from hydropy.runtime import kernels{', ops' if uses_ops else ''}"]
@@ -292,6 +331,16 @@ class StageWriter:
             f"STAGE = {cls}",
         ]
         return "\n".join(lines) + "\n"
+
+
+def runtime_object(name: str):
+    """What a stage module's own name (:data:`RUNTIME_NAMES`) denotes; a program global that is
+    the very same object may be imported under that name too."""
+    import numba
+    import numpy
+    from hydropy.runtime import kernels, ops, stage
+    return {"ops": ops, "Stage": stage.Stage, "np": numpy, "njit": numba.njit, "kernels": kernels,
+            "probe": kernels.probe}.get(name, name)
 
 
 def _key(net: Node):
@@ -334,29 +383,39 @@ def emit(graph: Graph, program: Program, program_arg: str) -> dict[str, str]:
     if any(n.kind == "source" and n.coll.dtype for n in graph.nodes()):
         from hydropy.passes.kernel_plan import plan as kernel_plan
         plan = kernel_plan(graph)
-    for stage in graph.locations():
-        files[f"stages/{stage}.py"] = with_header(StageWriter(graph, stage, program, plan).render())
-    with open(program.path, encoding="utf-8") as fh:
-        files[f"program/{program.stem}.py"] = fh.read()
-    files["deploy.yaml"] = with_header(yaml.safe_dump(manifest(graph, program, program_arg),
+    layout = {}
+    for stage, path in stage_files(graph).items():
+        writer = StageWriter(graph, stage, program, plan)
+        files[path] = with_header(writer.render())
+        layout[stage] = (path, writer.class_name)
+    try:
+        with open(program.path, encoding="utf-8") as fh:
+            files[f"program/{program.stem}.py"] = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(f"cannot copy the program {display_path(program.path)}: {exc}") from None
+    files["deploy.yaml"] = with_header(yaml.safe_dump(manifest(graph, program, program_arg, layout),
                                                       sort_keys=False))
-    files["main.py"] = with_header(MAIN_PY.format(flow=graph.name))
+    files["main.py"] = with_header(MAIN_PY.format(flow=doc_repr(graph.name)))
     return files
 
 
-def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
+def manifest(graph: Graph, program: Program, program_arg: str,
+             layout: dict[str, tuple[str, str]]) -> dict:
+    """deploy.yaml: ``layout`` maps each stage to its file and class."""
     return {
         "flow": graph.name,
         "program": program_arg,
-        "module": program.stem,
-        "stages": [{"name": s, "file": f"stages/{s}.py", "class": class_name(s),
+        "module": program.import_name,
+        "stages": [{"name": s, "file": layout[s][0], "class": layout[s][1],
                     "members": graph.members_of(s),
+                    **({"resizable": True} if graph.members_of(s) > 1 else {}),
                     "sources": [{"name": n.params["name"],
                                  "routing": n.params.get("routing", "round_robin"),
                                  "key": _key(n) and list(_key(n))}
                                 for n in graph.nodes() if n.kind == "source" and n.location == s]}
                    for s in graph.locations()],
         "channels": [{"name": n.name, "from": graph.node(n.inputs[0]).location, "to": n.location,
+                      "operator": graph.node(n.inputs[0]).where(short=True),
                       "routing": n.params["routing"],
                       "key": list(n.params["key"]) if n.params["key"] is not None else None}
                      for n in graph.nodes() if n.kind == "network"],
@@ -366,7 +425,7 @@ def manifest(graph: Graph, program: Program, program_arg: str) -> dict:
     }
 
 
-MAIN_PY = '''"""Run the compiled flow {flow!r} on Ray.
+MAIN_PY = '''"""Run the compiled flow {flow} on Ray.
 
     python main.py [--inputs FILE] [--address ADDR] [--format text|json]
 
@@ -381,53 +440,3 @@ from hydropy.cli import main
 if __name__ == "__main__":
     sys.exit(main(["run", os.path.dirname(os.path.abspath(__file__)), *sys.argv[1:]]))
 '''
-
-
-def write_compiled(files: dict[str, str], out_dir: str, force: bool = False) -> None:
-    """Write ``files`` under ``out_dir`` all at once: into a temporary sibling, then swapped in.
-
-    Refuses (nothing written) when ``out_dir`` holds something other than a compiled program,
-    or generated files that were edited by hand, unless ``force``.
-    """
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir):
-        if not os.path.isdir(out_dir):
-            raise LoadError(f"{display_path(out_dir)} exists and is not a directory")
-        is_compiled = os.path.isfile(os.path.join(out_dir, "deploy.yaml"))
-        if os.listdir(out_dir) and not is_compiled and not force:
-            raise LoadError(f"{display_path(out_dir)} is not empty and holds no compiled program; "
-                            f"choose another directory or pass --force")
-        changed = sorted(rel for rel in _generated_files(out_dir) if edited(os.path.join(out_dir, rel)))
-        if changed and not force:
-            raise LoadError(f"{display_path(out_dir)} has hand-edited files ({', '.join(changed)}); "
-                            f"compile elsewhere or pass --force to overwrite them")
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".hydropy-", dir=parent)
-    try:
-        for rel, text in files.items():
-            path = os.path.join(tmp, rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        if os.path.exists(out_dir):
-            old = tempfile.mkdtemp(prefix=".hydropy-old-", dir=parent)
-            os.rename(out_dir, os.path.join(old, "d"))
-            os.rename(tmp, out_dir)
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _generated_files(out_dir: str) -> list[str]:
-    rels = []
-    for root, _, names in os.walk(out_dir):
-        for name in names:
-            if name.endswith((".py", ".yaml")) and "__pycache__" not in root:
-                rel = os.path.relpath(os.path.join(root, name), out_dir)
-                if not rel.startswith("program" + os.sep):
-                    rels.append(rel)
-    return rels

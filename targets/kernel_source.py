@@ -8,8 +8,30 @@ functions, bound as module globals named by :func:`fn_global`.
 """
 from __future__ import annotations
 
-from hydropy.passes.kernel_plan import Unit, fn_global, kernel_name
+from hydropy.passes.kernel_plan import Unit
 from hydropy.runtime.columns import SCALARS, fields
+
+from .names import Namespace, comment_text, doc_repr
+
+
+def unit_names(unit: Unit) -> dict:
+    """The globals of ``unit``'s code: ``"kernel"`` -> the kernel, node id -> its jitted user
+    function. The emitter sets them from its module's namespace; otherwise they are made here,
+    unique within the unit's own module (see :mod:`hydropy.targets.names`)."""
+    if not unit.names:
+        names = Namespace(("np", "njit", "probe"))
+        unit.names["kernel"] = names.fresh(f"{unit.name}_kernel")
+        unit.names.update((n.id, names.fresh(f"{n.name}_fn")) for n in unit.nodes if n.fns)
+    return unit.names
+
+
+def fn_global(unit: Unit, node) -> str:
+    """The name ``unit``'s code gives the jitted function of ``node``."""
+    return unit_names(unit)[node.id]
+
+
+def kernel_name(unit: Unit) -> str:
+    return unit_names(unit)["kernel"]
 
 
 def kernel_source(unit: Unit) -> str:
@@ -28,7 +50,7 @@ def unique_source(unit: Unit) -> str:
     return "\n".join([
         "@njit(cache=True)",
         f"def {kernel_name(unit)}(tkeys, used, count, limit, out, m, keys, start):",
-        f'    """unique {node.name!r} of int64 records: those not seen before, in order."""',
+        f'    """unique {doc_repr(node.name)} of int64 records: those not seen before, in order."""',
         "    mask = tkeys.shape[0] - 1",
         "    for i in range(start, keys.shape[0]):",
         "        k = keys[i]",
@@ -66,7 +88,7 @@ def join_source(unit: Unit) -> str:
         "@njit(cache=True)",
         f"def {kernel_name(unit)}(ltkeys, lused, lhead, lcnt, lvals, lnxt, rtkeys, rused, rhead, rcnt,"
         f" rvals, rnxt, lk, lv, rk, rv):",
-        f'    """join {node.name!r} of {unit.in_dtype} x {unit.right_dtype} columns: the (k, x, y)'
+        f'    """join {doc_repr(node.name)} of {unit.in_dtype} x {unit.right_dtype} columns: the (k, x, y)'
         f' pairs this tick completes."""',
         "    lmask, rmask = ltkeys.shape[0] - 1, rtkeys.shape[0] - 1",
         "    n = 0",
@@ -84,7 +106,7 @@ def chain_source(unit: Unit) -> str:
     """A fused loop over the input columns applying each map and filter of ``unit`` in turn."""
     ins = [f"c{i}" for i in range(len(fields(unit.in_dtype)))]
     outs = fields(unit.out_dtype)
-    what = " then ".join(f"{n.kind} {n.name!r}" for n in unit.nodes)
+    what = " then ".join(f"{n.kind} {doc_repr(n.name)}" for n in unit.nodes)
     lines = ["@njit(cache=True)",
              f"def {kernel_name(unit)}({', '.join(ins)}):",
              f'    """{what}: {unit.in_dtype} columns -> {unit.out_dtype} columns."""',
@@ -95,12 +117,12 @@ def chain_source(unit: Unit) -> str:
               else f"        r0 = ({', '.join(f'{c}[i]' for c in ins)})"]
     cur = "r0"
     for k, node in enumerate(unit.nodes, 1):
-        where = f"  # {node.loc.short}" if node.loc else ""
+        where = f"  # {comment_text(node.loc.short)}" if node.loc else ""
         if node.kind == "map":
-            lines.append(f"        r{k} = {fn_global(node)}({cur}){where}")
+            lines.append(f"        r{k} = {fn_global(unit, node)}({cur}){where}")
             cur = f"r{k}"
         else:
-            lines += [f"        if not {fn_global(node)}({cur}):{where}", "            continue"]
+            lines += [f"        if not {fn_global(unit, node)}({cur}):{where}", "            continue"]
     targets = ", ".join(f"o{j}[m]" for j in range(len(outs)))
     lines += [f"        {targets} = {cur}", "        m += 1",
               f"    return ({', '.join(f'o{j}[:m]' for j in range(len(outs)))},)"]
@@ -115,8 +137,8 @@ def keyed_source(unit: Unit) -> str:
     next record's index, the number of keys touched this tick and the table's key count.
     """
     node = unit.nodes[0]
-    fn = fn_global(node)
-    where = f"  # {node.loc.short}" if node.loc else ""
+    fn = fn_global(unit, node)
+    where = f"  # {comment_text(node.loc.short)}" if node.loc else ""
     first = f"{fn}(init, vals[i])" if unit.kind == "fold_keyed" else "vals[i]"
     track = ["touched[t] = k", "t += 1"] if unit.emits else []
     changed = ["if stamp[s] != tick:", *(f"    {x}" for x in ["stamp[s] = tick", *track])] \
@@ -125,7 +147,7 @@ def keyed_source(unit: Unit) -> str:
         "@njit(cache=True)",
         f"def {kernel_name(unit)}(tkeys, tvals, used, stamp, tick, count, limit, touched, t, keys, vals,"
         f" start, init):",
-        f'    """{unit.kind} {node.name!r} of {unit.in_dtype} columns into a hash table'
+        f'    """{unit.kind} {doc_repr(node.name)} of {unit.in_dtype} columns into a hash table'
         f'{"" if unit.emits else " (no reader needs the keys it changes)"}."""',
         "    mask = tkeys.shape[0] - 1",
         "    for i in range(start, keys.shape[0]):",

@@ -6,6 +6,12 @@ Semantics (what every design point must reproduce):
   fed to it for that tick (a ``source_iter`` emits its values in the first tick), and every
   operator runs once, in topological order, on the records its inputs produced in this tick.
   After the inputs are exhausted, ticks continue while a ``cycle`` holds records.
+* **Ticks of whole inputs.** A run given whole inputs (``flow.run(inputs)``, an inputs file)
+  cuts them with :func:`split_ticks`: tick t holds records ``[t*N, (t+1)*N)`` of every input,
+  N the tick size (``tick_size=``, ``--tick-size``, default :data:`DEFAULT_TICK_SIZE`). Every
+  target cuts the same way (the Ray driver runs one round per such tick; the checker's
+  single-node baseline uses the same ticks), so a non-monotone program gives the same sinks
+  on every target for the same tick size.
 * **Persistence.** Stateless operators (map, filter, flat_map, filter_map, inspect, union,
   forward, and ``fused`` chains of them) keep nothing; ``map`` of a keyed collection keeps
   ``fn`` of each key's latest value. ``join`` and ``cross`` remember both sides forever and emit each
@@ -32,7 +38,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from hydropy.errors import InputError, ProgramError
 from hydropy.ir import KEYED, SINGLETON, STREAM, Graph, Node, verify
-from hydropy.ir.ops import runtime_class
+from hydropy.ir.ops import READS, runtime_class
 from hydropy.runtime import ops
 from hydropy.runtime.columns import Columns
 from hydropy.runtime.ops import UNSET, sorted_items
@@ -105,7 +111,7 @@ class LocalRunner:
             elif node.kind == "sink":
                 if self.graph.node(node.inputs[0]).coll.kind == STREAM:
                     self.streams[node.params["name"]].extend(ins[0])
-            elif node.kind in ("snapshot", "lookup"):  # read the state of the upstream fold
+            elif node.kind in READS:  # read the state of the upstream fold
                 out[node.id] = self.ops[node.id].step(*ins[:-1], self.ops[node.inputs[-1]])
             else:
                 out[node.id] = self.ops[node.id].step(*ins)
@@ -146,11 +152,17 @@ def sink_contents(kind: str, stream: list, op) -> list:
 
 def run(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None = None, *,
         ticks: Sequence[Mapping[str, Iterable[Any]]] | None = None,
-        max_ticks: int = MAX_TICKS) -> dict[str, list]:
-    """Run ``graph`` to quiescence: ``inputs`` as one tick, or ``ticks`` as one batch per tick."""
+        tick_size: int = DEFAULT_TICK_SIZE, max_ticks: int = MAX_TICKS) -> dict[str, list]:
+    """Run ``graph`` to quiescence: whole ``inputs`` cut into ticks by :func:`split_ticks`
+    (``tick_size`` records per input and tick, as every target cuts them), or ``ticks`` as
+    one batch per tick."""
     if inputs is not None and ticks is not None:
-        raise InputError("give either inputs (one tick) or ticks (a batch per tick), not both")
-    batches = list(ticks) if ticks is not None else [inputs or {}]
+        raise InputError("give either inputs (cut into ticks) or ticks (a batch per tick), not both")
+    if ticks is not None:
+        batches = list(ticks)
+    else:
+        batches = split_ticks({k: v if isinstance(v, Columns) else list(v)
+                               for k, v in (inputs or {}).items()}, tick_size)
     runner = LocalRunner(graph, columnar_dtypes(batches))
     for batch in batches:
         runner.tick(batch)

@@ -10,11 +10,11 @@ import sys
 
 from numba import njit
 
-from hydropy.passes.kernel_plan import JITTED, Unit, fn_global, kernel_name
+from hydropy.passes.kernel_plan import JITTED, Unit
 from hydropy.runtime import kernels as runtime_kernels
 from hydropy.runtime.kernels import ChainKernel, JoinKernel, KernelOp, KeyedKernel, UniqueKernel
 
-from .kernel_source import KERNEL_IMPORTS, kernel_source
+from .kernel_source import KERNEL_IMPORTS, fn_global, kernel_name, kernel_source
 
 
 def make_kernel_op(unit: Unit, kernel, where: str = "", loc=None) -> KernelOp:
@@ -79,6 +79,6 @@ def load_local_kernel(unit: Unit):
     for node in unit.nodes:
         if node.spec.kernel in ("chain", "keyed_fold"):
             fn = node.fn("fn").obj
-            setattr(module, fn_global(node), JITTED.get(fn) or njit(fn))
+            setattr(module, fn_global(unit, node), JITTED.get(fn) or njit(fn))
     return getattr(module, kernel_name(unit))
 

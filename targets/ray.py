@@ -1,63 +1,132 @@
 """The Ray target: runs a compiled directory as one Ray actor per stage member.
 
-Data moves in rounds. In round r the driver hands each source stage the r-th slice of
-its inputs (``batch_size`` records per input) and calls every stage member's ``tick``
-once, in stage order, passing the object refs of what upstream members produced in the
-same round: one Ray call per tick per member, each channel's batch travelling through
-the object store from actor to actor, never through the driver. Actors run calls in
-submission order, so channels are FIFO. At most ``max_inflight`` rounds are outstanding
-(backpressure). After the inputs, rounds without input run while some stage holds cycle
-records (as the local target ticks on; a snapshot therefore emits in the same ticks as
-there); then every member's sinks are gathered and merged.
+Data moves in rounds, one per tick of :func:`~hydropy.targets.local.split_ticks` (the
+ticks every target cuts whole inputs into). In round r the driver hands each source stage
+the r-th tick of its inputs and calls every stage member's ``tick`` once, in stage order,
+passing the object refs of what upstream members produced in the same round: one Ray call
+per tick per member, each channel's batch travelling through the object store from actor
+to actor, never through the driver. Actors run calls in submission order, so channels are
+FIFO. At most ``max_inflight`` rounds are outstanding (backpressure), each waited for at
+most ``timeout`` seconds. After the inputs, rounds without input run while some stage
+holds cycle records (as the local target ticks on; a snapshot therefore emits in the same
+ticks as there); then every member's sinks are gathered and merged.
+
+Every process of a run hashes str alike: the members start with ``PYTHONHASHSEED`` =
+:func:`hash_seed` and the ``hydropy`` command runs under it too. Without an address the
+driver starts a fresh local Ray of its own (never one recorded by ``ray start``) and stops
+it at the end, also on Ctrl-C or SIGTERM.
 """
 from __future__ import annotations
 
-import math
+import contextlib
+import importlib.abc
+import importlib.util
 import os
+import signal
 import socket
+import sys
+import threading
 import time
 from typing import Any, Mapping
 
 import networkx as nx
-import yaml
 
-from hydropy.errors import HydropyError, InputError, LoadError
+from hydropy.deploy import check_capacity
+from hydropy.errors import HydropyError, InputError, LoadError, Terminated, UserCodeError
 from hydropy.runtime.batch import pack, route
 from hydropy.runtime.columns import Columns
+from hydropy.runtime.host import program_file
 from hydropy.runtime.stage import merge_results
 
+from .local import DEFAULT_TICK_SIZE, split_ticks
+
 MAX_DRAIN_ROUNDS = 10_000
+#: seconds a round (or a member's start) may take before the run ends naming the member
+DEFAULT_TIMEOUT = 300.0
+#: seconds members get to start (a worker process, imports, kernels) however short the timeout
+MIN_START_TIMEOUT = 120.0
 
 
 def load_manifest(compiled_dir: str) -> dict:
-    path = os.path.join(compiled_dir, "deploy.yaml")
-    if not os.path.isfile(path):
-        raise LoadError(f"{compiled_dir} is not a compiled program (no deploy.yaml); "
-                        f"make one with: hydropy compile PROGRAM --target ray -o {compiled_dir}")
+    """deploy.yaml of ``compiled_dir``, validated against its schema (hydropy.deploy)."""
+    from hydropy.deploy import read_manifest
+    return read_manifest(compiled_dir)
+
+
+class RunFault(HydropyError):
+    """A member of a Ray run died, stopped answering, or failed outside the user's functions."""
+
+    exit_code = 1
+
+
+def hash_seed() -> str:
+    """The ``PYTHONHASHSEED`` of every process of a Ray run: the environment's when it is a
+    number (so a driver started under it agrees), else ``0``."""
+    seed = os.environ.get("PYTHONHASHSEED", "")
+    return seed if seed.isdigit() and int(seed) <= 4294967295 else "0"
+
+
+def reexec_under_hash_seed(argv: list[str]) -> None:
+    """Restart this process (the ``hydropy`` command) under :func:`hash_seed` unless it already
+    runs under it: a str's hash is fixed when the interpreter starts, and the driver runs the
+    single-node program for ``--check`` and must hash as the actors do."""
+    seed = hash_seed()
+    if os.environ.get("PYTHONHASHSEED") == seed:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "hydropy", *argv],
+              {**os.environ, "PYTHONHASHSEED": seed})
+
+
+#: Ray sessions whose every worker process starts with PYTHONHASHSEED = hash_seed()
+_SEEDED_SESSIONS: set[str] = set()
+
+
+def _session(ray) -> str | None:
+    node = getattr(ray._private.worker, "_global_node", None)
+    return getattr(node, "session_name", None) or ray.get_runtime_context().gcs_address
+
+
+def start_local_ray(**options) -> None:
+    """Start a fresh local Ray for this process, never a cluster that ``ray start`` recorded on
+    the machine (live or stale) nor ``RAY_ADDRESS``; its processes hash str under
+    :func:`hash_seed` (they inherit the environment of its raylet, set here)."""
+    import ray
+    before = os.environ.get("PYTHONHASHSEED")
+    os.environ["PYTHONHASHSEED"] = hash_seed()
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise LoadError(f"{path} is malformed: {exc}") from None
-    if not isinstance(data, dict) or not {"flow", "stages", "channels", "sinks"} <= set(data):
-        raise LoadError(f"{path} is not a hydropy deployment manifest")
-    return data
+        ray.init(address="local", **{"include_dashboard": False, "log_to_driver": False,
+                                     "logging_level": "ERROR", **options})
+    except BaseException:
+        ray.shutdown()  # a start cut short (Ctrl-C) leaves nothing running
+        raise
+    finally:
+        if before is None:
+            del os.environ["PYTHONHASHSEED"]
+        else:
+            os.environ["PYTHONHASHSEED"] = before
+    _SEEDED_SESSIONS.add(_session(ray))
 
 
 def connect(address: str | None, working_dir: str | None = None) -> bool:
     """Make sure Ray is up; returns True when this call started it (so the caller stops it).
 
-    With ``address``, connects to that cluster and ships ``working_dir`` (the compiled
-    directory) as the job's working directory, so members on other machines can load it.
+    Without ``address``: a fresh local Ray (:func:`start_local_ray`). With ``address``,
+    connects to that cluster and ships ``working_dir`` (the compiled directory) as the job's
+    working directory, so members on other machines can load it; the job's processes get
+    ``PYTHONHASHSEED``.
     """
     import ray
     if ray.is_initialized():
         return False
     if not address:
-        ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        start_local_ray()
         return True
     _check_reachable(address)
-    runtime_env = {"working_dir": working_dir} if working_dir else None
+    runtime_env = {"env_vars": {"PYTHONHASHSEED": hash_seed()}}
+    if working_dir:
+        runtime_env["working_dir"] = working_dir
     try:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
                  logging_level="ERROR")
@@ -65,7 +134,17 @@ def connect(address: str | None, working_dir: str | None = None) -> bool:
         raise LoadError(f"cannot connect to the Ray cluster at {address}: {exc} (a cluster with "
                         f"token authentication needs RAY_AUTH_MODE=token and its token in "
                         f"RAY_AUTH_TOKEN or ~/.ray/auth_token)") from None
+    _SEEDED_SESSIONS.add(_session(ray))
     return True
+
+
+def actor_options(ray) -> dict:
+    """Options of every member actor: no CPU reservation (members of a run share the CPUs);
+    PYTHONHASHSEED in its runtime environment unless every worker of the session has it."""
+    options: dict = {"num_cpus": 0}
+    if _session(ray) not in _SEEDED_SESSIONS:
+        options["runtime_env"] = {"env_vars": {"PYTHONHASHSEED": hash_seed()}}
+    return options
 
 
 def _check_reachable(address: str, timeout: float = 10.0) -> None:
@@ -84,43 +163,65 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
 
 
 def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
-                 address: str | None = None, batch_size: int = 10_000,
-                 max_inflight: int = 4, stats: dict | None = None) -> dict[str, list]:
+                 address: str | None = None, tick_size: int = DEFAULT_TICK_SIZE,
+                 max_inflight: int = 4, timeout: float = DEFAULT_TIMEOUT,
+                 stats: dict | None = None, program=None,
+                 allow_oversubscribe: bool = False) -> dict[str, list]:
     """Run the compiled program in ``compiled_dir`` on Ray; return each sink's contents.
 
+    Inputs are cut into ticks by :func:`~hydropy.targets.local.split_ticks` (``tick_size``),
+    one round per tick, as on every target. A member that does not answer a round within
+    ``timeout`` seconds, or dies, ends the run with a :class:`RunFault` naming it. ``program``
+    is the user's module when this process has it (sink values then hold its own classes);
+    otherwise the program copy of ``compiled_dir`` is imported for reading them.
     ``stats``, when given, receives ``compile_seconds`` (the slowest member's kernel warm-up,
     done when its actor starts) and ``run_seconds`` (from the actors being ready to results).
     """
     compiled_dir = os.path.abspath(compiled_dir)
     manifest = load_manifest(compiled_dir)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InputError(f"the timeout must be a positive number of seconds, got {timeout!r}")
     inputs = {k: v if isinstance(v, Columns) else list(v) for k, v in (inputs or {}).items()}
     sources = {src["name"]: st["name"] for st in manifest["stages"] for src in st["sources"]}
     unknown = sorted(set(inputs) - set(sources))
     if unknown:
         raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
                          f"{', '.join(sorted(sources)) or 'none'}")
-    started = connect(address, compiled_dir)
+    ticks = split_ticks(inputs, tick_size)
+    if not address:
+        check_capacity(manifest, os.cpu_count(), allow_oversubscribe)
     import ray
     hosts: list = []
-    try:
-        driver = _Driver(ray, compiled_dir, manifest)
-        hosts = [h for members in driver.hosts.values() for h in members]
-        compile_seconds = max(ray.get([h.compile_seconds.remote() for h in hosts]))
-        start = time.perf_counter()
-        results = driver.run(inputs, sources, batch_size, max_inflight)
-        if stats is not None:
-            stats.update(compile_seconds=compile_seconds, run_seconds=time.perf_counter() - start)
-        return results
-    except ray.exceptions.RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, HydropyError):
-            raise type(cause)(cause.message, cause.loc) from None
-        raise
-    finally:
-        for h in hosts:
-            ray.kill(h)
-        if started:
-            ray.shutdown()
+    started = False
+    with _signals_stop_the_run() as signals, _quiet_raylet_messages(ray):
+        try:
+            started = connect(address, compiled_dir)
+            signals.rearm()  # ray.init installs its own SIGTERM handler
+            if address:
+                check_capacity(manifest, ray.cluster_resources().get("CPU"), allow_oversubscribe)
+            driver = _Driver(ray, compiled_dir, manifest, timeout)
+            hosts = [h for members in driver.hosts.values() for h in members]
+            compile_seconds = driver.start()
+            start = time.perf_counter()
+            with program_importable(manifest["module"], program_file(compiled_dir, manifest["module"]),
+                                    program):
+                results = driver.run(ticks, sources, max_inflight)
+            if stats is not None:
+                stats.update(compile_seconds=compile_seconds, run_seconds=time.perf_counter() - start)
+            return results
+        except KeyboardInterrupt:  # Ray turns any signal handler's exception into this one
+            if signals.received == signal.SIGTERM:
+                raise Terminated() from None
+            raise
+        finally:
+            signals.ignore()  # a second or third Ctrl-C must not cut the shutdown short
+            for h in hosts:
+                try:
+                    ray.kill(h)
+                except Exception:  # already dead, or Ray is going away
+                    pass
+            if started:
+                ray.shutdown()
 
 
 def run_flow_on_ray(flow, inputs=None, *, plan: str | None = None, **options) -> dict[str, list]:
@@ -133,17 +234,105 @@ def run_flow_on_ray(flow, inputs=None, *, plan: str | None = None, **options) ->
     try:
         out = os.path.join(tmp, "compiled")
         compile_flow(flow, out, plan=plan)
-        return run_compiled(out, inputs, **options)
+        return run_compiled(out, inputs, program=sys.modules.get(flow.module or ""), **options)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def program_importable(module: str, path: str, program=None):
+    """While the block runs, ``import module`` (as unpickling a sink value of a class of the
+    program does) gives ``program``, or else the program copy at ``path``, imported when
+    first needed; afterwards ``sys.modules`` is as before."""
+    saved = sys.modules.pop(module, None)
+    finder = None
+    if program is not None:
+        sys.modules[module] = program
+    else:
+        finder = _ProgramFinder(module, path)
+        sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        if finder is not None:
+            sys.meta_path.remove(finder)
+        sys.modules.pop(module, None)
+        if saved is not None:
+            sys.modules[module] = saved
+
+
+class _ProgramFinder(importlib.abc.MetaPathFinder):
+    """Finds one module name at one file: the compiled directory's program copy."""
+
+    def __init__(self, module: str, path: str):
+        self.module, self.path = module, path
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.module:
+            return None
+        return importlib.util.spec_from_file_location(fullname, self.path)
+
+
+class _signals_stop_the_run:
+    """SIGINT (Ctrl-C) raises KeyboardInterrupt and SIGTERM :class:`Terminated` in the main
+    thread, the first one only: later ones are ignored while the run shuts Ray down."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self):
+        self.active = threading.current_thread() is threading.main_thread()
+        self.stopping, self.received = False, None
+        self.saved = {s: signal.getsignal(s) for s in self.SIGNALS} if self.active else {}
+        self.rearm()
+        return self
+
+    def _handler(self, signum, frame):
+        if self.stopping:
+            return
+        self.stopping, self.received = True, signum
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def rearm(self) -> None:
+        for s in self.saved:
+            signal.signal(s, self._handler)
+
+    def ignore(self) -> None:
+        self.stopping = True
+
+    def __exit__(self, *exc):
+        for s, handler in self.saved.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_raylet_messages(ray):
+    """Ray's driver prints the raylet's error reports (a worker died...) on stdout, where the
+    sinks go; a run reports faults itself in one line, so these are dropped while it runs."""
+    worker = ray._private.worker
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None:
+        yield
+        return
+
+    def print_to_stdstream(data, ignore_prefix):
+        if data.get("pid") != "raylet":
+            original(data, ignore_prefix)
+
+    worker.print_to_stdstream = print_to_stdstream
+    try:
+        yield
+    finally:
+        worker.print_to_stdstream = original
+
+
 class _Driver:
-    def __init__(self, ray, compiled_dir: str, manifest: dict):
+    def __init__(self, ray, compiled_dir: str, manifest: dict, timeout: float):
         from hydropy.runtime.host import StageHost
-        self.ray = ray
+        self.ray, self.timeout = ray, timeout
         self.stages = {st["name"]: st for st in manifest["stages"]}
         self.channels = manifest["channels"]
+        self.operators = {c["name"]: c.get("operator") for c in self.channels}
         self.sinks = list(manifest["sinks"])
         self.source_routes = {src["name"]: (src["routing"], tuple(src["key"]) if src["key"] else None)
                               for st in manifest["stages"] for src in st["sources"]}
@@ -151,22 +340,102 @@ class _Driver:
         order.add_nodes_from(self.stages)
         order.add_edges_from((c["from"], c["to"]) for c in self.channels)
         self.order = list(nx.lexicographical_topological_sort(order))
-        actor = ray.remote(StageHost).options(num_cpus=0)
+        actor = ray.remote(StageHost).options(**actor_options(ray))
         self.hosts = {}
         for name, st in self.stages.items():
             receivers = {c["name"]: self.stages[c["to"]]["members"] for c in self.channels
                          if c["from"] == name}
             self.hosts[name] = [actor.remote(compiled_dir, st["file"], st["class"], m, st["members"],
-                                             receivers) for m in range(st["members"])]
+                                             receivers, manifest["module"])
+                                for m in range(st["members"])]
+        self.by_actor = {h._actor_id.hex(): (name, m) for name, hs in self.hosts.items()
+                         for m, h in enumerate(hs)}
         # outgoing slots of each stage, in the order StageHost.tick returns them
         self.slots = {name: [(c["name"], j) for c in sorted(self.channels, key=lambda c: c["name"])
                              if c["from"] == name for j in range(self.stages[c["to"]]["members"])]
                       for name in self.stages}
+        self.rounds = 0
 
-    def round(self, external: dict[str, dict[str, list]]) -> list:
-        """Submit one tick of every member; return the status refs."""
+    def member(self, stage: str, m: int) -> str:
+        n = self.stages[stage]["members"]
+        return f"stage '{stage}' member {m}" + (f" (of {n})" if n > 1 else "")
+
+    def all_members(self, method: str) -> tuple[list, list]:
+        labels = [(name, m) for name in self.order for m in range(len(self.hosts[name]))]
+        return [getattr(self.hosts[s][m], method).remote() for s, m in labels], labels
+
+    def start(self) -> float:
+        """Wait for every member to load its stage; returns the slowest kernel warm-up.
+        Checks that every member hashes str alike (and as this process, under the same seed)."""
+        refs, labels = self.all_members("start_info")
+        infos = self.get(refs, labels, "starting", max(self.timeout, MIN_START_TIMEOUT))
+        hashes = {(h, label) for (_, h), label in zip(infos, labels)}
+        if len({h for h, _ in hashes}) > 1 or (os.environ.get("PYTHONHASHSEED") == hash_seed()
+                                              and {h for h, _ in hashes} != {hash("hydropy")}):
+            raise RunFault(f"the processes of this run hash str differently, so keys computed with "
+                           f"hash() would not meet: PYTHONHASHSEED={hash_seed()} did not reach "
+                           f"every Ray worker")
+        return max([seconds for seconds, _ in infos] + [0.0])
+
+    def get(self, refs: list, labels: list, what: str, timeout: float | None = None) -> list:
+        """``ray.get(refs)`` (``labels``: the (stage, member) of each), bounded by the timeout;
+        a member that died, hung or failed is reported by name."""
+        ray = self.ray
+        timeout = timeout or self.timeout
+        _, pending = ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
+        if pending:
+            stuck = set(pending)
+            stage, m = next(label for ref, label in zip(refs, labels) if ref in stuck)
+            raise RunFault(f"{self.member(stage, m)} did not answer within {timeout:g} s while "
+                           f"{what}: a user function that does not return, or an overloaded "
+                           f"machine (--timeout SECONDS waits longer)")
+        try:
+            return ray.get(list(refs))
+        except ray.exceptions.RayError:
+            pass
+        for ref, (stage, m) in zip(refs, labels):  # pipeline order: the first failure is the cause
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                raise self.explain(exc, stage, m, what) from None
+        raise RunFault(f"Ray failed while {what}")
+
+    def explain(self, exc, stage: str, m: int, what: str) -> HydropyError:
+        """One error for what went wrong in member ``m`` of ``stage``."""
+        ray = self.ray
+        if isinstance(exc, ray.exceptions.RayActorError):
+            stage, m = self.by_actor.get(exc.actor_id, (stage, m))
+            reason = str(exc.error_msg).strip().splitlines()[-1]
+            reason = reason.removeprefix("The actor is dead because ").split(". ")[0].rstrip(".")
+            return RunFault(f"{self.member(stage, m)} died while {what}: {reason}")
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, HydropyError):
+            return type(cause)(cause.message, cause.loc)
+        bad = None
+        try:
+            bad = ray.get(self.hosts[stage][m].unpicklable.remote(), timeout=self.timeout)
+        except ray.exceptions.RayError:
+            pass
+        if bad is not None:
+            where, j, record, error = bad
+            if where.startswith("sink "):
+                return UserCodeError(f"sink '{where[5:]}' of {self.member(stage, m)} "
+                                     f"holds a record that cannot be pickled to send it to the "
+                                     f"driver: {record} ({error})")
+            to = self.channel_target(where)
+            return UserCodeError(f"{self.operators.get(where) or 'the operator'} of "
+                                 f"{self.member(stage, m)} sends a record that cannot be pickled "
+                                 f"onto channel '{where}' (to {self.member(to, j)}): {record} ({error})")
+        text = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+        return RunFault(f"{self.member(stage, m)} failed while {what}: {text.strip().splitlines()[-1]}")
+
+    def channel_target(self, channel: str) -> str:
+        return next(c["to"] for c in self.channels if c["name"] == channel)
+
+    def round(self, external: dict[str, dict[str, list]]) -> tuple[list, list]:
+        """Submit one tick of every member; return the status refs and their (stage, member)."""
         produced: dict[tuple[str, int, str, int], Any] = {}   # (stage, member, channel, to member)
-        statuses = []
+        statuses, labels = [], []
         for name in self.order:
             incoming = [c for c in self.channels if c["to"] == name]
             for m, host in enumerate(self.hosts[name]):
@@ -177,40 +446,58 @@ class _Driver:
                         refs.append(produced[(c["from"], i, c["name"], m)])
                 ext = {src: parts[m] for src, parts in external.get(name, {}).items()}
                 slots = self.slots[name]
-                result = host.tick.options(num_returns=len(slots) + 1).remote(names, ext, *refs)
+                try:
+                    result = host.tick.options(num_returns=len(slots) + 1).remote(names, ext, *refs)
+                except TypeError as exc:  # an input record Ray cannot serialize
+                    raise _unpicklable_input(ext, exc) from None
                 result = result if slots else [result]
                 for (channel, j), ref in zip(slots, result[:-1]):
                     produced[(name, m, channel, j)] = ref
                 statuses.append(result[-1])
-        return statuses
+                labels.append((name, m))
+        self.rounds += 1
+        return statuses, labels
 
-    def run(self, inputs: dict[str, list], sources: dict[str, str], batch_size: int,
+    def run(self, ticks: list[dict[str, list]], sources: dict[str, str],
             max_inflight: int) -> dict[str, list]:
-        rounds = max([math.ceil(len(v) / batch_size) for v in inputs.values()] + [1])
-        inflight: list[list] = []
-        for r in range(rounds):
+        inflight: list[tuple[int, list, list]] = []
+        for r, tick in enumerate(ticks):
             external: dict[str, dict[str, list[list]]] = {}
-            for src, records in inputs.items():
-                part = records[r * batch_size:(r + 1) * batch_size]
-                if part:
-                    stage = sources[src]
-                    routing, key = self.source_routes[src]
-                    external.setdefault(stage, {})[src] = [
-                        pack(p) for p in route(part, routing, len(self.hosts[stage]), key, r)]
-            inflight.append(self.round(external))
+            for src, part in tick.items():
+                stage = sources[src]
+                routing, key = self.source_routes[src]
+                external.setdefault(stage, {})[src] = [
+                    pack(p) for p in route(part, routing, len(self.hosts[stage]), key, r)]
+            inflight.append((r, *self.round(external)))
             if len(inflight) >= max_inflight:
-                self.ray.get(inflight.pop(0))
+                done, refs, labels = inflight.pop(0)
+                self.get(refs, labels, f"running round {done + 1}")
         statuses = []
-        for pending in inflight:
-            statuses = self.ray.get(pending)
+        for done, refs, labels in inflight:
+            statuses = self.get(refs, labels, f"running round {done + 1}")
         # a round consumes what it sends (stages run in pipeline order), so only records
         # waiting in a cycle call for another round, as ticks of the local target
         for _ in range(MAX_DRAIN_ROUNDS):
             if all(quiet for _, quiet in statuses):
                 break
-            statuses = self.ray.get(self.round({}))
+            refs, labels = self.round({})
+            statuses = self.get(refs, labels, f"running round {self.rounds}")
         else:
             raise HydropyError(f"the program did not settle after {MAX_DRAIN_ROUNDS} rounds")
-        parts = self.ray.get([h.results.remote() for hs in self.hosts.values() for h in hs])
-        merged = merge_results(parts)
+        refs, labels = self.all_members("results")
+        merged = merge_results(self.get(refs, labels, "sending its sinks"))
         return {sink: merged.get(sink, []) for sink in self.sinks}
+
+
+def _unpicklable_input(external: dict[str, list], exc: Exception) -> HydropyError:
+    from ray import cloudpickle
+    for src, packed in external.items():
+        for record in packed if isinstance(packed, list) else ():
+            try:
+                cloudpickle.dumps(record)
+            except Exception as err:
+                text = repr(record)
+                text = text if len(text) <= 80 else text[:77] + "..."
+                return InputError(f"input '{src}' holds a record that cannot be pickled to send it "
+                                  f"to its stage: {text} ({type(err).__name__}: {err})")
+    return RunFault(f"Ray cannot send a tick's inputs: {str(exc).splitlines()[0]}")

@@ -1,96 +1,173 @@
 """The simulator: a multi-stage design point run in one process under a seeded scheduler.
 
-Each member of each stage runs the stage's operators with the local target's
-:class:`~hydropy.targets.local.LocalRunner` (so every operator kind the oracle runs, the
-simulator runs), on a subgraph where incoming channels are inputs and outgoing channels
-are sinks. A :class:`random.Random` seeded with ``seed`` drives everything else, so the same
-seed gives the same run:
+The simulator runs the code Ray runs: the design point is emitted by the real emitter
+(:func:`hydropy.targets.emit.emit`) into a temporary directory, each stage module is loaded
+with the loader Ray's actors use (:func:`hydropy.runtime.host.load_stage_class`), and each
+member is an instance of its generated :class:`~hydropy.runtime.stage.Stage`, ticked through
+the same ``run_tick`` (packed batches in, one routed packed batch per receiving member out).
+Only delivery is the simulator's. A :class:`random.Random` seeded with ``seed`` drives it, so
+the same seed gives the same run:
 
-* **Scheduling.** Each step ticks one stage (all its members), chosen among the stages with
+* **Scheduling.** Each step ticks one stage (every member once), chosen among the stages with
   work left; every stage ticks at least once. Idle ticks happen now and then.
-* **Sources** feed their stage in chunks of random size (one record to all that remain),
-  routed to members as the design says (hash, round robin, any, broadcast).
+* **Sources** hand their stage chunks of random size (one record to all that remain), routed
+  to the members' inboxes as the design says (hash, round robin, any, broadcast).
+* **Members lag each other.** In each tick every member takes its own share of the source
+  records routed to it (often all, sometimes none or some), so the members of a partitioned
+  stage and the replicas of a replicated one run apart. The pieces of one batch a sender
+  routes to several members arrive in the same tick (the events a batch derives from are
+  known per batch, not per record, so later pieces would show timing that no schedule of
+  whole events explains).
 * **Channels** are what ``network`` promises and no more: FIFO per sender and receiving
-  member. Each batch a sender member emits in one tick travels whole; a receiving tick
-  takes any number of the queued batches of each sender (none: a delay; several: merged),
-  so deliveries from different senders and channels interleave freely. The pieces of one
-  batch routed to several members arrive in the same tick of the receiving stage. A channel
-  whose collection is at-least-once may deliver a batch twice.
+  member. Each batch a sender member emits in one tick for one receiving member travels
+  whole (one message); a receiving tick takes any number of the waiting batches (none: a
+  delay; several: merged), so deliveries from different senders and channels interleave
+  freely. A channel declared ``reorder`` delivers any of the waiting batches, in any order;
+  one declared ``duplicates`` (or whose collection is at-least-once) queues a batch twice now
+  and then.
 * **Crashes.** A member of a stage that keeps no state (the one kind of member a design
   claims to survive losing) now and then crashes and restarts from scratch between ticks;
   its queued input waits in the channels.
 
-**Criterion** (DESIGN.md section 2: the design may only produce outputs the single-node
-program could have produced). The simulator records every *event* (a chunk of one input
-consumed by one member in one tick) and, for every stage, the tick in which records derived
-from each event reached it (batches carry the events of the ticks that produced them, as far
-as the graph lets them reach the channel). A run passes when its sinks equal the sinks of
-the single-node program (:func:`hydropy.targets.local.run`) under one of these schedules:
-
-1. all inputs in one tick, in input order (what a confluent program must match);
-2. for each non-monotone operator V (fold, anti_join, snapshot, lookup) in stage S: one
-   single-node tick per tick of S, each event fed in the tick its records first reached S
-   (the latest such tick over the inputs of S that lead to V, which differ only where paths
-   are delayed differently), in the order they arrived there (other events:
-   in the first tick of S at or after they settled elsewhere). This is DESIGN.md's
-   "same per-channel arrival order": the order in which the design's members took an
-   input is one in which the environment may deliver it;
-3. for each stage: the same with all of the stage's inputs, so that the ticks in which a
-   sender produced batches (which a receiver may merge) are kept apart; for a stage of
-   several members also with each member's share of a tick as a tick of its own.
-
-Sinks are compared with :func:`~hydropy.targets.local.canonical` (multisets; sequences for
-ordered streams), relaxed in two documented ways: an ordered stream that passes a stage of
-several members compares as a multiset, and a stream fed by an at-least-once channel or a
-snapshot compares as a set (its repetitions count deliveries or ticks, not records).
-Every candidate feeds each input record exactly once, so up to these relaxations a match
-shows that the original could have produced the design's sinks: the check never accepts a
-wrong run. It can reject a right one only when no single operator's view explains all
-non-monotone decisions at once. On a difference, :class:`Mismatch` names the sink, its
-missing and extra records, the seed, and the deliveries into the stages that feed the sink.
+**Criterion**: :mod:`hydropy.targets.criterion` (which single-node schedules could explain a
+run, and how sinks compare). On a difference, :class:`Mismatch` names the sink, its missing
+and extra records, the seed, the relaxations the comparison used, and the deliveries into
+the stages that feed the sink.
 """
 from __future__ import annotations
 
+import atexit
+import hashlib
+import os
 import random
-from collections import Counter, defaultdict, deque
+import shutil
+import sys
+import tempfile
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from hydropy.errors import InputError, ProgramError
+from hydropy.errors import InputError, LoadError, ProgramError
 from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
-from hydropy.runtime.batch import route
+from hydropy.runtime.batch import pack, route, unpack
 from hydropy.runtime.ops import UNSET
 
-from .local import LocalRunner, canonical, run
 
 MAX_STEPS = 20_000
-TRACE_LINES = 15
 
 
 def channel_input(net: Node) -> str:
     return f"channel:{net.name}"
 
 
-def stage_graph(graph: Graph, stage: str, member: int) -> Graph:
-    """What one member of ``stage`` runs: the stage's nodes, each incoming channel as a source
-    named ``channel:<name>``, each outgoing channel as a sink of that name. A literal source
-    emits on member 0 only."""
-    nodes, next_id = [], graph.fresh_id()
-    for n in graph.nodes():
-        if n.location != stage:
-            continue
-        if n.kind == "network":
-            n = Node(n.id, "source", n.name, (), {"name": channel_input(n)}, (), n.loc, n.coll, stage)
-        elif n.kind == "source_iter" and member > 0:
-            n = n.copy(params=dict(n.params, values=()))
-        nodes.append(n)
-    for net in outgoing(graph, stage):
-        nodes.append(Node(next_id, "sink", f"send:{net.name}", net.inputs, {"name": channel_input(net)},
-                          (), net.loc, None, stage))
-        next_id += 1
-    return Graph(f"{graph.name}.{stage}[{member}]", nodes)
+# -- the code that runs ------------------------------------------------------------------------
+
+#: emitted design points kept loaded (their directories exist while they are here)
+CACHE_SIZE = 8
+_EMITTED: "OrderedDict[str, Emitted]" = OrderedDict()
+#: stage classes by the text of their stage file
+_STAGE_CLASSES: "OrderedDict[str, type]" = OrderedDict()
+
+
+@dataclass
+class Emitted:
+    """A design point emitted by :func:`hydropy.targets.emit.emit` into ``directory`` and its
+    stage classes loaded as Ray's actors load them (:func:`hydropy.runtime.host.load_stage_class`)."""
+
+    directory: str
+    classes: dict[str, type]   # stage -> its generated Stage subclass
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def program_of(graph: Graph):
+    """The program that built ``graph``: the loaded module whose file holds its operators' lines
+    (:func:`hydropy.targets.emit.find_program` when the Flow is at hand)."""
+    from .emit import Program
+    files = [n.loc.file for n in graph.nodes() if n.loc]
+    by_file = {os.path.abspath(f): name for name, m in list(sys.modules.items())
+               if isinstance(f := getattr(m, "__file__", None), str)}
+    for file in files:
+        name = by_file.get(os.path.abspath(file))
+        if name:
+            return Program(os.path.abspath(file), name, vars(sys.modules[name]))
+    raise LoadError(f"flow '{graph.name}' was not built by a loaded program file, so its stages "
+                    f"cannot be emitted; hydropy checks programs defined in a .py file")
+
+
+def emitted_stages(design: Graph, program=None) -> dict[str, type]:
+    """The stage classes of ``design`` as emitted for Ray: the emitter writes the compiled
+    directory into a temporary directory and each stage module is imported from there. A
+    design point is emitted once (kept while among the last :data:`CACHE_SIZE` used, keyed by
+    the text of every emitted file); a program that cannot be emitted raises its CompileError."""
+    from .emit import emit, write_compiled
+    program = program or program_of(design)
+    files = emit(design, program, os.path.basename(program.path))
+    key = hashlib.sha256(repr((program.module, sorted(files.items()))).encode()).hexdigest()
+    if key in _EMITTED:
+        _EMITTED.move_to_end(key)
+        return _EMITTED[key].classes
+    directory = tempfile.mkdtemp(prefix="hydropy-check-")
+    try:
+        out = os.path.join(directory, "compiled")
+        write_compiled(files, out)
+        classes = _load_stages(out, program)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    _EMITTED[key] = Emitted(directory, classes)
+    while len(_EMITTED) > CACHE_SIZE:
+        _EMITTED.popitem(last=False)[1].remove()
+    return classes
+
+
+def _load_stages(compiled_dir: str, program) -> dict[str, type]:
+    """Import every stage of ``compiled_dir`` with the actors' loader. Its ``import <stem>`` of
+    the program resolves to the program module this process already loaded (the file the
+    directory's copy was made from), so the stages call the very functions the single-node run
+    calls; sys.path is left as it was."""
+    from hydropy.runtime.host import load_stage_class
+
+    from .ray import load_manifest
+    manifest = load_manifest(compiled_dir)
+    saved_path, missing = list(sys.path), object()
+    saved_module = sys.modules.get(program.stem, missing)
+    if program.module in sys.modules:
+        sys.modules[program.stem] = sys.modules[program.module]
+    try:
+        classes = {}
+        for st in manifest["stages"]:
+            with open(os.path.join(compiled_dir, st["file"]), encoding="utf-8") as fh:
+                key = hashlib.sha256(f"{program.module}\0{fh.read()}".encode()).hexdigest()
+            if key not in _STAGE_CLASSES:  # a stage emitted alike in another design point: its
+                #                             class (kernels compiled at its first instance) serves
+                _STAGE_CLASSES[key] = load_stage_class(compiled_dir, st["file"], st["class"])
+                while len(_STAGE_CLASSES) > 16 * CACHE_SIZE:
+                    _STAGE_CLASSES.popitem(last=False)
+            _STAGE_CLASSES.move_to_end(key)
+            classes[st["name"]] = _STAGE_CLASSES[key]
+        return classes
+    finally:
+        sys.path[:] = saved_path
+        if saved_module is missing:
+            sys.modules.pop(program.stem, None)
+        else:
+            sys.modules[program.stem] = saved_module
+
+
+@atexit.register
+def _remove_emitted() -> None:
+    while _EMITTED:
+        _EMITTED.popitem()[1].remove()
+
+
+def may_duplicate(net: Node) -> bool:
+    """A channel may deliver a batch twice: declared so (``reorder`` with ``duplicates``), or its
+    collection is at-least-once."""
+    return bool(net.params.get("duplicates")) or net.coll.retry == AT_LEAST_ONCE
 
 
 def outgoing(graph: Graph, stage: str) -> list[Node]:
@@ -123,15 +200,23 @@ class Event:
     id: int
     source: str
     records: list
+    indices: list[int]   # the records' positions in the input (a broadcast copies a record to
+    #                      every member: each input record is fed once by a schedule)
 
 
 @dataclass
 class Batch:
-    """What one sender member emitted on one channel in one tick: a part per receiving member."""
+    """What one sender member emitted on one channel in one tick for one receiving member
+    (packed as on the wire), with the events it may derive from."""
 
-    parts: list[list]
+    packed: Any
     events: frozenset[int]
     sent: int
+    send: int            # which send (one per sender tick, channel and copy) it is a piece of
+
+
+def size(packed: Any) -> int:
+    return len(unpack(packed))
 
 
 @dataclass
@@ -143,43 +228,52 @@ class SimRun:
     results: dict[str, list]
     events: list[Event]
     ticks: dict[str, list[int]]                                # stage -> steps of its ticks
-    reached: dict[str, dict[str, dict[int, tuple[int, int, int]]]]  # stage -> entry -> event ->
-    #                                                    (its tick there, position, receiving member)
+    reached: dict[str, dict[str, dict[int, dict[int, tuple[int, int]]]]]  # stage -> entry -> event
+    #                                      -> receiving member -> (its tick there, position)
     settled: dict[int, int]                                    # event -> last step it arrived anywhere
     trace: list[tuple[str, str]]                               # (stage, what happened in one step)
 
 
 class Simulator:
-    """Runs ``graph`` (a design point) on ``inputs`` under the scheduler seeded by ``seed``."""
+    """Runs ``graph`` (a design point) on ``inputs`` under the scheduler seeded by ``seed``,
+    each member being an instance of its stage's emitted class (``classes``: stage -> class)."""
 
-    def __init__(self, graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int):
+    def __init__(self, graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int,
+                 classes: Mapping[str, type]):
         self.graph, self.seed, self.rng = graph, seed, random.Random(seed)
         self.stages = graph.locations()
-        self.members = {s: [LocalRunner(stage_graph(graph, s, m)) for m in range(graph.members_of(s))]
-                        for s in self.stages}
+        self.classes = dict(classes)
+        self.receivers = {s: {net.name: graph.members_of(net.location) for net in outgoing(graph, s)}
+                          for s in self.stages}
+        self.members = {s: [self._start(s, m) for m in range(graph.members_of(s))] for s in self.stages}
         sources = [n for n in graph.nodes() if n.kind == "source"]
         known = sorted(n.params["name"] for n in sources)
         for name in inputs or {}:
             if name not in known:
                 raise InputError(f"unknown input '{name}'; the program's inputs are: "
                                  f"{', '.join(known) or 'none'}")
-        self.pending = {name: deque(records) for name, records in (inputs or {}).items()}
+        self.pending = {name: deque(enumerate(records)) for name, records in (inputs or {}).items()}
         self.sources = {s: [n for n in sources if n.location == s] for s in self.stages}
+        self.inbox: dict[tuple[str, int], deque] = defaultdict(deque)  # (input, member) -> routed records
         self.incoming = {s: [n for n in graph.nodes() if n.kind == "network" and n.location == s]
                          for s in self.stages}
         self.reaches = {s: self._static_reach(s) for s in self.stages}
         self.restartable = {s for s in self.stages if survives_restart(graph, s)}
-        self.queues: dict[tuple[str, int], deque[Batch]] = {}
+        self.queues: dict[tuple[str, int, int], list[Batch]] = defaultdict(list)  # (channel, from, to)
         self.loop_events = {(s, m): defaultdict(set) for s in self.stages
                             for m in range(graph.members_of(s))}
         self.sink_kinds = {n.params["name"]: graph.node(n.inputs[0]).coll for n in graph.sinks()}
         self.streams: dict[str, list] = {n: [] for n, c in self.sink_kinds.items() if c.kind == STREAM}
         self.step = 0
+        self.sends = 0
         self.events: list[Event] = []
         self.ticks: dict[str, list[int]] = {s: [] for s in self.stages}
         self.reached = {s: defaultdict(dict) for s in self.stages}
         self.settled: dict[int, int] = {}
         self.trace: list[tuple[str, str]] = []
+
+    def _start(self, stage: str, member: int):
+        return self.classes[stage](member, self.graph.members_of(stage), self.receivers[stage])
 
     def _static_reach(self, stage: str) -> dict[str, list[str]]:
         """For each outgoing channel and loop of ``stage``, the entries whose records can reach
@@ -210,73 +304,102 @@ class Simulator:
         return range(self.graph.members_of(self.graph.node(net.inputs[0]).location))
 
     def _has_work(self, stage: str) -> bool:
-        return (any(self.pending.get(n.params["name"]) for n in self.sources[stage])
-                or any(self.queues.get((net.name, m)) for net in self.incoming[stage]
-                       for m in self._senders(net))
-                or not all(r.quiescent for r in self.members[stage]))
+        n = len(self.members[stage])
+        return (any(self.pending.get(src.params["name"]) or
+                    any(self.inbox.get((src.params["name"], m)) for m in range(n))
+                    for src in self.sources[stage])
+                or any(self.queues.get((net.name, sm, m)) for net in self.incoming[stage]
+                       for sm in self._senders(net) for m in range(n))
+                or not all(member.quiescent for member in self.members[stage]))
+
+    def _take(self, queued: int) -> int:
+        """How many of ``queued`` waiting items a member takes in one tick: often all, now and
+        then none (a delay) or some (the rest lag behind)."""
+        return self.rng.choice([queued, queued, queued, 1, 0, self.rng.randint(0, queued)])
 
     def _tick(self, stage: str) -> None:
-        """One tick of every member of ``stage``: take input chunks and queued batches, run."""
+        """One tick of every member of ``stage``: each takes its own share of what waits for
+        it (source records routed to it, batches queued to it per channel and sender), so the
+        members of a stage lag each other; then each runs its emitted ``run_tick``."""
         index, n = len(self.ticks[stage]), len(self.members[stage])
         self.ticks[stage].append(self.step)
-        batches = [defaultdict(list) for _ in range(n)]
-        carried = [defaultdict(set) for _ in range(n)]  # per member: entry -> events
-        arrived: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)  # entry -> ev -> (pos, member)
+        batches = [defaultdict(list) for _ in range(n)]   # per member: input name -> packed batches
+        carried = [defaultdict(set) for _ in range(n)]    # per member: entry -> events
+        arrived: dict[str, dict[int, dict[int, int]]] = defaultdict(dict)  # entry -> ev -> member -> pos
         notes = []
+        position = iter(range(1 << 30))
         if stage in self.restartable and self.rng.random() < 0.05:
             m = self.rng.randrange(n)
-            self.members[stage][m] = LocalRunner(stage_graph(self.graph, stage, m))
+            self.members[stage][m] = self._start(stage, m)
             notes.append(f"{stage}[{m}] crashes and restarts")
         for src in self.sources[stage]:
             name, queue = src.params["name"], self.pending.get(src.params["name"])
-            if not queue:
-                continue
-            size = len(queue) if self.rng.random() < 0.2 else self.rng.randint(0, len(queue))
-            chunk = [queue.popleft() for _ in range(size)]
-            routing = src.params.get("routing", "round_robin")
-            for m, part in enumerate(route(chunk, routing, n, src.params.get("key"), self.rng.randrange(n))):
+            if queue:  # the environment hands the stage a chunk, routed to the members' inboxes
+                size_ = len(queue) if self.rng.random() < 0.2 else self.rng.randint(0, len(queue))
+                chunk = [queue.popleft() for _ in range(size_)]
+                routing, key = src.params.get("routing", "round_robin"), src.params.get("key")
+                key = (1, *key) if key is not None else (1,)   # of (position, record) pairs
+                for m, part in enumerate(route(chunk, routing, n, key, self.rng.randrange(n))):
+                    self.inbox[(name, m)].extend(part)
+            for m in range(n):
+                inbox = self.inbox.get((name, m))
+                if not inbox:
+                    continue
+                part = [inbox.popleft() for _ in range(self._take(len(inbox)))]
                 if part:
-                    ev = Event(len(self.events), name, part)
+                    ev = Event(len(self.events), name, [r for _, r in part], [i for i, _ in part])
                     self.events.append(ev)
-                    batches[m][name].extend(part)
+                    batches[m][name].append(pack(ev.records))
                     carried[m][name].add(ev.id)
-                    arrived[name].setdefault(ev.id, (sum(map(len, arrived.values())), m))
+                    arrived[name].setdefault(ev.id, {})[m] = next(position)
                     notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
         for net in self.incoming[stage]:
+            entry, reorders = channel_input(net), bool(net.params.get("reorder"))
             for sm in self._senders(net):
-                queue = self.queues.get((net.name, sm))
-                if not queue:
+                queues = [self.queues.get((net.name, sm, m)) or [] for m in range(n)]
+                waiting = sorted({b.send for q in queues for b in q})
+                if not waiting:
                     continue
-                take = self.rng.choice([0, 1, 1, 1, len(queue), self.rng.randint(0, len(queue))])
-                taken = [queue.popleft() for _ in range(min(take, len(queue)))]
-                for batch in taken:
-                    for m, part in enumerate(batch.parts):
-                        batches[m][channel_input(net)].extend(part)
-                        carried[m][channel_input(net)] |= batch.events
-                    last = max((m for m, part in enumerate(batch.parts) if part), default=0)
-                    for ev in sorted(batch.events):
-                        arrived[channel_input(net)].setdefault(ev, (sum(map(len, arrived.values())), last))
-                if taken:
-                    count = sum(len(p) for b in taken for p in b.parts)
-                    notes.append(f"{stage} receives {len(taken)} batch(es) ({count} records) on "
-                                 f"'{net.name}' from {self.graph.node(net.inputs[0]).location}[{sm}], "
-                                 f"sent at step(s) {', '.join(str(b.sent) for b in taken)}")
-        for m, runner in enumerate(self.members[stage]):
+                take = min(self._take(len(waiting)), len(waiting))
+                picks = self.rng.sample(waiting, take) if reorders else waiting[:take]
+                if not reorders:  # FIFO
+                    picks.sort()
+                for m, queue in enumerate(queues):
+                    # the pieces of one send reach every receiving member in the same tick: a
+                    # batch's events are known per send, not per record, so a member taking its
+                    # piece later would show timing no schedule of whole events explains
+                    taken = sorted((b for b in queue if b.send in picks), key=lambda b: picks.index(b.send))
+                    queue[:] = [b for b in queue if b.send not in picks]
+                    for batch in taken:
+                        batches[m][net.name].append(batch.packed)
+                        carried[m][entry] |= batch.events
+                        for ev in sorted(batch.events):
+                            arrived[entry].setdefault(ev, {}).setdefault(m, next(position))
+                    if taken:
+                        count = sum(size(b.packed) for b in taken)
+                        notes.append(f"{stage}[{m}] receives {len(taken)} batch(es) ({count} records) on "
+                                     f"'{net.name}' from {self.graph.node(net.inputs[0]).location}[{sm}], "
+                                     f"sent at step(s) {', '.join(str(b.sent) for b in taken)}")
+        for m, member in enumerate(self.members[stage]):
             for name, evs in self.loop_events[(stage, m)].items():
                 carried[m][name] |= evs  # a loop's records keep the events they came from
-            self._tick_member(stage, m, runner, dict(batches[m]), carried[m])
+            self._tick_member(stage, m, member, dict(batches[m]), carried[m])
         for entry, evs in arrived.items():
-            for ev, (position, member) in evs.items():
-                self.reached[stage][entry].setdefault(ev, (index, position, member))
+            for ev, members in evs.items():
+                seen = self.reached[stage][entry].setdefault(ev, {})
+                for member, pos in members.items():
+                    seen.setdefault(member, (index, pos))
                 self.settled[ev] = self.step
         line = "; ".join(notes) if notes else f"{stage} ticks with nothing new"
         self.trace.append((stage, f"step {self.step}: {line}"))
 
-    def _tick_member(self, stage, m, runner: LocalRunner, batch, carried) -> None:
-        before = {name: len(runner.streams[name]) for name in self.streams if name in runner.streams}
-        runner.tick(batch)
+    def _tick_member(self, stage, m, member, batches, carried) -> None:
+        """The member's emitted ``run_tick`` on the packed batches it takes; what it sends is
+        queued per receiving member, twice now and then on an at-least-once channel."""
+        before = {name: len(member.streams[name]) for name in self.streams if name in member.streams}
+        routed = member.run_tick(batches)
         for name, start in before.items():
-            self.streams[name].extend(runner.streams[name][start:])
+            self.streams[name].extend(member.streams[name][start:])
         loops = self.loop_events[(stage, m)]
         loops.clear()
         for target, sources in self.reaches[stage].items():
@@ -284,18 +407,13 @@ class Simulator:
             if target.startswith("cycle:"):
                 loops[target] |= evs
                 continue
-            records = runner.streams[target]
-            runner.streams[target] = []
-            if not records:
-                continue
             net = self.graph.by_name(target[len("channel:"):])
-            receivers = self.graph.members_of(net.location)
-            parts = route(records, net.params["routing"], receivers, net.params.get("key"),
-                          self.rng.randrange(receivers))
-            queue = self.queues.setdefault((net.name, m), deque())
-            copies = 2 if net.coll.retry == AT_LEAST_ONCE and self.rng.random() < 0.3 else 1
+            copies = 2 if may_duplicate(net) and self.rng.random() < 0.3 else 1
             for _ in range(copies):
-                queue.append(Batch(parts, evs, self.step))
+                self.sends += 1
+                for j, packed in enumerate(routed.get(net.name, ())):
+                    if size(packed):
+                        self.queues[(net.name, m, j)].append(Batch(packed, evs, self.step, self.sends))
 
     def _results(self) -> dict[str, list]:
         out: dict[str, list] = {}
@@ -304,7 +422,7 @@ class Simulator:
             if coll.kind == STREAM:
                 out[name] = list(self.streams[name])
                 continue
-            parts = [r.ops[node.inputs[0]].value for r in self.members[node.location]]
+            parts = [member.results()[name][1] for member in self.members[node.location]]
             out[name] = merge_members(coll.kind, parts)
         return out
 
@@ -339,134 +457,13 @@ def _merge_values(values: list) -> list:
     return distinct
 
 
-def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int) -> SimRun:
-    """Run the design point ``graph`` on ``inputs`` under the scheduler seeded by ``seed``."""
-    return Simulator(graph, inputs, seed).run()
+def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int, program=None) -> SimRun:
+    """Run the design point ``graph`` on ``inputs`` under the scheduler seeded by ``seed``, with
+    its stages as emitted for Ray (``program``: the :class:`~hydropy.targets.emit.Program`
+    that built it; found from the graph's source lines when not given)."""
+    return Simulator(graph, inputs, seed, emitted_stages(graph, program)).run()
 
 
-# -- the criterion -------------------------------------------------------------------------
+from .criterion import Mismatch, check_run, relaxations, schedules  # noqa: E402  (re-exported)
 
-def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]]):
-    """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
-    (label, ticks) pairs; see the module docstring."""
-    yield "all inputs in one tick", [{k: list(v) for k, v in inputs.items()}]
-    seen = set()
-    for node in design.nodes():
-        if node.spec.monotone:
-            continue
-        stage = node.location
-        members = [n.id for n in design.nodes() if n.location == stage]
-        local = design.nx.subgraph(members)
-        feeding = frozenset(entry_name(e) for e in entries(design, stage)
-                            if e.kind != "cycle" and (e.id == node.id or nx.has_path(local, e.id, node.id)))
-        if (stage, feeding) in seen:
-            continue
-        seen.add((stage, feeding))
-        yield f"the arrival order at {node.where(short=True)}", _arrival_schedule(sim, stage, feeding)
-    for stage in design.locations():
-        feeding = frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle")
-        yield f"the order in which stage '{stage}' took its inputs", _arrival_schedule(sim, stage, feeding)
-        if design.members_of(stage) > 1:
-            yield (f"the order in which stage '{stage}' took its inputs, member by member",
-                   _arrival_schedule(sim, stage, feeding, by_member=True))
-
-
-def _arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
-                      by_member: bool = False) -> list[dict[str, list]]:
-    """One tick per tick of ``stage`` (``by_member``: per tick and member, members being
-    independent); each event in the tick and at the position where it first arrived through
-    the ``feeding`` entries (the latest over them), or else in the first tick after it settled."""
-    steps = sim.ticks[stage]
-    placed = []
-    for ev in sim.events:
-        times = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
-        if times:
-            at, position, member = max(times)
-        else:
-            at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
-            position, member = -1, -1
-        placed.append(((at, member if by_member else 0, position, ev.id), ev))
-    ticks: dict[tuple[int, int], dict[str, list]] = {}
-    for (at, member, _, _), ev in sorted(placed, key=lambda p: p[0]):
-        ticks.setdefault((at, member), defaultdict(list))[ev.source].extend(ev.records)
-    slots = sorted({(i, 0) for i in range(len(steps) + 1)} | set(ticks))
-    return [dict(ticks.get(slot, {})) for slot in slots]
-
-
-@dataclass
-class Mismatch:
-    """The first disagreement of a design point with every single-node explanation."""
-
-    sink: str
-    missing: list
-    extra: list
-    seed: int
-    explanation: str
-    trace: list[str]
-
-    def __str__(self) -> str:
-        lines = [f"sink '{self.sink}' differs from the single-node program (seed {self.seed}; "
-                 f"compared with {self.explanation})"]
-        if self.missing:
-            lines.append(f"  missing: {', '.join(map(repr, self.missing))}")
-        if self.extra:
-            lines.append(f"  extra:   {', '.join(map(repr, self.extra))}")
-        lines.append("  deliveries that led there:")
-        lines += [f"    {t}" for t in self.trace]
-        return "\n".join(lines)
-
-
-def _comparable(original: Graph, design: Graph, results: Mapping[str, list]) -> dict[str, list]:
-    """Sinks as compared: :func:`canonical`, except that an ordered stream fed through a stage
-    of several members compares as a multiset (members take their shares of an input in their
-    own order, as the environment of the single-node program may deliver it), and a stream
-    fed by an at-least-once channel or a snapshot as a set (a snapshot repeats the current
-    value once per tick of its stage, and how often a stage ticks is not part of the program)."""
-    out = canonical(original, results)
-    for node in design.sinks():
-        name, coll = node.params["name"], design.node(node.inputs[0]).coll
-        upstream = [design.node(i) for i in nx.ancestors(design.nx, node.id)]
-        if coll.kind == STREAM and any(design.members_of(n.location) > 1 for n in upstream):
-            out[name] = sorted(out[name], key=repr)
-        if coll.kind == STREAM and any(n.coll.retry == AT_LEAST_ONCE or n.kind == "snapshot"
-                                       for n in upstream):
-            out[name] = sorted({repr(r): r for r in out[name]}.values(), key=repr)
-    return out
-
-
-def _diff(expected: list, got: list) -> tuple[list, list]:
-    exp, have = Counter(map(repr, expected)), Counter(map(repr, got))
-    by_repr = {repr(x): x for x in [*expected, *got]}
-    missing = [by_repr[r] for r, c in (exp - have).items() for _ in range(c)]
-    extra = [by_repr[r] for r, c in (have - exp).items() for _ in range(c)]
-    if not missing and not extra:  # same multiset, different order
-        missing, extra = list(expected), list(got)
-    return missing, extra
-
-
-def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]],
-              seed: int) -> Mismatch | None:
-    """Simulate ``design`` with ``seed``; None when a single-node schedule explains its sinks,
-    else the closest explanation's first differing sink."""
-    inputs = {k: list(v) for k, v in (inputs or {}).items()}
-    sim = simulate(design, inputs, seed)
-    got = _comparable(original, design, sim.results)
-    best = None
-    for label, ticks in schedules(design, sim, inputs):
-        expected = _comparable(original, design, run(original, ticks=ticks))
-        diffs = {s: _diff(expected[s], got.get(s, [])) for s in expected if expected[s] != got.get(s)}
-        if not diffs:
-            return None
-        size = sum(len(missing) + len(extra) for missing, extra in diffs.values())
-        if best is None or size < best[0]:
-            sink = next(iter(diffs))
-            best = (size, Mismatch(sink, *diffs[sink], seed, label, _trace_for(design, sim, sink)))
-    return best[1]
-
-
-def _trace_for(design: Graph, sim: SimRun, sink: str) -> list[str]:
-    """The last deliveries into the sink's stage and the stages upstream of it."""
-    node = next(n for n in design.sinks() if n.params["name"] == sink)
-    upstream = {design.node(i).location for i in nx.ancestors(design.nx, node.id)} | {node.location}
-    lines = [line for stage, line in sim.trace if stage in upstream and "nothing new" not in line]
-    return lines[-TRACE_LINES:]
+__all__ = ["Mismatch", "SimRun", "Simulator", "check_run", "relaxations", "schedules", "simulate"]

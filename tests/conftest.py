@@ -54,9 +54,12 @@ def snapshot(request) -> Snapshot:
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """A local Ray instance shared by the whole session (opt-in: not autouse)."""
+    """A fresh local Ray shared by the whole session (opt-in: not autouse), started as hydropy
+    starts one (its workers hash str under hydropy's PYTHONHASHSEED)."""
     import ray
-    ray.init(num_cpus=2, include_dashboard=False)
+
+    from hydropy.targets.ray import start_local_ray
+    start_local_ray(num_cpus=2)
     try:
         yield ray
     finally:

@@ -1,7 +1,15 @@
 """Tests for hydropy.passes.lineage (key lineage read from user functions' AST) and
 hydropy.passes.analysis (monotonicity, points of order, boundedness, keys, state, report)."""
+import datetime
+import hashlib
+import math
 import operator
 import os
+import random
+import secrets
+import time
+import uuid
+from random import randint
 
 import pytest
 
@@ -16,6 +24,18 @@ from hydropy.passes.lineage import (Const, Derived, Field, Record, Unknown, elem
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFFSET = 10
+TABLE = {1: "a", 2: "b"}
+cache = {}
+
+
+def looping_helper(x):
+    for _ in x:
+        pass
+    return x
+
+
+def hash_free_id(x):
+    return id(x)
 
 
 def lin(fn, arity=1, **kw):
@@ -193,18 +213,46 @@ def helper(x):
     return x
 
 
-def test_a_call_of_an_arbitrary_function_is_unknown():
+def test_a_helper_is_read_recursively_and_a_method_of_a_value_is_a_function_of_it():
     out = lin(lambda x: (helper(x[0]), x[1]))
-    assert out.at((0,)) == Unknown("calls helper()") and out.at((1,)) == Field((1,))
+    assert out.at((0,)) == Field((0,)) and out.at((1,)) == Field((1,))
+    assert lin(lambda x: (x[0].lower(), 1)).at((0,)) == Derived(frozenset({(0,)}))
+    assert lin(lambda x: (x[0].append(1), 1)).at((0,)) == Unknown("calls method 'append'")
 
 
-def test_a_method_call_is_unknown():
-    assert lin(lambda x: (x[0].lower(), 1)).at((0,)) == Unknown("calls method 'lower'")
+def test_a_helper_the_analysis_cannot_follow_is_unknown_naming_it():
+    out = lin(lambda x: (looping_helper(x[0]), x[1]))
+    assert isinstance(out.at((0,)), Unknown) and "looping_helper()" in out.at((0,)).reason
 
 
-def test_a_key_depending_on_a_global_is_unknown():
-    out = lin(lambda x: (x[0] + OFFSET, x[1]))
-    assert isinstance(out.at((0,)), Unknown) and "OFFSET" in out.at((0,)).reason
+def test_module_constants_are_constants_and_mutable_globals_unknown():
+    assert lin(lambda x: (x[0] + OFFSET, x[1])).at((0,)) == Derived(frozenset({(0,)}))
+    assert lin(lambda x: (TABLE[x[0]], 1)).at((0,)) == Derived(frozenset({(0,)}))
+    assert lin(lambda x: (TABLE.get(x[0], 0), 1)).at((0,)) == Derived(frozenset({(0,)}))
+    out = lin(lambda x: (cache[x[0]], 1)).at((0,))
+    assert isinstance(out, Unknown) and "'cache'" in out.reason
+
+
+@pytest.mark.parametrize("fn, name", [
+    (lambda x: (hash_free_id(x[0]), 1), "id()"),
+    (lambda x: (random.randint(0, x[0]), 1), "random.randint()"),
+    (lambda x: (randint(0, x[0]), 1), "randint()"),
+    (lambda x: (time.time() + x[0], 1), "time.time()"),
+    (lambda x: (uuid.uuid4(), x[0]), "uuid.uuid4()"),
+    (lambda x: (os.urandom(x[0]), 1), "os.urandom()"),
+    (lambda x: (secrets.token_hex(x[0]), 1), "secrets.token_hex()"),
+    (lambda x: (datetime.datetime.now(), x[0]), "datetime.datetime.now()"),
+    (lambda x: (id(x[0]), 1), "id()"),
+])
+def test_nondeterministic_functions_are_unknown_naming_the_function(fn, name):
+    value = lin(fn).at((0,))
+    assert isinstance(value, Unknown) and name in value.reason and "not a function of its arguments" in value.reason
+
+
+def test_deterministic_standard_functions_and_hash_are_functions_of_their_arguments():
+    assert lin(lambda x: (math.floor(x[0]), 1)).at((0,)) == Derived(frozenset({(0,)}))
+    assert lin(lambda x: (hashlib.md5(x[0]).hexdigest(), 1)).at((0,)) == Derived(frozenset({(0,)}))
+    assert lin(lambda x: (hash(x[0]), 1)).at((0,)) == Derived(frozenset({(0,)}))  # one seed per run
 
 
 def test_an_if_expression_choosing_different_fields_is_not_a_field():
@@ -213,8 +261,9 @@ def test_an_if_expression_choosing_different_fields_is_not_a_field():
     assert out.input_path((0,)) is None
 
 
-def test_an_if_expression_on_a_global_is_unknown():
-    assert isinstance(lin(lambda x: (x[0] if OFFSET else x[1], 1)).at((0,)), Unknown)
+def test_an_if_expression_on_a_mutable_global_is_unknown():
+    assert isinstance(lin(lambda x: (x[0] if cache else x[1], 1)).at((0,)), Unknown)
+    assert not isinstance(lin(lambda x: (x[0] if OFFSET else x[1], 1)).at((0,)), (Unknown, Field))
 
 
 def test_a_shadowed_builtin_is_unknown():
@@ -267,7 +316,8 @@ def test_key_of_output_per_operator():
     assert key_of_output(s.unique().node) == (0,)
     assert key_of_output(pairs.node) == (1,)
     assert key_of_output(opaque.node) == (0,)  # helper returns its input: x[0] is x[0]
-    assert key_of_output(s.map(lambda x: (helper(x), 1)).node) is None
+    assert key_of_output(s.map(lambda x: (helper(x), 1)).node) == ()  # read through the helper
+    assert key_of_output(s.map(lambda x: (looping_helper(x), 1)).node) is None
     assert key_of_output(folded.node) is None
 
 

@@ -129,5 +129,5 @@ def test_emitted_join_kernel_on_ray_equals_the_python_join(ray_session, tmp_path
         if node.kind == "source":
             graph.replace(node.copy(coll=with_dtype(node.coll, None)))
     want = run_local(graph, {k: list(v) for k, v in inputs.items()})
-    got = run_compiled(str(out), inputs, batch_size=100)
+    got = run_compiled(str(out), inputs, tick_size=100)
     assert sorted(got["out"]) == sorted(want["out"]) and len(want["out"]) > 1000

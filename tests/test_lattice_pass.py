@@ -217,4 +217,4 @@ def test_a_replicated_gcounter_on_ray(ray_session, repo_root, tmp_path):
     graph = compile_flow(flow, str(tmp_path / "out"), plan=str(plan))
     assert graph.members_of("counter") == 2
     lines = [f"w{i % 7} x" for i in range(50)]
-    assert run_compiled(str(tmp_path / "out"), {"lines": lines}, batch_size=9) == flow.run({"lines": lines})
+    assert run_compiled(str(tmp_path / "out"), {"lines": lines}, tick_size=9) == flow.run({"lines": lines})

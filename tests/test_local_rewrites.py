@@ -196,7 +196,7 @@ def test_fused_and_pushed_stages_emit_readable_code_and_run_on_ray(ray_session, 
         text = (out / "stages" / f"{stage}.py").read_text()
         assert str(tmp_path) not in text and str(repo_root) not in text
         snapshot.assert_match(text, f"emit/sessions_rewritten/stages/{stage}.py")
-    assert run_compiled(str(out), SESSIONS_INPUTS, batch_size=2) == sessions.run(SESSIONS_INPUTS)
+    assert run_compiled(str(out), SESSIONS_INPUTS, tick_size=2) == sessions.run(SESSIONS_INPUTS)
 
 
 @pytest.mark.parametrize("program, plan", [

@@ -94,6 +94,81 @@ def test_decouple_ignoring_ordering_is_caught(monkeypatch):
     assert any(m.sink == "allowed" and ("bob", "ban") in m.extra for _, m in found)
 
 
+# -- partition: one part of the key for every input of a state (issue 9, class 1) --------------
+
+def routes_each_input_on_its_own(needs, routes):
+    """The old choice: each entry routed by the longest field it must be routed by, found as
+    the first field inside each key, whatever the other inputs of the same state are routed by."""
+    chosen = dict(routes)
+    for need in needs:
+        fields = partition_module._fields(need.key)
+        if not fields:
+            return None
+        path = fields[0][1]
+        if need.entry not in routes and len(path) >= len(chosen.get(need.entry, ())):
+            chosen[need.entry] = path
+    return chosen
+
+
+def user_key(event):
+    return (("user", event[0]), event[1])
+
+
+def built_on_one_side() -> hp.Flow:
+    flow = hp.Flow("built_on_one_side")
+    events = flow.source("events")      # (id, what)
+    profiles = flow.source("profiles")  # (("user", id), name)
+    events.map(user_key, name="keyed").join(profiles, name="joined").sink("joined")
+    return flow
+
+
+PROFILES = {"events": [(1, "x"), (2, "y"), (3, "z"), (1, "w"), (4, "v"), (5, "u")],
+            "profiles": [(("user", i), n) for i, n in enumerate(["ann", "bob", "cy", "di", "ed"], 1)]}
+
+
+def composite_and_prefix() -> hp.Flow:
+    flow = hp.Flow("composite_and_prefix")
+    orders = flow.source("orders")
+    orders.join(flow.source("prices"), name="priced").sink("priced")
+    orders.map(lambda o: (o[0][0], o[1]), name="by_user").fold_keyed(int, add, name="per_user").sink("per_user")
+    return flow
+
+
+ORDERS = {"orders": [((u, i), q) for q, (u, i) in enumerate([("a", 1), ("a", 2), ("b", 1), ("c", 2), ("b", 3)])],
+          "prices": [((u, i), 10 * i) for u, i in [("a", 1), ("b", 1), ("a", 2), ("c", 2), ("b", 3)]]}
+
+
+@pytest.mark.parametrize("build, inputs, sink", [(built_on_one_side, PROFILES, "joined"),
+                                                 (composite_and_prefix, ORDERS, "priced")])
+def test_partition_routing_each_input_on_its_own_is_caught(monkeypatch, build, inputs, sink):
+    assert not mismatches(build(), inputs)
+    monkeypatch.setattr(partition_module, "_solve", routes_each_input_on_its_own)
+    found = mismatches(build(), inputs)
+    assert any("partition" in plan and m.sink == sink for plan, m in found)
+
+
+def no_events():
+    return ()
+
+
+def test_partition_without_join_table_among_keyed_states_is_caught(monkeypatch):
+    from hydropy.passes.lattice import to_lattice
+    from hydropy.passes.push_fold import push_fold
+    from hydropy.testing import assert_equivalent
+
+    flow = hp.Flow("sessions")
+    flow.source("events").join(flow.source("owners"), name="with_owner").fold_keyed(
+        no_events, lambda log, r: log + (f"{r[1]}:{r[0][1]}",), name="log").sink("logs")
+    pushed = push_fold(to_lattice(flow.graph(), "log", "sealed_set", [0, 0]), "log")
+    inputs = {"events": [("s1", (0, "a")), ("s2", (0, "b")), ("s3", (0, "c")), ("s1", (1, "d"))],
+              "owners": [("s1", "ann"), ("s2", "bob"), ("s3", "cy")]}
+    assert_equivalent(flow, partition_module.partition(pushed, "main", 3), inputs, seeds=range(10))
+    without = {k: v for k, v in partition_module.KEYED_STATE.items() if k != "join_table"}
+    monkeypatch.setattr(partition_module, "KEYED_STATE", without)
+    with pytest.raises(AssertionError, match="sink 'logs' differs"):
+        assert_equivalent(flow, partition_module.partition(pushed, "main", 3), inputs, seeds=range(10))
+
+
 PROGRAM = '''
     import hydropy as hp
 
@@ -135,6 +210,7 @@ MUTANTS = {
             "fold", "fold_keyed", "reduce", "reduce_keyed", "count", "join", "unique", "anti_join",
             "cross", "snapshot", "lookup"}),
     "decouple ignores ordering": (decouple_module, "check_no_divergent_delays", lambda g: None),
+    "partition routes each input on its own": (partition_module, "_solve", routes_each_input_on_its_own),
 }
 
 
@@ -150,3 +226,4 @@ def test_the_property_test_catches_each_mutant(monkeypatch, mutant):
 
     with pytest.raises(AssertionError, match="differs from the single-node program"):
         every_accepted_rewrite_keeps_the_sinks()
+

@@ -46,7 +46,7 @@ def test_many_rounds_with_backpressure(ray_session, repo_root, tmp_path):
     lines = [f"w{i % 97} w{i % 13} common" for i in range(5000)]
     compile_flow(flow, str(tmp_path / "out"),
                  plan=str(repo_root / "examples" / "plans" / "wordcount_3stage.yaml"))
-    got = run_compiled(str(tmp_path / "out"), {"lines": lines}, batch_size=300, max_inflight=2)
+    got = run_compiled(str(tmp_path / "out"), {"lines": lines}, tick_size=300, max_inflight=2)
     assert got == flow.run({"lines": lines})
     assert dict(got["counts"])["common"] == 5000
 

@@ -1,10 +1,10 @@
 """Partitioned and replicated design points on Ray give the single-node program's sinks.
 
 Each stage member is its own actor; records reach members by hash (partition), broadcast
-(writes to replicas) or any one member (reads of replicas). Inputs larger than a batch
-travel in several rounds; a program with a point-in-time read (the key-value store's get)
-is then compared with the single-node run fed the same rounds as ticks, which is the
-arrival order the design point saw. One Ray per test session.
+(writes to replicas) or any one member (reads of replicas). Inputs larger than a tick
+travel in several rounds, one per tick (``split_ticks``); a program with a point-in-time
+read (the key-value store's get) is compared with the single-node run of the same tick
+size. One Ray per test session.
 """
 from __future__ import annotations
 
@@ -39,12 +39,6 @@ def test_members_on_ray_match_single_node(ray_session, repo_root, tmp_path, exam
     assert any(expected.values())
 
 
-def rounds(inputs: dict[str, list], size: int) -> list[dict[str, list]]:
-    """The ticks the Ray driver makes of ``inputs``: slice r of every input in round r."""
-    n = max(-(-len(v) // size) for v in inputs.values())
-    return [{k: v[r * size:(r + 1) * size] for k, v in inputs.items()} for r in range(n)]
-
-
 @pytest.mark.parametrize("plan", ["partitioned", "replicated"])
 def test_kvstore_members_answer_gets_as_the_single_node_store_over_many_rounds(
         ray_session, repo_root, tmp_path, plan):
@@ -55,8 +49,8 @@ def test_kvstore_members_answer_gets_as_the_single_node_store_over_many_rounds(
     keys = [f"k{i % 23}" for i in range(600)]
     inputs = {"puts": [(k, (i % 37, f"v{i}")) for i, k in enumerate(keys)],
               "gets": [(f"k{i % 29}", 1000 + i) for i in range(450)]}
-    got = run_compiled(str(tmp_path / "out"), inputs, batch_size=100, max_inflight=2)
-    expected = run(flow.graph(), ticks=rounds(inputs, 100))
+    got = run_compiled(str(tmp_path / "out"), inputs, tick_size=100, max_inflight=2)
+    expected = run(flow.graph(), inputs, tick_size=100)
     assert canonical(graph, got) == canonical(graph, expected)
     answered = [a for a in expected["get_results"] if a[2] is not None]
     assert len(answered) > 300 and len({a[1] for a in answered}) == 23
@@ -65,12 +59,12 @@ def test_kvstore_members_answer_gets_as_the_single_node_store_over_many_rounds(
 def test_partitioned_voting_and_wordcount_over_many_rounds(ray_session, repo_root, tmp_path):
     flow, _ = compiled(repo_root, tmp_path / "v", "voting", "partitioned")
     requests = [(f"c{i % 7}", i, "op") for i in range(500)]
-    got = run_compiled(str(tmp_path / "v" / "out"), {"requests": requests}, batch_size=64)
+    got = run_compiled(str(tmp_path / "v" / "out"), {"requests": requests}, tick_size=64)
     assert sorted(got["replies"]) == sorted((c, i) for c, i, _ in requests)
 
     flow, _ = compiled(repo_root, tmp_path / "w", "wordcount", "partitioned")
     lines = [f"w{i % 31} w{i % 5} shared" for i in range(900)]
-    got = run_compiled(str(tmp_path / "w" / "out"), {"lines": lines}, batch_size=128)
+    got = run_compiled(str(tmp_path / "w" / "out"), {"lines": lines}, tick_size=128)
     assert got == flow.run({"lines": lines})
     assert got["total"] == [2700]
 
@@ -93,5 +87,5 @@ def test_a_snapshot_sent_across_stages_ticks_as_often_as_locally(ray_session, tm
     plan.write_text("steps:\n  - decouple: {operators: [seen], to: reader}\n")
     flow = load_flow(str(program))
     compile_flow(flow, str(tmp_path / "out"), plan=str(plan))
-    got = run_compiled(str(tmp_path / "out"), {"xs": [1, 2, 3, 4, 5]}, batch_size=2)
-    assert got == run(flow.graph(), ticks=rounds({"xs": [1, 2, 3, 4, 5]}, 2)) == {"seen": [2, 4, 5]}
+    got = run_compiled(str(tmp_path / "out"), {"xs": [1, 2, 3, 4, 5]}, tick_size=2)
+    assert got == run(flow.graph(), {"xs": [1, 2, 3, 4, 5]}, tick_size=2) == {"seen": [2, 4, 5]}

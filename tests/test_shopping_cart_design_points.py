@@ -82,7 +82,7 @@ def test_design_point_gives_the_single_node_carts_on_ray(ray_session, repo_root,
     data = many_requests(100 + n)
     graph = compile_flow(cart, str(tmp_path / "out"),
                          plan=str(repo_root / "examples" / "plans" / f"shopping_cart_dp{n}.yaml"))
-    assert run_compiled(str(tmp_path / "out"), data, batch_size=7) == cart.run(data)
+    assert run_compiled(str(tmp_path / "out"), data, tick_size=7) == cart.run(data)
     assert graph.members_of("server") == (3 if n == 7 else 1)
 
 

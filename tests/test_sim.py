@@ -74,12 +74,20 @@ def test_a_broken_routing_is_caught_with_seed_sink_and_trace():
     assert "receives" in text  # the trace names the deliveries
 
 
+def positive(n):
+    return n > 0
+
+
+def dec(n):
+    return n - 1
+
+
 def test_a_loop_inside_a_stage_drains():
     flow = hp.Flow("countdown")
     handle, back = flow.cycle(name="back")
     alive = flow.source("start").union(back, name="alive")
     alive.count(name="n").sink("n")
-    handle.complete(alive.filter(lambda n: n > 0, name="positive").map(lambda n: n - 1, name="dec"))
+    handle.complete(alive.filter(positive, name="positive").map(dec, name="dec"))
     graph = flow.graph()
     design = decouple(graph, ["alive", "positive", "dec", "back", "n"], "loop")
     for seed in range(5):
@@ -176,3 +184,139 @@ def test_partitioned_stage_feeding_two_channels_keeps_one_order():
     sets.snapshot(name="seen").sink("seen")
     with pytest.raises(hp.RewriteRefused, match="fold_keyed 'order' .* interleaved"):
         partition(decouple(flow.graph(), ["kv", "twice"], "stage2"), "stage2", 2)
+
+
+# -- what the channel contract allows (issue 9, class 5) ---------------------------------------
+
+def empty():
+    return ()
+
+
+def append(acc, x):
+    return acc + (x,)
+
+
+def two_observers():
+    """The order of ``xs`` seen twice: by a fold here, and by a fold behind a channel."""
+    flow = hp.Flow("two_observers")
+    xs = flow.source("xs")
+    xs.fold(empty, append, name="order_here").sink("here")
+    xs.fold(empty, append, name="order_there").sink("there")
+    return flow
+
+
+def test_a_reordering_channel_into_an_order_sensitive_fold_is_caught_only_when_reordering():
+    """A channel declared ``reorder`` delivers batches in any order; the fold behind it then
+    disagrees with the fold that saw the input order, which no single-node run shows. With the
+    same design delivered FIFO (what the old simulator did on every channel) nothing is found."""
+    from hydropy.passes.reorder import reorder
+    graph = two_observers().graph()
+    fifo = decouple(graph, ["order_there"], "b")
+    channel = next(n.name for n in fifo.nodes() if n.kind == "network")
+    reordering = reorder(fifo, channel)
+    inputs = {"xs": list(range(8))}
+    assert not [s for s in range(30) if check_run(graph, fifo, inputs, s)]
+    found = [m for m in (check_run(graph, reordering, inputs, s) for s in range(30)) if m]
+    assert found and {m.sink for m in found} <= {"here", "there"}
+    runs = [simulate(reordering, inputs, s).results["there"][0] for s in range(30)]
+    assert any(list(r) != sorted(r) for r in runs) and all(sorted(r) == list(range(8)) for r in runs)
+
+
+def answer(kq):
+    return (kq[1][0], kq[1][1].reveal() if kq[1][1] else None)
+
+
+def two_writers():
+    """Two inputs write one keyed set; reads look it up."""
+    from hydropy.lattices import SetUnion
+    flow = hp.Flow("two_writers")
+    writes = flow.source("writes_a").union(flow.source("writes_b"), name="writes")
+    store = writes.lattice_fold_keyed(SetUnion, name="store")
+    flow.source("gets").lookup(store, name="read").map(answer, name="answer").sink("answers")
+    return flow
+
+
+TWO_WRITERS = {"writes_a": [(0, "a1"), (0, "a2"), (0, "a3")], "writes_b": [(0, "b1"), (0, "b2"), (0, "b3")],
+               "gets": [(0, i) for i in range(6)]}
+
+
+def test_replicas_apart_expose_a_design_that_assumes_lockstep(monkeypatch):
+    """Replicas take the two write inputs each at its own pace, so one replica can hold a1 but
+    not b1 while the other holds b1 but not a1, and reads served by both show states no single
+    order of the writes gives. Delivered in lockstep (every member takes everything waiting
+    in every tick, as Ray's rounds and the old simulator did) the replicas never drift apart."""
+    from hydropy.passes.replicate import replicate
+    from hydropy.targets.sim import Simulator
+    graph = two_writers().graph()
+    design = replicate(graph, "main", 2)
+    found = [m for m in (check_run(graph, design, TWO_WRITERS, s) for s in range(40)) if m]
+    assert found and all(m.sink == "answers" for m in found)
+    monkeypatch.setattr(Simulator, "_take", lambda self, waiting: waiting)
+    assert not [s for s in range(40) if check_run(graph, design, TWO_WRITERS, s)]
+
+
+def test_members_of_a_partitioned_stage_lag_each_other(repo_root):
+    """Each member takes its share of an input in its own ticks: in some step one member of
+    'main' takes records while the other takes none (the old simulator handed every member its
+    share in the same tick), and every such run is still explained."""
+    graph, design, inputs = plan_graph(repo_root, "wordcount", "partitioned")
+    assert design.members_of("main") == 2
+    lagged = []
+    for seed in range(20):
+        sim = simulate(design, inputs, seed)
+        if any(("main[0] takes" in line) != ("main[1] takes" in line) for _, line in sim.trace):
+            lagged.append(seed)
+    assert len(lagged) > 5
+    assert all(check_run(graph, design, inputs, s) is None for s in lagged)
+
+
+# -- the criterion relaxes only the paths that repeat (issue 9, class 6) -----------------------
+
+def inc(x):
+    return x + 1
+
+
+def double(x):
+    return x * 2
+
+
+def to_pair(x):
+    return (x % 2, x)
+
+
+def add(a, b):
+    return a + b
+
+
+def key_of(kv):
+    return kv[0]
+
+
+def two_paths():
+    """The keys of a per-tick snapshot (repeated once per tick) and the doubled inputs, in one sink."""
+    flow = hp.Flow("two_paths")
+    xs = flow.source("xs")
+    now = xs.map(to_pair, name="pairs").fold_keyed(int, add, name="sums").snapshot(name="now")
+    now.map(key_of, name="keys").union(xs.map(double, name="b"), name="both").sink("out")
+    return flow
+
+
+def test_records_tripled_where_no_repetition_reaches_them_are_rejected():
+    """The snapshot's keys reach the sink once per tick, so they compare as a set; the doubled
+    inputs do not repeat, so they compare exactly. A design that triples them (a broadcast into
+    three members) passed while the criterion compared the whole sink as a set because a
+    snapshot was upstream; now only the snapshot's records are relaxed, and the verdict says so."""
+    graph = two_paths().graph()
+    design = decouple(decouple(graph, ["xs"], "ingest"), ["b"], "right")
+    inputs = {"xs": [1, 2, 3, 4]}
+    assert all(check_run(graph, design, inputs, s) is None for s in range(20))
+    into_right = next(n for n in design.nodes() if n.kind == "network" and n.location == "right")
+    tripled = design.copy()
+    tripled.members["right"] = 3
+    tripled.replace(into_right.copy(params=dict(into_right.params, routing="broadcast")))
+    got = simulate(tripled, inputs, 0).results["out"]
+    expected = run(graph, inputs)["out"]
+    assert sorted(got).count(4) == 3 and set(got) == set(expected)  # equal as sets
+    found = check_run(graph, tripled, inputs, 0)
+    assert found is not None and found.sink == "out" and sorted(found.extra) == [2, 2, 4, 4, 6, 6, 8, 8]
+    assert "as a set for the records from snapshot 'now', exactly for the rest" in str(found)

@@ -32,7 +32,7 @@ def weird(acc, x):
 
 def numbers_flow(kind):
     flow = hp.Flow(f"numbers_{kind}")
-    xs = flow.source("xs")
+    xs = flow.source("xs", dtype="int64")
     folds = {
         "count": lambda: xs.count(name="agg"),
         "fold_operator_add": lambda: xs.fold(int, operator.add, name="agg"),
@@ -101,7 +101,10 @@ def test_wordcount_total_refused_for_partition_until_split(repo_root):
     (lambda xs: xs.fold(int, weird, name="agg"), ["weird", "cannot prove", "associative"]),
     (lambda xs: xs.fold(str, add, name="agg"), ["init str returns ''", "not the integer 0"]),
     (lambda xs: xs.fold(lambda: 0.0, add, name="agg"), ["returns 0.0", "floats round"]),
-    (lambda xs: xs.reduce(add, name="agg"), ["reduce starts from a record", "fold with init"]),
+    (lambda xs: xs.reduce(add, name="agg"), ["cannot see the type of its records", 'dtype="int64"']),
+    (lambda xs: xs.fold(int, add, name="agg"), ["cannot see the type", "floats round differently"]),
+    (lambda xs: xs.map(float).fold(int, add, name="agg"), ["cannot see the type"]),
+    (lambda xs: xs.reduce(max, name="agg"), ["max(nan, 1) is nan"]),
     (lambda xs: xs.map(lambda x: (x, 1)).fold_keyed(int, add, name="agg"), ["per key"]),
     (lambda xs: xs.unique(name="agg"), ["not a global fold"]),
     (lambda xs: xs.lattice_fold(RecordCount, name="agg"), ["RecordCount", "its own update"]),
@@ -127,7 +130,7 @@ def test_split_refuses_unknown_operator_and_own_stage():
 
 def test_readers_of_the_fold_move_with_the_final_merge():
     flow = hp.Flow("readers")
-    total = flow.source("xs").fold(int, add, name="total")
+    total = flow.source("xs", dtype="int64").fold(int, add, name="total")
     total.map(lambda t: t * 10, name="scaled").sink("scaled")
     graph = flow.graph()
     g = split_fold(graph, "total", to="merge")

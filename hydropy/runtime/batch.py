@@ -81,9 +81,20 @@ def _digest(data: bytes) -> int:
 
 
 def key_at(record: Any, path: tuple[int, ...]) -> Any:
-    for i in path:
-        record = record[i]
-    return record
+    """The field at ``path`` of ``record``; a record without it is a plan error (its routing key)."""
+    value = record
+    try:
+        for i in path:
+            value = value[i]
+    except (IndexError, KeyError, TypeError):
+        from hydropy.errors import PlanError
+        raise PlanError(f"the routing key {list(path)} is beyond the record {_brief(record)}") from None
+    return value
+
+
+def _brief(record: Any, limit: int = 60) -> str:
+    text = repr(record)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def route(records: list, routing: str, members: int, key: tuple[int, ...] | None,

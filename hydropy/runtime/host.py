@@ -1,24 +1,136 @@
-"""The Ray actor that hosts one member of one stage, loading the stage's code from disk."""
+"""The Ray actor that hosts one member of one stage, loading the stage's code from disk.
+
+The stages import the user's program as a module named in ``deploy.yaml`` (``module``):
+its file name, or ``hydropy_program_<name>`` when that name is taken by another module
+(``networkx.py``, ``yaml.py``: :func:`program_module_name`). The copy in ``program/`` is
+loaded under that name from its file, never through ``sys.path``, so it cannot shadow a
+library that hydropy or the program imports.
+"""
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import os
 import sys
 from typing import Any
 
+PRIVATE_PREFIX = "hydropy_program_"
 
-def load_stage_class(compiled_dir: str, stage_file: str, class_name: str):
-    """Import ``stage_file`` of a compiled directory (its program copy on sys.path)."""
-    for path in (os.path.join(compiled_dir, "program"), compiled_dir):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+
+def program_module_name(stem: str, program_dir: str | None = None) -> str:
+    """The name the stages import a program file ``<stem>.py`` under: ``stem`` unless another
+    module (standard library, installed package, one already imported) has that name."""
+    return PRIVATE_PREFIX + stem if _name_taken(stem, program_dir) else stem
+
+
+def _name_taken(name: str, program_dir: str | None) -> bool:
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names or name == "hydropy":
+        return True
+    here = os.path.abspath(program_dir) if program_dir else None
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        file = getattr(loaded, "__file__", None)
+        return not file or os.path.dirname(os.path.abspath(file)) != here
+    search = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    return importlib.machinery.PathFinder.find_spec(name, search) is not None
+
+
+def program_file(compiled_dir: str, module: str) -> str:
+    """The program copy of a compiled directory whose stages import it as ``module``."""
+    stem = module[len(PRIVATE_PREFIX):] if module.startswith(PRIVATE_PREFIX) else module
+    return os.path.join(compiled_dir, "program", stem + ".py")
+
+
+def load_program(module: str, path: str):
+    """Import the program copy ``path`` as ``module`` (once per process), from its file, never
+    through ``sys.path``. A module of that name already loaded from the same text is reused;
+    one loaded from another program file (an edited original, a same-named file elsewhere) is
+    replaced; a library of that name here (standard, installed) is refused, since hydropy and
+    the program import it under that name."""
+    from hydropy.errors import LoadError
+    loaded = sys.modules.get(module)
+    if loaded is not None and _same_source(getattr(loaded, "__file__", None), path):
+        return loaded
+    library = _library(module, loaded)
+    if library:
+        raise LoadError(f"the program copy {path} cannot be imported as '{module}': that name is "
+                        f"{library} here; recompile the program (hydropy then imports it under a "
+                        f"private name)")
+    if not os.path.isfile(path):
+        raise LoadError(f"{path} is missing: the stages import the program from it; recompile")
+    spec = importlib.util.spec_from_file_location(module, path)
+    program = importlib.util.module_from_spec(spec)
+    sys.modules[module] = program
+    try:
+        spec.loader.exec_module(program)
+    except BaseException:
+        if loaded is None:
+            del sys.modules[module]
+        else:
+            sys.modules[module] = loaded
+        raise
+    return program
+
+
+def _library(name: str, loaded) -> str:
+    """Where ``name`` is a library in this process (a built-in, the standard library, an
+    installed package), else ""."""
+    if name in sys.builtin_module_names or name in sys.stdlib_module_names or name == "hydropy":
+        return "a standard module"
+    installed = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    if loaded is not None:
+        file = getattr(loaded, "__file__", None)
+        if not file or hasattr(loaded, "__path__") or os.path.realpath(file).startswith(installed):
+            return file or "a built-in module"
+        return ""
+    search = [p for p in sys.path if os.path.realpath(p or os.curdir).startswith(installed)]
+    found = importlib.machinery.PathFinder.find_spec(name, search)
+    return (found.origin or found.name) if found is not None else ""
+
+
+def _same_source(file: str | None, path: str) -> bool:
+    if not file or not os.path.isfile(file):
+        return False
+    with open(file, "rb") as a, open(path, "rb") as b:
+        return a.read() == b.read()
+
+
+def load_stage_class(compiled_dir: str, stage_file: str, class_name: str, module: str | None = None):
+    """Import ``stage_file`` of a compiled directory after its program copy (as ``module``, by
+    default the one deploy.yaml names)."""
+    if module is None:
+        import yaml
+        with open(os.path.join(compiled_dir, "deploy.yaml"), encoding="utf-8") as fh:
+            module = yaml.safe_load(fh)["module"]
+    load_program(module, program_file(compiled_dir, module))
     path = os.path.join(compiled_dir, stage_file)
     name = "hydropy_stage_" + os.path.splitext(os.path.basename(stage_file))[0]
     spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return getattr(module, class_name)
+    stage = importlib.util.module_from_spec(spec)
+    sys.modules[name] = stage
+    spec.loader.exec_module(stage)
+    return getattr(stage, class_name)
+
+
+def _load_or_explain(compiled_dir: str, stage_file: str, class_name: str, module: str | None):
+    """:func:`load_stage_class`, its failures as one LoadError at the failing file:line."""
+    import traceback
+
+    from hydropy.errors import HydropyError, LoadError
+    from hydropy.ir.source import SourceLoc
+    try:
+        return load_stage_class(compiled_dir, stage_file, class_name, module)
+    except HydropyError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, SyntaxError) and exc.filename:
+            loc = SourceLoc(exc.filename, exc.lineno or 0)
+        else:
+            frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                      if f.filename.startswith(os.path.abspath(compiled_dir))]
+            loc = SourceLoc(frames[-1].filename, frames[-1].lineno) if frames else None
+        raise LoadError(f"cannot load {stage_file} of the compiled program: "
+                        f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}", loc) from None
 
 
 class StageHost:
@@ -26,11 +138,16 @@ class StageHost:
     receiving member), in the order of ``slots``, then a status ``(records sent, quiescent)``."""
 
     def __init__(self, compiled_dir: str, stage_file: str, class_name: str, member: int,
-                 members: int, receivers: dict[str, int]):
-        base = compiled_dir if os.path.isdir(compiled_dir) else os.getcwd()  # cluster: working_dir
-        cls = load_stage_class(base, stage_file, class_name)
-        self.stage = cls(member, members, receivers)
-        self.slots = [(c, j) for c in sorted(cls.CHANNELS_OUT) for j in range(receivers.get(c, 1))]
+                 members: int, receivers: dict[str, int], module: str | None = None):
+        self.last_out: list = []
+        self.failure: BaseException | None = None  # raised by start_info (Ray's report of a
+        try:                                       # failed constructor is a multi-line dump)
+            base = compiled_dir if os.path.isdir(compiled_dir) else os.getcwd()  # cluster: working_dir
+            cls = _load_or_explain(base, stage_file, class_name, module)
+            self.stage = cls(member, members, receivers)
+            self.slots = [(c, j) for c in sorted(cls.CHANNELS_OUT) for j in range(receivers.get(c, 1))]
+        except Exception as exc:
+            self.failure = exc
 
     def tick(self, names: list[str], external: dict[str, list], *received: Any):
         batches: dict[str, list] = {name: [packed] for name, packed in external.items()}
@@ -39,12 +156,41 @@ class StageHost:
         before = self.stage.sent
         routed = self.stage.run_tick(batches)
         out = [routed[c][j] for c, j in self.slots]
+        self.last_out = out
         status = (self.stage.sent - before, self.stage.quiescent)
         return (*out, status) if out else status
 
     def results(self):
         return self.stage.results()
 
+    def start_info(self) -> tuple[float, int]:
+        """(seconds this member spent compiling or loading its kernels at start, ``hash`` of a
+        str here: every process of a run must agree on it)."""
+        if self.failure is not None:
+            raise self.failure
+        return self.stage.compile_seconds, hash("hydropy")
+
     def compile_seconds(self) -> float:
-        """Seconds this member's stage spent compiling (or loading) its kernels at start."""
         return self.stage.compile_seconds
+
+    def unpicklable(self) -> tuple[str, int, str, str] | None:
+        """After a failed call: the first record this member could not pickle, as (outgoing
+        channel or ``sink NAME``, receiving member, record, error), or None."""
+        from ray import cloudpickle
+        candidates = [(c, j, batch) for (c, j), batch in zip(self.slots, self.last_out)
+                      if isinstance(batch, list)]
+        candidates += [(f"sink {name}", 0, list(value.items()) if kind == "keyed" else
+                        list(value) if kind == "stream" else [value])
+                       for name, (kind, value) in self.stage.results().items()]
+        for where, j, records in candidates:
+            for record in records:
+                try:
+                    cloudpickle.dumps(record)
+                except Exception as exc:
+                    return where, j, _short_repr(record), f"{type(exc).__name__}: {exc}"
+        return None
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -14,6 +14,7 @@ from collections import defaultdict
 from typing import Any, Callable
 
 from hydropy.errors import InputError, UserCodeError
+from hydropy.ir.ops import runtime_class
 
 UNSET = type("Unset", (), {"__repr__": lambda self: "UNSET", "__reduce__": lambda self: "UNSET"})()
 
@@ -122,12 +123,10 @@ class Fused(Op):
     """A chain of stateless operators run as one: ``steps`` are ``(kind, fn, where)`` triples,
     applied in order to the tick's batch (each step keeps its own operator's name for errors)."""
 
-    KINDS = {"map": Map, "filter": Filter, "flat_map": FlatMap, "filter_map": FilterMap,
-             "inspect": Inspect}
-
     def __init__(self, *steps, **kw):
         super().__init__(**kw)
-        self.chain = [self.KINDS[kind](fn, where=where, loc=self.loc) for kind, fn, where in steps]
+        self.chain = [globals()[runtime_class(kind, None)](fn, where=where, loc=self.loc)
+                      for kind, fn, where in steps]
 
     def step(self, batch):
         for op in self.chain:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hydropy.errors import PlanError
+
 from .batch import pack, route, unpack
 from .columns import concat_batches
 from .ops import UNSET, sorted_items
@@ -72,7 +74,10 @@ class Stage:
         for channel, records in out.items():
             routing, key = self.CHANNELS_OUT[channel]
             n = self.receivers.get(channel, 1)
-            routed[channel] = [pack(part) for part in route(records, routing, n, key, self.ticks)]
+            try:
+                routed[channel] = [pack(part) for part in route(records, routing, n, key, self.ticks)]
+            except PlanError as exc:
+                raise PlanError(f"channel '{channel}' from stage '{self.NAME}': {exc.message}") from None
             self.sent += len(records)
         return routed
 

@@ -1,4 +1,4 @@
-# hydropy-generated sha256=8aec5bb3de0cb43f2ed7609f270449c9bf2dc7ecd8e2afb39b06c88c1514c0fd
+# hydropy-generated sha256=b50b3eeeafd9985de81e53830d65db0de06451ee5b59b1670beab78889aadc55
 """Stage 'main' of flow 'sensor_stats', compiled by hydropy from sensor_stats.py.
 
 Each tick takes the batch that arrived on every input below, runs the operators in
@@ -46,14 +46,14 @@ class MainStage(Stage):
 
     def __init__(self, member=0, members=1, receivers=None):
         super().__init__(member, members, receivers)
-        self.calibrate = kernels.ChainKernel(valid_calibrate_kernel, '(int64, float64)', '(int64, float64)', where="map 'calibrate' (sensor_stats.py:28)")
+        self.calibrate_2 = kernels.ChainKernel(valid_calibrate_kernel, '(int64, float64)', '(int64, float64)', where="map 'calibrate' (sensor_stats.py:28)")
         self.warm_up()
 
     def tick(self, readings):
-        # sensor_stats.py:28  valid = filter[fn=valid](readings)  (fused into calibrate)
+        # sensor_stats.py:28  valid = filter[fn=valid](readings)  (fused into calibrate_2)
         # sensor_stats.py:28  calibrate = map[fn=calibrate](valid)
-        calibrate = self.calibrate.step(readings)
-        return {'calibrate_to_agg': calibrate}
+        calibrate_2 = self.calibrate_2.step(readings)
+        return {'calibrate_to_agg': calibrate_2}
 
 
 STAGE = MainStage
