@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import textwrap
 
 from hydropy.errors import HydropyError
 from hydropy.ir.source import SourceLoc, function_ast
@@ -33,7 +32,7 @@ STRUCTURAL = {
 }
 
 #: decorators that leave a function liftable (``@hp.lift``, ``@hydropy.lift``, ``@lift``)
-DECORATOR_NAMES = {"lift"}
+DECORATOR_NAMES = frozenset({"lift"})
 
 
 class LiftRefused(HydropyError):
@@ -65,27 +64,12 @@ def read(fn) -> ast.FunctionDef:
     if what:
         name = getattr(fn, "__qualname__", repr(fn))
         raise LiftRefused(f"cannot lift {name}: it is {what}", where(fn))
-    found = function_ast(fn)
-    if found == "is decorated":
-        found = _decorated(fn)
+    found = function_ast(fn, allow_decorators=DECORATOR_NAMES)
     if isinstance(found, str):
         raise LiftRefused(f"cannot lift {fn.__qualname__}: it {found}", where(fn))
-    fdef = found.node if not isinstance(found, ast.FunctionDef) else found
+    fdef = found.node
     args = fdef.args
     if args.vararg or args.kwarg or args.kwonlyargs or args.defaults or args.kw_defaults:
         raise LiftRefused(f"cannot lift {fn.__qualname__}: its parameters must be plain names, one "
                           f"per input (no defaults, *args, **kwargs or keyword-only)", where(fn))
-    return fdef
-
-
-def _decorated(fn) -> ast.FunctionDef | str:
-    """A function whose only decorators are ``lift`` (``@hp.lift``, ``@hydropy.lift``): the
-    decorator does not change what the body computes."""
-    try:
-        fdef = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
-    except (OSError, TypeError, SyntaxError, IndexError):
-        return "is decorated"
-    names = [d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", None) for d in fdef.decorator_list]
-    if not isinstance(fdef, ast.FunctionDef) or any(n not in DECORATOR_NAMES for n in names):
-        return "is decorated by something other than hydropy.lift"
     return fdef

@@ -8,8 +8,12 @@ is looked up wrapped as ``(value,)`` so that a stored None is not a miss.
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 from hydropy.lift.exprs import names_read
+
+if TYPE_CHECKING:  # the builder imports this module
+    from hydropy.lift.builder import Accumulator, Lifter, Scope
 
 
 class Lookups(ast.NodeTransformer):
