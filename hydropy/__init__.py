@@ -8,8 +8,9 @@ from hydropy import lattices
 from hydropy.errors import (HydropyError, InputError, LoadError, PlanError, ProgramError, RewriteRefused,
                             UserCodeError)
 from hydropy.flow import Collection, Flow, KeyedSingleton, Placeholder, Singleton, Stream
+from hydropy.lift import lift
 from hydropy.runtime.columns import Columns
 
-__all__ = ["Flow", "Columns", "Stream", "Singleton", "KeyedSingleton", "Collection", "Placeholder", "lattices",
+__all__ = ["Flow", "lift", "Columns", "Stream", "Singleton", "KeyedSingleton", "Collection", "Placeholder", "lattices",
            "HydropyError", "InputError", "LoadError", "PlanError", "ProgramError", "RewriteRefused",
            "UserCodeError"]

@@ -256,6 +256,18 @@ def _cmd_compile(args) -> int:
     return 0
 
 
+def _cmd_lift(args) -> int:
+    from hydropy.errors import LoadError
+    from hydropy.lift.source import write_source
+    from hydropy.loader import load_flow
+    flow = load_flow(args.program)
+    if getattr(flow, "lifted", None) is None:
+        raise LoadError(f"{args.program} names a Flow, not a plain function: there is nothing to lift")
+    write_source(flow, args.output, force=args.force)
+    print(f"wrote {args.output}: {args.program} as a Flow API program")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hydropy", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -319,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("-o", "--output", metavar="DIR", required=True, help="directory to write")
     comp.add_argument("--force", action="store_true", help="overwrite hand-edited files in DIR")
     comp.set_defaults(handler=_cmd_compile)
+
+    lift = sub.add_parser("lift", help="write a plain function's lifted flow as Flow API source")
+    lift.add_argument("program", help="path/to/file.py:function")
+    lift.add_argument("-o", "--output", metavar="FILE", required=True, help="the .py file to write")
+    lift.add_argument("--force", action="store_true", help="replace a file hydropy wrote that was edited")
+    lift.set_defaults(handler=_cmd_lift)
     return parser
 
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from hydropy import yamlio
 from hydropy.errors import HydropyError, InputError, LoadError
 from hydropy.flow import Flow
+from hydropy.lift import lift
 from hydropy.ir.source import SourceLoc, display_path
 
 
@@ -34,7 +35,7 @@ def load_flow(spec: str) -> Flow:
         except AttributeError:
             raise LoadError(f"{where} has no attribute '{attr}'", file_loc) from None
         if callable(obj) and not isinstance(obj, Flow):
-            obj = _build(obj, f"{where}:{attr}", _defined_at(module_file, attr))
+            obj = _lift_or_build(obj, f"{where}:{attr}", _defined_at(module_file, attr))
         if not isinstance(obj, Flow):
             raise LoadError(f"{where}:{attr} is {_a(type(obj).__name__)}, not a hydropy Flow",
                             _defined_at(module_file, attr))
@@ -48,6 +49,18 @@ def load_flow(spec: str) -> Flow:
         raise LoadError(f"{where} holds several Flows ({names}); name one as {where}:NAME",
                         _defined_at(module_file, sorted(k for k, _ in flows.values())[1]))
     return next(iter(flows.values()))[1]
+
+
+def _lift_or_build(fn, what: str, defined: SourceLoc | None) -> Any:
+    """A plain function whose parameters are its inputs is lifted into a Flow (hydropy.lift);
+    a function of no arguments is called to build one."""
+    try:
+        takes_inputs = bool(inspect.signature(fn).parameters) and not isinstance(fn, type)
+    except (TypeError, ValueError):
+        takes_inputs = False
+    if takes_inputs:
+        return lift(fn)
+    return _build(fn, what, defined)
 
 
 def _build(factory, what: str, defined: SourceLoc | None) -> Any:

@@ -137,7 +137,7 @@ class FunctionAst:
         return [a.arg for a in self.args.posonlyargs + self.args.args]
 
 
-def function_ast(fn: Callable[..., Any]) -> FunctionAst | str:
+def function_ast(fn: Callable[..., Any], allow_decorators: frozenset[str] = frozenset()) -> FunctionAst | str:
     """The one reader of user functions' source: the AST of ``fn``, or the reason it cannot
     be read (one phrase, e.g. "is a builtin"). Every analysis, the lattice pass and the
     emitter read functions through this, so what one can read the others can too.
@@ -146,18 +146,20 @@ def function_ast(fn: Callable[..., Any]) -> FunctionAst | str:
     with registered source work too) among the lambdas on its first line, narrowed by
     parameter names and then by compiling each candidate and comparing its variables,
     constants and names with ``fn``'s code; candidates with the same text are the same
-    function, others that remain make it ambiguous. A ``def`` is parsed from its source."""
+    function, others that remain make it ambiguous. A ``def`` is parsed from its source; one
+    with decorators is refused ("is decorated": they may change what it computes) unless each
+    is named in ``allow_decorators`` (``@hp.lift`` leaves the function's body its meaning)."""
     code = getattr(fn, "__code__", None)
     if code is None:
         return "has no source code (a builtin or a callable object)"
     try:
-        return _function_ast(fn, code)
+        return _function_ast(fn, code, frozenset(allow_decorators))
     except TypeError:  # an unhashable callable: read it without the cache
-        return _function_ast.__wrapped__(fn, code)
+        return _function_ast.__wrapped__(fn, code, frozenset(allow_decorators))
 
 
 @functools.lru_cache(maxsize=1024)
-def _function_ast(fn, code) -> FunctionAst | str:
+def _function_ast(fn, code, allow_decorators: frozenset[str]) -> FunctionAst | str:
     if code.co_name == "<lambda>":
         found = _find_lambda(code)
         if isinstance(found, str):
@@ -176,8 +178,10 @@ def _function_ast(fn, code) -> FunctionAst | str:
         return "is a coroutine"
     if not isinstance(fdef, ast.FunctionDef):
         return "has no def statement in its source code"
-    if fdef.decorator_list:
-        return "is decorated"
+    names = [d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", None) for d in fdef.decorator_list]
+    if any(name not in allow_decorators for name in names):
+        return "is decorated" if not allow_decorators else \
+            f"is decorated by something other than {' or '.join(sorted(allow_decorators))}"
     if fdef.name != code.co_name:
         return f"has source code that defines '{fdef.name}' instead"
     return FunctionAst(fdef, fdef.args, fdef.body, _closure(fn))

@@ -339,12 +339,13 @@ PROGRAM_CASES = [
     """, "prog.py:3", "several"),
     program_case("program-attr-missing", "import hydropy as hp\nf = hp.Flow('f')\n", "prog.py:1", "'nope'",
                  attr=":nope"),
+    # a function taking arguments is read as a plain function to lift: this one has no loop
     program_case("program-attr-needs-arguments", """
         import hydropy as hp
 
         def build(n, m):
             return hp.Flow("f")
-    """, "prog.py:3", "build", "arguments", attr=":build"),
+    """, "prog.py:3", "build", "no loop over its inputs", attr=":build"),
     program_case("program-attr-raises", """
         import hydropy as hp
 
