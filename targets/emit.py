@@ -140,7 +140,8 @@ class StageWriter:
             why = "it is not defined at module level of the program"
         elif code.co_freevars:
             why = f"it reads local variables ({', '.join(code.co_freevars)}) of an enclosing function"
-        elif os.path.realpath(code.co_filename) != os.path.realpath(self.program.path):
+        elif os.path.realpath(getattr(obj, "__globals__", {}).get("__file__") or "") != \
+                os.path.realpath(self.program.path):  # its globals are not the program's module
             why = "it is defined outside the program file"
         elif isinstance(found := function_ast(obj), str):
             why = f"its source {found}"

@@ -12,11 +12,14 @@ import builtins
 import linecache
 import os
 
+from hydropy.flow import Stream
+from hydropy.ir.ops import SPECS
 from hydropy.ir.source import function_ast
 from hydropy.lift.exprs import names_bound, names_read
 
-CALLS = {"map": "map", "filter": "filter", "flat_map": "flat_map", "count": "count", "unique": "unique",
-         "fold": "fold", "fold_keyed": "fold_keyed", "reduce_keyed": "reduce_keyed", "lookup": "lookup"}
+#: op kinds written as the Flow API method of the same name (functions first, then the other
+#: inputs): every kind a Stream has a method for
+CALLS = frozenset(k for k in SPECS if callable(getattr(Stream, k, None)))
 
 
 def flow_source(flow) -> str:
@@ -39,7 +42,7 @@ def flow_source(flow) -> str:
             body.append(f"{var[node.inputs[0]]}.sink({node.params['name']!r})")
         elif node.kind in CALLS:
             args = fns + [var[i] for i in node.inputs[1:]] + [f"name={node.name!r}"]
-            body.append(f"{node.name} = {var[node.inputs[0]]}.{CALLS[node.kind]}({', '.join(args)})")
+            body.append(f"{node.name} = {var[node.inputs[0]]}.{node.kind}({', '.join(args)})")
         else:
             raise ValueError(f"no Flow API source for operator kind {node.kind}")
     taken = (imports & (set(var.values()) | {"hp", "flow"}))
