@@ -21,7 +21,8 @@ from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph
 from hydropy.ir.ops import PLACED
 
-from .stages import check_no_divergent_delays, insert_channels
+from .delays import check_no_divergent_delays
+from .stages import insert_channels
 
 STAGE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

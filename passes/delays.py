@@ -17,7 +17,6 @@ import networkx as nx
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph, Node
-
 from hydropy.ir.ops import SOURCES, TIMING_SENSITIVE
 
 Paths = dict[int, dict[frozenset, tuple[int, ...]]]  # node -> {channels crossed: a witness path}

@@ -47,7 +47,8 @@ from hydropy.ir.ops import ENTRIES, PER_RECORD
 from .lineage import (Const, Derived, Field, Lineage, Record, Unknown, at, deps, first_unknown,
                       node_lineage, substitute, PASS_THROUGH)
 from .laws import check_state_laws
-from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
+from .delays import check_no_divergent_delays
+from .stages import (LATTICE_STATE, check_order_downstream,
                      insert_channels, reach_in_stage)
 
 Path = tuple[int, ...]

@@ -22,7 +22,8 @@ from hydropy.ir.ops import ENTRIES, LATTICE_FOLDS, PARTIALS, PER_RECORD, PLAIN_F
 
 from .laws import check_state_laws
 from .thresholds import PASS_ON, why_not_threshold
-from .stages import (LATTICE_STATE, check_no_divergent_delays, check_order_downstream,
+from .delays import check_no_divergent_delays
+from .stages import (LATTICE_STATE, check_order_downstream,
                      insert_channels, reach_in_stage)
 
 #: what a replica may run without state to merge

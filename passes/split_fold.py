@@ -29,7 +29,8 @@ from hydropy.runtime.ops import add_counts
 from .decouple import check_stage_name
 from .fold_algebra import element_type, why_not_commutative
 from .laws import check_state_laws
-from .stages import check_no_divergent_delays, insert_channels
+from .delays import check_no_divergent_delays
+from .stages import insert_channels
 
 #: the global folds split_fold splits, and the per-tick partial each becomes
 PARTIAL = {k: spec.partial for k, spec in SPECS.items() if spec.partial}

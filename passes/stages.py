@@ -288,5 +288,3 @@ def check_stage_boundaries(g: Graph) -> None:
                          f"({' -> '.join(loop + loop[:1])}); stages must form a pipeline (a DAG): "
                          f"move the operators between them into one of the stages")
 
-
-from .delays import check_no_divergent_delays  # noqa: E402,F401 (re-exported for the rewrites)

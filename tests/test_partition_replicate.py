@@ -1,7 +1,6 @@
 """partition and replicate: what they route how, and every precondition they check."""
 from __future__ import annotations
 
-import os
 import random
 import time
 import uuid
@@ -395,17 +394,6 @@ HASH_PLAN = """steps:
 """
 
 
-def _ray_runs_share_one_hash_seed() -> bool:
-    """The Ray target starts every process of a run with one PYTHONHASHSEED (or the test
-    session's environment, which Ray's processes inherit, fixes one)."""
-    from pathlib import Path
-
-    import hydropy.targets.ray as ray_target
-    return bool(os.environ.get("PYTHONHASHSEED")) or "PYTHONHASHSEED" in Path(ray_target.__file__).read_text()
-
-
-@pytest.mark.skipif(not _ray_runs_share_one_hash_seed(),
-                    reason="needs the Ray target's run-wide PYTHONHASHSEED (issue 9, class 2)")
 def test_hash_keys_moved_into_two_stages_agree_on_ray(ray_session, tmp_path):
     """partition moves each side's hash() key computation into its sender (stages a and b, two
     Ray actors): the join matches only because every process of the run hashes alike."""
