@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import networkx as nx
 
 from hydropy.ir import KEYED, SINGLETON, Graph, Node, SourceLoc
-from hydropy.ir.ops import FOLDS, LATTICE_FOLDS, PARTIALS
+from hydropy.ir.ops import FOLDS, FUNCTION_FOLDS, LATTICE_FOLDS, PARTIALS
 
+from .fold_algebra import element_type, why_order_sensitive
 from .thresholds import why_not_threshold
 
 
@@ -124,12 +125,20 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
 
     For a point-in-time read (lookup, snapshot, anti_join) only the input whose state it
     reads counts: a lookup of a table built from bounded inputs always sees the whole table,
-    whenever its queries arrive. A fold is not reported itself: its value is observed either by a sink (its final value,
-    which does not depend on batching) or through a point-in-time read (snapshot, lookup),
-    and that read is what is reported, naming the fold. A snapshot of a lattice fold counts
+    whenever its queries arrive. A fold whose function is order-insensitive (proven by
+    ``fold_algebra``) is not reported itself: its value is observed either by a sink (its final
+    value, which depends neither on batching nor on order) or through a point-in-time read
+    (snapshot, lookup), and that read is what is reported, naming the fold. A fold whose value
+    may depend on the order of its records (``append``, a float sum) is a point of order when an
+    asynchronous input reaches it: the arrival order is not the program's to choose. A snapshot of a lattice fold counts
     too: a threshold read after it would be safe, but a filter cannot be proven one."""
     out = []
     for node in graph.nodes():
+        if node.kind in FUNCTION_FOLDS:
+            found = _order_sensitive_fold(graph, node)
+            if found is not None:
+                out.append(found)
+            continue
         if node.spec.monotone or node.kind in FOLDS or node.kind in PARTIALS:
             continue
         ports = [node.spec.read_port] if node.spec.read_port is not None else range(len(node.inputs))
@@ -167,6 +176,23 @@ def points_of_order(graph: Graph) -> list[PointOfOrder]:
             causes += (f"loop '{loop.name}'",)
         out.append(PointOfOrder(node.id, node.kind, node.name, node.loc, reason, hint, causes))
     return out
+
+
+def _order_sensitive_fold(graph: Graph, fold: Node) -> PointOfOrder | None:
+    """The point of order at a plain fold whose value may depend on the order of its records,
+    when asynchronous inputs reach it; None when its function is order-insensitive or its
+    records come in an order the program fixes."""
+    causes = tuple(dict.fromkeys(c for p in range(len(fold.inputs)) for c in _causes_via(graph, fold, p)))
+    if not causes:
+        return None
+    why = why_order_sensitive(fold, element_type(graph, fold))
+    if not why:
+        return None
+    reason = (f"{op_label(fold)} may give a different value for another order of its records "
+              f"({why}), and the order of {_phrase(causes)} is not the program's to choose")
+    hint = ("fold with an order-insensitive function (a sum of integers, max/min of integers, a "
+            "count) or into a lattice, or accept the point of order")
+    return PointOfOrder(fold.id, fold.kind, fold.name, fold.loc, reason, hint, causes)
 
 
 def _snapshot_reason(graph: Graph, node: Node, causes: tuple[str, ...]) -> tuple[str, str]:

@@ -19,13 +19,13 @@ from numbers import Number
 
 from hydropy.ir import KEYED, Graph, Node
 from hydropy.ir.ops import PER_RECORD, kinds
-from hydropy.lattices import GCounter, Max, Min, SetUnion
+from hydropy.lattices import Bool, GCounter, Max, Min, SetUnion
 
-from .lineage import Field, Value, deps, node_lineage, substitute
+from .lineage import Field, Value, at, deps, derived, node_lineage, output_lineage, substitute
 from .udf import global_value, returned_expression
 
 #: lattice -> how ``reveal()`` moves as the lattice grows ("up", "down"), or via len() for sets
-_DIRECTION = {Max: "up", GCounter: "up", Min: "down", SetUnion: "len"}
+_DIRECTION = {Max: "up", GCounter: "up", Bool: "up", Min: "down", SetUnion: "len"}
 _UP = {ast.GtE: "up", ast.Gt: "up", ast.LtE: "down", ast.Lt: "down"}
 _FLIP = {ast.GtE: ast.LtE, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.Lt: ast.Gt}
 PASS_ON = (PER_RECORD | kinds(family="channel")) - {"fused"}
@@ -36,6 +36,13 @@ def why_not_threshold(graph: Graph, reader: Node, fold: Node) -> str:
     "" when it is."""
     if reader.kind != "filter":
         return f"{reader.kind} '{reader.name}' reads every value, not a threshold"
+    return _why_not_bound(reader, fold) or \
+        _why_not_deduplicated(graph, reader, fold, reader, Field(()), fold.coll.kind == KEYED)
+
+
+def _why_not_bound(reader: Node, fold: Node) -> str:
+    """Why filter ``reader``'s function is not a threshold on ``fold``'s revealed value ("" when
+    it is): once true for a value, true for every larger one."""
     direction = _DIRECTION.get(fold.params.get("lattice"))
     if direction is None:
         return (f"filter '{reader.name}' reads a {fold.params['lattice'].__name__}, whose revealed "
@@ -47,6 +54,8 @@ def why_not_threshold(graph: Graph, reader: Node, fold: Node) -> str:
     (param,), body = found
     keyed = fold.coll.kind == KEYED
     body = _past_none_guard(fn, body, param, keyed)
+    if fold.params.get("lattice") is Bool and _reads_value(fn, body, param, keyed, False):
+        return ""  # a Bool is True from some point on: the test ``V`` is its only threshold
     if not (isinstance(body, ast.Compare) and len(body.ops) == 1):
         return f"filter '{reader.name}' is not a single comparison with a bound"
     left, op, right = body.left, type(body.ops[0]), body.comparators[0]
@@ -59,7 +68,7 @@ def why_not_threshold(graph: Graph, reader: Node, fold: Node) -> str:
                 else f"filter '{reader.name}' is not a bound on the revealed value")
     if _UP[op] != ("up" if direction == "len" else direction):
         return f"filter '{reader.name}' bounds the value from the side it grows towards"
-    return _why_not_deduplicated(graph, reader, reader, Field(()), keyed)
+    return ""
 
 
 def _past_none_guard(fn, body: ast.expr, param: str, keyed: bool) -> ast.expr:
@@ -107,29 +116,55 @@ def _reads_value(fn, node: ast.expr, param: str, keyed: bool, by_len: bool) -> b
     return isinstance(subject, ast.Name) and subject.id == param
 
 
-def _why_not_deduplicated(graph: Graph, reader: Node, node: Node, record: Value,
+def _why_not_deduplicated(graph: Graph, reader: Node, fold: Node, node: Node, record: Value,
                           keyed: bool) -> str:
     """Why not every path from ``node`` passes only stateless operators before a ``unique``
     that sees records free of the lattice's value ("" when they do). ``record`` is the lineage
     of ``node``'s records in terms of the snapshot's (``(k, v)`` when keyed, else ``v``): a
     record that still carries the value differs every tick the value grows, so unique would
-    not make what passes independent of the tick split. A function hydropy cannot read counts
-    as carrying the value."""
+    not make what passes independent of the tick split. Nor may a step on the way decide
+    which records pass (or how many) by the value again, unless it is itself a threshold of
+    the same direction on the unchanged record: ``>= 5`` then ``< 10`` passes a key or not
+    depending on whether a tick saw the value between the two. A function hydropy cannot read
+    counts as carrying (and deciding by) the value."""
     consumers = graph.consumers(node.id)
     if not consumers or any(c.kind != "unique" and c.kind not in PASS_ON for c in consumers):
         return (f"filter '{reader.name}' passes the value every tick it holds; add .unique() "
                 f"after it")
     for c in consumers:
         if c.kind == "unique":
-            found = deps(record)
-            if found is None or any(not keyed or not p or p[0] == 1 for p in found):
+            if _reads_the_value(deps(record), keyed):
                 return (f"filter '{reader.name}' passes the value itself on to unique '{c.name}', "
                         f"which sees a new record every tick the value grows; keep only the key "
                         f"(or a constant) before unique")
             continue
+        if c.kind in _DECIDING and _decides_by_the_value(c, record, keyed) and \
+                not (c.kind == "filter" and record == Field(()) and not _why_not_bound(c, fold)):
+            return (f"{c.kind} '{c.name}' after filter '{reader.name}' reads the value again to "
+                    f"choose which records go on, which depends on the values a tick happens to "
+                    f"show; decide only by the key, or by one threshold")
         lineage = node_lineage(c)
         inner = record if lineage is None else substitute(lineage.value, record)
-        why = _why_not_deduplicated(graph, reader, c, inner, keyed)
+        why = _why_not_deduplicated(graph, reader, fold, c, inner, keyed)
         if why:
             return why
     return ""
+
+
+#: steps on the way to unique that choose which records go on, and how many
+_DECIDING = PASS_ON - kinds(one_to_one=True) - {"union"}
+
+
+def _decides_by_the_value(step: Node, record: Value, keyed: bool) -> bool:
+    """Whether ``step``'s choice (its whole result, conditions included) depends on the
+    lattice's value, given its input records' lineage ``record``."""
+    chosen_by = deps(output_lineage(step.fn(), 1).value)
+    if chosen_by is None:
+        return True
+    return _reads_the_value(deps(derived([at(record, p) for p in chosen_by])), keyed)
+
+
+def _reads_the_value(paths: frozenset | None, keyed: bool) -> bool:
+    """Whether a value made of the snapshot record's ``paths`` (None: unknown) reads the lattice's
+    value: anything of an unkeyed snapshot's record, the value half ``(1, ...)`` of a keyed one."""
+    return paths is None or any(not keyed or not p or p[0] == 1 for p in paths)

@@ -391,7 +391,7 @@ def test_analyses_do_not_change_the_graph():
 
 def test_a_fold_read_only_by_a_sink_is_fine_but_a_read_is_not():
     flow = hp.Flow("folds")
-    s = flow.source("s")
+    s = flow.source("s", dtype="int64")
     total = s.fold(int, lambda a, x: a + x, name="total")
     total.map(lambda t: t * 2, name="double").sink("double")
     total.snapshot(name="peek").sink("peeks")
@@ -400,6 +400,40 @@ def test_a_fold_read_only_by_a_sink_is_fine_but_a_read_is_not():
     [finding] = boundedness(g)
     assert finding.name == "total" and "snapshot 'peek'" in finding.reason
     assert "map 'double'" not in finding.reason  # a map of the value, shown by a sink
+
+
+def append(acc, x):
+    return acc + (x,)
+
+
+@pytest.mark.parametrize("dtype, init, fn, why", [
+    (None, int, lambda a, x: a + x, "cannot see the type of its records"),
+    ("float64", float, lambda a, x: a + x, "float"),
+    ("int64", tuple, append, "append"),
+    ("float64", float, max, "max"),
+])
+def test_a_fold_whose_value_depends_on_its_records_order_is_a_point_of_order(dtype, init, fn, why):
+    """Its final value, read by a sink alone, may differ for another arrival order: a float
+    sum rounds differently, ``append`` records the order, ``+`` of unknown records may
+    concatenate, ``max`` over floats meets NaN."""
+    flow = hp.Flow("order")
+    flow.source("s", dtype=dtype).fold(init, fn, name="total").sink("total")
+    [p] = points_of_order(flow.graph())
+    assert p.name == "total" and "order of the records of 's'" in p.reason
+    assert why in p.reason, p.reason
+
+
+@pytest.mark.parametrize("build", [
+    lambda s: s.fold(int, lambda a, x: a + x),
+    lambda s: s.fold(int, lambda a, x: a + 1),
+    lambda s: s.count(),
+    lambda s: s.reduce(max),
+    lambda s: s.map(lambda x: (x % 3, x)).fold_keyed(int, lambda a, v: a + v),
+])
+def test_order_insensitive_folds_of_integers_are_not_points_of_order(build):
+    flow = hp.Flow("order")
+    build(flow.source("s", dtype="int64")).sink("out")
+    assert points_of_order(flow.graph()) == []
 
 
 def test_a_fold_of_a_bounded_input_is_not_flagged():
@@ -434,7 +468,7 @@ def test_anti_join_is_a_point_of_order():
 
 def test_a_channel_between_stages_is_asynchronous():
     flow = hp.Flow("stages")
-    counts = flow.source_iter([("a", 1)], name="items").fold_keyed(int, lambda a, v: a + v,
+    counts = flow.source_iter([("a", 1)], name="items").fold_keyed(int, lambda a, v: a + 1,
                                                                    name="counts")
     counts.snapshot(name="peek").sink("peeks")
     g = flow.graph()

@@ -4,10 +4,12 @@ labels escaped as each format defines it (issue 16)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,8 +63,11 @@ def _hostile_flow():
     return flow
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+@pytest.mark.skipif(shutil.which("dot") is None and not os.environ.get("CI"),
+                    reason="graphviz's dot is not installed")
 def test_dot_parses_with_graphviz():
+    """CI installs graphviz (.ci/run): there a missing ``dot`` fails instead of skipping."""
+    assert shutil.which("dot"), "graphviz's dot is not installed"
     graph = _hostile_flow().graph()
     for doc in (to_dot(graph), to_dot([("before", graph), ("after", graph)])):
         out = subprocess.run(["dot", "-Tplain"], input=doc, capture_output=True, text=True)
@@ -74,3 +79,35 @@ def test_mermaid_labels_carry_no_raw_quotes():
     text = to_mermaid(_hostile_flow().graph())
     for label in re.findall(r'\["(.*)"\]', text):
         assert '"' not in label and "\\u" not in label
+
+
+JS = Path(__file__).resolve().parent / "js"
+
+
+def _mermaid_parser_missing() -> str:
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (JS / "node_modules" / "mermaid").is_dir():
+        return "mermaid is not installed: npm ci --prefix tests/js"
+    return ""
+
+
+@pytest.mark.skipif(bool(_mermaid_parser_missing()) and not os.environ.get("CI"),
+                    reason=_mermaid_parser_missing() or "mermaid's parser is there")
+def test_mermaid_parses_with_mermaids_own_parser(repo_root):
+    """Every diagram explain writes (one flow, a plan's steps, hostile names) parses with
+    mermaid's own parser (the npm package, run by node); CI installs it (.ci/run), so there
+    a missing parser fails instead of skipping."""
+    assert not _mermaid_parser_missing(), _mermaid_parser_missing()
+    docs = [to_mermaid(_hostile_flow().graph()),
+            to_mermaid([("before", _hostile_flow().graph()), ("after", _hostile_flow().graph())]),
+            explain(repo_root, "--format", "mermaid"),
+            explain(repo_root, "--format", "mermaid", "--plan", PLAN)]
+    out = subprocess.run(["node", str(JS / "parse_mermaid.mjs")], input=json.dumps(docs),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [None] * len(docs)
+    broken = subprocess.run(["node", str(JS / "parse_mermaid.mjs")],
+                            input=json.dumps(["flowchart TD\n  a --> b\nflowchart TD\n  c --> d\n"]),
+                            capture_output=True, text=True, timeout=120)
+    assert json.loads(broken.stdout)[0].startswith("Parse error")  # two blocks in one: rejected

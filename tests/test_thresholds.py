@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import hydropy as hp
-from hydropy.lattices import GCounter, Max, Min, PNCounter, SetUnion
+from hydropy.lattices import Bool, GCounter, Max, Min, PNCounter, SetUnion
 from hydropy.passes.monotonicity import points_of_order
 from hydropy.targets.local import run
 
@@ -82,3 +82,71 @@ def test_a_threshold_read_whose_unique_still_sees_the_value_is_a_point_of_order(
     updates = [("a", ("r1", 2)), ("a", ("r2", 2)), ("a", ("r3", 1))]
     assert len(run(flow.graph(), {"s": updates})["out"]) == 1
     assert len(run(flow.graph(), ticks=[{"s": [u]} for u in updates])["out"]) == 2  # 4, then 5
+
+
+# -- a step after the threshold that reads the value again -------------------------------------
+
+def below_ten(kv):
+    return kv[1].reveal() < 10
+
+
+def keys_of_even_counts(kv):
+    if kv[1].reveal() % 2 == 0:
+        return [kv[0]]
+    return []
+
+
+def key_if_even_count(kv):
+    if kv[1].reveal() % 2 == 0:
+        return kv[0]
+    return None
+
+
+def read_again(step: str, fn):
+    flow = hp.Flow("again")
+    state = flow.source("s").lattice_fold_keyed(GCounter, name="state")
+    passed = getattr(state.snapshot(name="peek").filter(lambda kv: kv[1].reveal() >= 5, name="test"),
+                     step)(fn, name="again")
+    if step == "filter":
+        passed = passed.map(lambda kv: kv[0], name="key")
+    passed.unique(name="once").sink("out")
+    return flow.graph()
+
+
+@pytest.mark.parametrize("step, fn", [("filter", below_ten), ("flat_map", keys_of_even_counts),
+                                      ("filter_map", key_if_even_count)])
+def test_a_later_step_deciding_by_the_value_again_is_a_point_of_order(step, fn):
+    """``>= 5`` then ``< 10`` (or parity) passes a key or not depending on whether some tick
+    happened to show a value in the window: the runs below prove the split matters."""
+    g = read_again(step, fn)
+    [p] = points_of_order(g)
+    assert f"{step} 'again' after filter 'test' reads the value again" in p.reason
+    updates = [("a", ("r1", 6)), ("a", ("r1", 11))] if step == "filter" else \
+        [("a", ("r1", 6)), ("a", ("r1", 7))]
+    assert run(g, {"s": updates})["out"] != run(g, ticks=[{"s": [u]} for u in updates])["out"]
+
+
+@pytest.mark.parametrize("second", [lambda kv: kv[1].reveal() >= 7, lambda kv: kv[0] != "b"])
+def test_a_second_threshold_or_a_test_of_the_key_keeps_the_read_safe(second):
+    flow = hp.Flow("again")
+    state = flow.source("s").lattice_fold_keyed(GCounter, name="state")
+    state.snapshot(name="peek").filter(at_least, name="test").filter(second, name="again") \
+        .map(lambda kv: kv[0], name="key").unique(name="once").sink("out")
+    assert points_of_order(flow.graph()) == []
+
+
+def test_a_bool_lattice_read_by_its_truth_is_a_threshold():
+    """Bool only goes from False to True: ``kv[1].reveal()`` is its threshold, ``not`` is not."""
+    def build(predicate):
+        flow = hp.Flow("flags")
+        state = flow.source("s").lattice_fold_keyed(Bool, name="state")
+        state.snapshot(name="peek").filter(predicate, name="test").map(lambda kv: kv[0], name="key") \
+            .unique(name="once").sink("out")
+        return flow.graph()
+    safe = build(lambda kv: kv[1].reveal())
+    assert points_of_order(safe) == []
+    updates = [("a", False), ("b", True), ("a", True), ("c", False)]
+    assert sorted(run(safe, {"s": updates})["out"]) == \
+        sorted(run(safe, ticks=[{"s": [u]} for u in updates])["out"]) == ["a", "b"]
+    [p] = points_of_order(build(lambda kv: not kv[1].reveal()))
+    assert "filter 'test'" in p.reason
