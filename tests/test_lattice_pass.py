@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hydropy import RewriteRefused, ir
-from hydropy.lattices import (BoundedPrefix, RecordCount, SealedSet, SetUnion, check_laws,
-                              lattice_strategy)
+from hydropy.lattices import BoundedPrefix, RecordCount, SealedSet, SetUnion
+from hydropy.testing import check_laws, lattice_strategy
 from hydropy.loader import load_flow, load_inputs
 from hydropy.passes.lattice import to_lattice
 from hydropy.passes.plan import apply_plan, parse_plan

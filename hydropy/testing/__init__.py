@@ -12,6 +12,10 @@ with the first sink that no single-node schedule explains, its missing and extra
 the relaxations of the comparison, the seed and the deliveries that led there. ``ray_session`` is a
 pytest fixture that starts Ray once per test session (import it into a conftest.py or a
 test module). ``pairs``, ``ints`` and ``words`` build reproducible sample inputs.
+
+``check_laws(cls, strategy)`` checks that a lattice's merge obeys the lattice laws on the values
+drawn (:mod:`hydropy.testing.laws`); ``lattice_strategy(cls)`` draws values of a built-in
+lattice (:mod:`hydropy.testing.strategies`). Both need Hypothesis.
 """
 from __future__ import annotations
 
@@ -49,6 +53,15 @@ def assert_equivalent(flow, plan, inputs: Mapping[str, Iterable[Any]] | None = N
     if not checked:
         raise HydropyError("assert_equivalent needs at least one seed")
     return checked
+
+
+def __getattr__(name):
+    """The law checker's names, imported on first use (they need Hypothesis, a dev-only
+    dependency that assert_equivalent and the sample inputs do not)."""
+    if name in ("check_laws", "lattice_strategy", "LatticeLawError"):
+        from hydropy.testing import laws
+        return getattr(laws, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- sample inputs -------------------------------------------------------------------------
