@@ -16,6 +16,8 @@ small drawn records (ints, short strings and pairs of them): what a fold of them
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from hydropy import lattices
 from hydropy.errors import HydropyError, RewriteRefused
 from hydropy.ir import Graph, Node
@@ -74,9 +76,7 @@ def sample_records(g: Graph, fold: Node) -> tuple:
     """Records ``fold`` gets in the program's sample inputs (the ``.yaml`` or ``.json`` beside
     the file that defines it, as ``hydropy check`` uses), from each input that reaches it
     unchanged (through channels only); the values of a keyed fold's pairs. () when none."""
-    from pathlib import Path
-
-    from hydropy.loader import load_inputs
+    from hydropy.loader import load_inputs  # the loader sits above the passes (it builds Flows)
     if fold.loc is None:
         return ()
     found = [p for p in (Path(fold.loc.file).with_suffix(x) for x in (".yaml", ".json")) if p.is_file()]
@@ -143,7 +143,7 @@ def values_of(cls: type, samples: tuple = ()):
 def _record_domain(cls: type):
     """The first of a few small record domains whose examples ``cls.of`` lifts into values that
     merge without raising (a lattice of ints need not accept strings)."""
-    from hypothesis import strategies as st
+    from hypothesis import strategies as st  # start-up: Hypothesis only for a user lattice
 
     ints, text = st.integers(-3, 3), st.text("ab", max_size=2)
     domains = [(ints, [0, 1, -2, 3]), (text, ["", "a", "ab", "b"]),
