@@ -45,6 +45,10 @@ class CompileError(HydropyError):
     """The program cannot be emitted as stage code (named operator, file:line, reason)."""
 
 
+class LatticeLawError(HydropyError):
+    """A merge violates a lattice law; the message names class, law and counterexample."""
+
+
 class PassFailed(HydropyError):
     """A rewrite step returned a graph that does not verify: a bug in hydropy, not the user's."""
 

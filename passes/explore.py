@@ -18,6 +18,7 @@ from hydropy.errors import HydropyError
 from hydropy.ir import MAIN, Graph
 from hydropy.ir.ops import PLACED
 
+from .lattice import SEQUENCES
 from .plan import STEP_KINDS, Step
 
 #: step kind -> function proposing argument dicts for that step on a graph
@@ -65,7 +66,7 @@ def propose_lattice(graph: Graph) -> list[dict]:
     """Each count or fold as the lattices that need no index (the others need the program's
     position field, which only its author knows)."""
     return [{"operator": n.name, "as": kind} for n in graph.nodes()
-            for kind in n.spec.lattices if kind in ("gcounter", "set_union")]
+            for kind in n.spec.lattices if kind not in SEQUENCES]
 
 
 register_proposer("decouple", propose_decouple)

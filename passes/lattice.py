@@ -44,7 +44,8 @@ from .udf import global_value, returned_expression
 
 FOLDS = frozenset(k for k, spec in SPECS.items() if spec.lattices)
 SEQUENCES = {"sealed_set": lattices.SealedSet, "bounded_prefix": lattices.BoundedPrefix}
-KINDS = ("gcounter", "set_union", *SEQUENCES)
+#: every lattice kind some fold can become (the op specs' ``lattices``), in spec order
+KINDS = tuple(dict.fromkeys(kind for spec in SPECS.values() for kind in spec.lattices))
 
 
 def to_lattice(graph: Graph, operator: str, as_: str, index: list[int] | None = None) -> Graph:

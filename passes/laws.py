@@ -9,12 +9,14 @@ subclass of a built-in, or a built-in family bound over a user's component) is c
 Hypothesis, derandomised and bounded, so a plan gets the same verdict every time.
 
 Values are drawn by the lattice's own classmethod ``strategy()`` (a Hypothesis strategy of
-its values) when it has one, else by :func:`hydropy.lattices.lattice_strategy` for subclasses of
+its values) when it has one, else by :func:`hydropy.testing.lattice_strategy` for subclasses of
 built-ins, else as merges of ``of(record)`` over records of the program's sample inputs (the
 inputs file beside the program, which ``hydropy check`` reads too) or, without them, over
 small drawn records (ints, short strings and pairs of them): what a fold of them would hold.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 from hydropy import lattices
 from hydropy.errors import HydropyError, RewriteRefused
@@ -74,9 +76,7 @@ def sample_records(g: Graph, fold: Node) -> tuple:
     """Records ``fold`` gets in the program's sample inputs (the ``.yaml`` or ``.json`` beside
     the file that defines it, as ``hydropy check`` uses), from each input that reaches it
     unchanged (through channels only); the values of a keyed fold's pairs. () when none."""
-    from pathlib import Path
-
-    from hydropy.loader import load_inputs
+    from hydropy.loader import load_inputs  # the loader sits above the passes (it builds Flows)
     if fold.loc is None:
         return ()
     found = [p for p in (Path(fold.loc.file).with_suffix(x) for x in (".yaml", ".json")) if p.is_file()]
@@ -96,16 +96,15 @@ def sample_records(g: Graph, fold: Node) -> tuple:
 
 
 def _check(cls: type, samples: tuple) -> str:
+    from hydropy.testing import laws  # start-up: imports Hypothesis, only for a user lattice
     try:
-        lattices.check_laws(cls, values_of(cls, samples), max_examples=EXAMPLES, derandomize=True,
-                            shrink=False)
-    except lattices.LatticeLawError as err:
-        return str(err)
-    except HydropyError as err:
+        laws.check_laws(cls, values_of(cls, samples), max_examples=EXAMPLES, derandomize=True,
+                        shrink=False)
+    except HydropyError as err:  # a LatticeLawError, or no values to draw
         return str(err)
     except Exception as exc:  # a Hypothesis health check or the user's code failing
         return (f"hydropy could not draw values of {cls.__name__} to check it "
-                f"({type(exc).__name__}: {lattices.shorten(str(exc))}); give it a classmethod "
+                f"({type(exc).__name__}: {laws.shorten(str(exc))}); give it a classmethod "
                 f"strategy() returning a Hypothesis strategy of its values")
     return ""
 
@@ -113,8 +112,9 @@ def _check(cls: type, samples: tuple) -> str:
 def values_of(cls: type, samples: tuple = ()):
     """A Hypothesis strategy of values of ``cls`` (see module docstring); ``samples``: records
     of the program's sample inputs, folded when the lattice has no strategy of its own."""
-    from hypothesis import strategies as st
+    from hypothesis import strategies as st  # start-up: Hypothesis only for a user lattice
 
+    from hydropy.testing.strategies import lattice_strategy
     own = getattr(cls, "strategy", None)
     if callable(own):
         return own()
@@ -122,7 +122,7 @@ def values_of(cls: type, samples: tuple = ()):
         records = st.sampled_from(samples)
     else:
         try:
-            return lattices.lattice_strategy(cls)
+            return lattice_strategy(cls)
         except HydropyError:
             pass
         records = _record_domain(cls)
@@ -143,7 +143,7 @@ def values_of(cls: type, samples: tuple = ()):
 def _record_domain(cls: type):
     """The first of a few small record domains whose examples ``cls.of`` lifts into values that
     merge without raising (a lattice of ints need not accept strings)."""
-    from hypothesis import strategies as st
+    from hypothesis import strategies as st  # start-up: Hypothesis only for a user lattice
 
     ints, text = st.integers(-3, 3), st.text("ab", max_size=2)
     domains = [(ints, [0, 1, -2, 3]), (text, ["", "a", "ab", "b"]),

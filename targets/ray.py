@@ -32,7 +32,7 @@ from typing import Any, Mapping
 import networkx as nx
 
 from hydropy.deploy import check_capacity
-from hydropy.errors import HydropyError, InputError, LoadError, Terminated, UserCodeError
+from hydropy.errors import HydropyError, InputError, LoadError, PlanError, Terminated, UserCodeError
 from hydropy.runtime.batch import pack, route
 from hydropy.runtime.columns import Columns
 from hydropy.runtime.host import program_file
@@ -466,8 +466,11 @@ class _Driver:
             for src, part in tick.items():
                 stage = sources[src]
                 routing, key = self.source_routes[src]
-                external.setdefault(stage, {})[src] = [
-                    pack(p) for p in route(part, routing, len(self.hosts[stage]), key, r)]
+                try:
+                    parts = route(part, routing, len(self.hosts[stage]), key, r)
+                except PlanError as exc:
+                    raise PlanError(f"source '{src}' to stage '{stage}': {exc.message}") from None
+                external.setdefault(stage, {})[src] = [pack(p) for p in parts]
             inflight.append((r, *self.round(external)))
             if len(inflight) >= max_inflight:
                 done, refs, labels = inflight.pop(0)

@@ -49,7 +49,7 @@ from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from hydropy.errors import InputError, LoadError, ProgramError
+from hydropy.errors import InputError, LoadError, PlanError, ProgramError
 from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
 from hydropy.ir.ops import ENTRIES
 from hydropy.runtime.batch import pack, route, unpack
@@ -340,7 +340,11 @@ class Simulator:
                 chunk = [queue.popleft() for _ in range(size_)]
                 routing, key = src.params.get("routing", "round_robin"), src.params.get("key")
                 key = (1, *key) if key is not None else (1,)   # of (position, record) pairs
-                for m, part in enumerate(route(chunk, routing, n, key, self.rng.randrange(n))):
+                try:
+                    parts = route(chunk, routing, n, key, self.rng.randrange(n))
+                except PlanError as exc:
+                    raise PlanError(f"source '{name}' to stage '{stage}': {exc.message}") from None
+                for m, part in enumerate(parts):
                     self.inbox[(name, m)].extend(part)
             for m in range(n):
                 inbox = self.inbox.get((name, m))

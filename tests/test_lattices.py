@@ -9,8 +9,9 @@ from hydropy import lattices
 from hydropy.errors import HydropyError
 from hydropy.lattices import (
     LWW, Bool, DomPair, GCounter, Lattice, LatticeLawError, MapUnion, Max, Min,
-    PNCounter, Pair, SetUnion, TwoPSet, check_laws, lattice_strategy,
+    PNCounter, Pair, SetUnion, TwoPSet,
 )
+from hydropy.testing import check_laws, lattice_strategy
 
 BUILTINS = [
     Max, Min, Bool, SetUnion, TwoPSet, LWW, GCounter, PNCounter,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hydropy import InputError, RewriteRefused, ir
+from hydropy import InputError, RewriteRefused
 from hydropy.loader import load_flow, load_inputs
 from hydropy.passes.fuse import fuse
 from hydropy.passes.lattice import to_lattice
@@ -152,30 +152,6 @@ def test_push_fold_refuses_a_table_side_position_or_other_readers_of_the_join(
         push_fold(graph, "f")
 
 
-# -- snapshots of the IR after each pass ------------------------------------------------------
-
-@pytest.mark.parametrize("program, plan", [
-    ("tests/programs/sessions.py", "  - fuse: {operators: [strip, well_formed, split]}\n"),
-    ("examples/voting.py", "  - fuse: {operators: [all_voted, reply]}\n"),
-])
-def test_ir_after_fuse_snapshot(repo_root, snapshot, program, plan):
-    flow = load_flow(str(repo_root / program))
-    graph = apply_plan(flow.graph(), parse_plan("steps:\n" + plan))[-1][1]
-    snapshot.assert_match(ir.to_text(graph), f"passes/fuse/{flow.name}.txt")
-
-
-@pytest.mark.parametrize("program, operator", [
-    ("tests/programs/sessions.py", "log"),
-    ("examples/shopping_cart_indexed.py", "cart"),
-])
-def test_ir_after_push_fold_snapshot(repo_root, snapshot, program, operator):
-    flow = load_flow(str(repo_root / program))
-    plan = (f"steps:\n  - lattice: {{operator: {operator}, as: sealed_set, index: [0, 0]}}\n"
-            f"  - push_fold: {{operator: {operator}}}\n")
-    graph = apply_plan(flow.graph(), parse_plan(plan))[-1][1]
-    snapshot.assert_match(ir.to_text(graph), f"passes/push_fold/{flow.name}.txt")
-
-
 REWRITTEN = """steps:
   - fuse: {operators: [strip, well_formed, split]}
   - lattice: {operator: log, as: sealed_set, index: [0, 0]}
@@ -197,19 +173,6 @@ def test_fused_and_pushed_stages_emit_readable_code_and_run_on_ray(ray_session, 
         assert str(tmp_path) not in text and str(repo_root) not in text
         snapshot.assert_match(text, f"emit/sessions_rewritten/stages/{stage}.py")
     assert run_compiled(str(out), SESSIONS_INPUTS, tick_size=2) == sessions.run(SESSIONS_INPUTS)
-
-
-@pytest.mark.parametrize("program, plan", [
-    ("examples/shopping_cart_indexed.py", "  - decouple: {operators: [tag_with_class, cart], to: server}\n"
-                                          "  - reorder: {channel: requests_to_server}\n"),
-    ("tests/programs/sessions.py", "  - lattice: {operator: tags_per_user, as: set_union}\n"
-                                   "  - decouple: {operators: [tags_per_user], to: agg}\n"
-                                   "  - reorder: {channel: split_to_agg, duplicates: true}\n"),
-])
-def test_ir_after_reorder_snapshot(repo_root, snapshot, program, plan):
-    flow = load_flow(str(repo_root / program))
-    graph = apply_plan(flow.graph(), parse_plan("steps:\n" + plan))[-1][1]
-    snapshot.assert_match(ir.to_text(graph), f"passes/reorder/{flow.name}.txt")
 
 
 @pytest.mark.parametrize("moved, channel, match", [

@@ -327,3 +327,32 @@ def test_records_tripled_where_no_repetition_reaches_them_are_rejected():
     found = check_run(graph, tripled, inputs, 0)
     assert found is not None and found.sink == "out" and sorted(found.extra) == [2, 2, 4, 4, 6, 6, 8, 8]
     assert "as a set for the records from snapshot 'now', exactly for the rest" in str(found)
+
+
+def add(total, n):
+    return total + n
+
+
+@pytest.mark.parametrize("plan, where", [
+    ([{"partition": {"stage": "main", "n": 2}}], "source 'kv' to stage 'main'"),
+    ([{"decouple": {"operators": ["total"], "to": "agg"}}, {"partition": {"stage": "agg", "n": 2}}],
+     "from stage 'main'"),
+])
+def test_a_key_that_cannot_be_routed_is_a_user_error_naming_where(plan, where):
+    """A routing key whose values have no process-independent hash (a date) is the user's
+    error (exit 2, one line) naming the source or channel and stage, not a TypeError."""
+    import datetime
+
+    from hydropy.errors import PlanError
+    from hydropy.runtime.batch import stable_hash
+    from hydropy.testing import assert_equivalent
+    flow = hp.Flow("dates")
+    flow.source("kv").fold_keyed(int, add, name="total").sink("totals")
+    day = datetime.date(2024, 1, 1)
+    with pytest.raises(PlanError) as info:
+        assert_equivalent(flow, plan, {"kv": [(day, 1), (day, 2)]}, seeds=range(3))
+    message = str(info.value)
+    assert where in message and "cannot route by the key datetime.date(2024, 1, 1)" in message
+    assert "\n" not in message and info.value.exit_code == 2
+    with pytest.raises(PlanError, match="a value of type date has no hash"):
+        stable_hash((1, day))

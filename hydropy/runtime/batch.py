@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from hydropy.errors import PlanError
+
 from .columns import Columns
 
 
@@ -73,7 +75,9 @@ def stable_hash(x: Any) -> int:
         return h
     if isinstance(x, frozenset):
         return sum(stable_hash(i) for i in x) & 0x7FFFFFFFFFFFFFFF
-    raise TypeError(f"cannot route by a key of type {type(x).__name__}: {x!r}")
+    raise PlanError(f"cannot route by the key {_brief(x)}: a value of type {type(x).__name__} has no "
+                    f"hash that is the same in every process (a routing key is made of numbers, str, bytes, None, "
+                    f"tuples and frozensets)")
 
 
 def _digest(data: bytes) -> int:
@@ -87,7 +91,6 @@ def key_at(record: Any, path: tuple[int, ...]) -> Any:
         for i in path:
             value = value[i]
     except (IndexError, KeyError, TypeError):
-        from hydropy.errors import PlanError
         raise PlanError(f"the routing key {list(path)} is beyond the record {_brief(record)}") from None
     return value
 

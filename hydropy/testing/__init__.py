@@ -12,6 +12,10 @@ with the first sink that no single-node schedule explains, its missing and extra
 the relaxations of the comparison, the seed and the deliveries that led there. ``ray_session`` is a
 pytest fixture that starts Ray once per test session (import it into a conftest.py or a
 test module). ``pairs``, ``ints`` and ``words`` build reproducible sample inputs.
+
+``check_laws(cls, strategy)`` checks that a lattice's merge obeys the lattice laws on the values
+drawn (:mod:`hydropy.testing.laws`); ``lattice_strategy(cls)`` draws values of a built-in
+lattice (:mod:`hydropy.testing.strategies`). Both need Hypothesis.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from hydropy.ir import Graph
 def design_point(flow, plan: str | Sequence[Mapping] | Graph | None) -> tuple[Graph, Graph]:
     """(the single-node program, the design point): ``plan`` is a plan file, a list of steps
     as in a plan file (``[{"decouple": {"operators": [...], "to": "b"}}]``), or a Graph."""
-    from hydropy.passes.pipeline import design_point as build
+    from hydropy.passes.pipeline import design_point as build  # start-up: see assert_equivalent
     original = flow.graph()
     return original, (plan if isinstance(plan, Graph) else build(original, plan))
 
@@ -34,6 +38,8 @@ def assert_equivalent(flow, plan, inputs: Mapping[str, Iterable[Any]] | None = N
                       seeds: Iterable[int] = range(20)) -> int:
     """Fail unless, for every seed, a single-node schedule explains the design point's sinks
     (the criterion of :mod:`hydropy.targets.sim`). Returns the number of runs checked."""
+    # start-up: the emitter and simulator load only when a design point is checked (the passes
+    # import hydropy.testing for the law checker, which needs neither)
     from hydropy.targets.emit import find_program
     from hydropy.targets.sim import check_run
     original, design = design_point(flow, plan)
@@ -49,6 +55,15 @@ def assert_equivalent(flow, plan, inputs: Mapping[str, Iterable[Any]] | None = N
     if not checked:
         raise HydropyError("assert_equivalent needs at least one seed")
     return checked
+
+
+def __getattr__(name):
+    """The law checker's names, imported on first use (they need Hypothesis, a dev-only
+    dependency that assert_equivalent and the sample inputs do not)."""
+    if name in ("check_laws", "lattice_strategy", "LatticeLawError"):
+        from hydropy.testing import laws  # start-up: Hypothesis, only for law checks
+        return getattr(laws, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- sample inputs -------------------------------------------------------------------------
@@ -84,10 +99,10 @@ if pytest is not None:
     def ray_session():
         """A local Ray started once for the test session (reused if already running) and
         stopped at its end if this fixture started it."""
-        import ray
+        import ray  # start-up: Ray loads only for a test that asks for the fixture
         started = not ray.is_initialized()
         if started:
-            from hydropy.targets.ray import start_local_ray
+            from hydropy.targets.ray import start_local_ray  # start-up: as ray above
             start_local_ray()
         try:
             yield ray
