@@ -2,6 +2,7 @@
 runtime operator that runs it."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import marshal
@@ -53,6 +54,14 @@ def _fingerprint(fn) -> bytes:
     return b"".join(parts)
 
 
+@functools.cache
+def _runtime_digest() -> bytes:
+    """The hash of the runtime module's source (read once per process: it is not edited
+    while it runs)."""
+    with open(runtime_kernels.__file__, "rb") as fh:
+        return hashlib.sha256(fh.read()).digest()
+
+
 def load_local_kernel(unit: Unit):
     """The jitted kernel of ``unit`` from a module written under :func:`cache_dir`, named by a
     hash of its source, of the runtime module whose helpers it inlines and of its user
@@ -61,8 +70,7 @@ def load_local_kernel(unit: Unit):
         return None
     text = KERNEL_IMPORTS + "\n\n" + kernel_source(unit)
     digest = hashlib.sha256(text.encode())
-    with open(runtime_kernels.__file__, "rb") as fh:  # the helpers the kernel inlines
-        digest.update(fh.read())
+    digest.update(_runtime_digest())  # the helpers the kernel inlines
     for node in unit.nodes:
         digest.update(b"".join(_fingerprint(f.obj) for f in node.fns))
     name = f"hydropy_kernel_{digest.hexdigest()[:24]}"

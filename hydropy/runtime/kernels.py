@@ -292,9 +292,8 @@ class KeyedTable:
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         """(keys, values) sorted by key."""
-        slots = np.flatnonzero(self.used)
-        order = slots[np.argsort(self.keys[slots])]  # keys are distinct: any sort is stable
-        return self.keys[order], self.vals[order]
+        keys = np.sort(self.keys[self.used])  # distinct: any sort is stable; faster than argsort
+        return keys, self.lookup(keys)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         return _gather(self.keys, self.vals, self.used, keys)
