@@ -172,6 +172,7 @@ class Unit:
     emits: bool = True
     right_dtype: str | None = None  # a join's right input
     names: dict = field(default_factory=dict)  # globals of its code (targets.kernel_source.unit_names)
+    helper: str | None = None  # the runtime helper it runs as it is (no code of its own), if any
 
     @property
     def out_dtype(self) -> str:
@@ -235,7 +236,7 @@ def report_data(graph, source_dtypes: dict | None = None) -> dict:
 def report(graph, source_dtypes: dict | None = None) -> str:
     """How each operator of ``graph`` runs, per stage: ``kernel`` (named, with its element
     types) or ``python`` with the reason; what ``hydropy explain --kernels`` prints."""
-    from hydropy.targets.kernel_source import kernel_name  # it imports this module (Unit)
+    from hydropy.targets.kernel_source import has_source, kernel_name  # it imports this module
     kp = plan(graph, source_dtypes)
     unit_of = {n.id: u for u in kp.units.values() for n in u.nodes}
     rows: dict[str, list[tuple[str, ...]]] = {}
@@ -247,7 +248,8 @@ def report(graph, source_dtypes: dict | None = None) -> str:
             u = unit_of[n.id]
             fused = f", fused: {' + '.join(x.name for x in u.nodes)}" if len(u.nodes) > 1 else ""
             ins = u.in_dtype if u.right_dtype is None else f"{u.in_dtype} x {u.right_dtype}"
-            how = f"kernel {kernel_name(u)} ({ins} -> {u.out_dtype}{fused})"
+            name = kernel_name(u) if has_source(u) else f"kernels.{u.helper}"
+            how = f"kernel {name} ({ins} -> {u.out_dtype}{fused})"
         else:
             how = f"python: {mode.reason}"
         rows.setdefault(n.location, []).append((n.name, n.kind, how))
@@ -278,11 +280,11 @@ def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
     if n.kind == "join":
         (key, x), (_, y) = _pair(ins[0]), _pair(ins[1])
         out = f"({key}, ({x}, {y}))"  # shown by explain; records, not columns, flow on
-        return Mode("kernel"), Unit("join", [n], ins[0], [out], right_dtype=ins[1])
+        return Mode("kernel"), Unit("join", [n], ins[0], [out], right_dtype=ins[1], helper="join_pairs")
     if n.kind == "unique":
         if src != "int64":
             raise NoKernel(f"its records are {src}; the unique kernel takes int64 records")
-        return Mode("kernel", dtype=src), Unit("unique", [n], src, [src])
+        return Mode("kernel", dtype=src), Unit("unique", [n], src, [src], helper="unique_insert")
     fn = n.fn("fn").obj
     if n.kind == "map":
         out = dtype_of(returns(fn, numba_type(src)))

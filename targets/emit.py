@@ -21,6 +21,7 @@ import ast
 import builtins
 import hashlib
 import keyword
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ def find_program(flow) -> Program:
     return Program(os.path.abspath(path), flow.module, vars(module))
 
 
-RUNTIME_NAMES = ("ops", "Stage", "np", "njit", "kernels", "probe", "STAGE")  # a stage module's own
+RUNTIME_NAMES = ("ops", "Stage", "np", "njit", "kernels", "STAGE")  # a stage module's own
 
 
 def stage_attributes() -> set[str]:
@@ -188,14 +189,13 @@ class StageWriter:
         from hydropy.targets.kernel_source import kernel_name
         where = f"where={node.where(short=True)!r}"
         if unit.kind == "join":
-            return (f"kernels.JoinKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.right_dtype!r}, "
-                    f"{where})")
+            return f"kernels.JoinKernel({unit.in_dtype!r}, {unit.right_dtype!r}, {where})"
         if unit.kind == "unique":
-            return f"kernels.UniqueKernel({kernel_name(unit)}, {unit.in_dtype!r}, {where})"
+            return f"kernels.UniqueKernel({unit.in_dtype!r}, {where})"
         if unit.kind == "chain":
             return f"kernels.ChainKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, {where})"
         return (f"kernels.KeyedKernel({kernel_name(unit)}, {unit.in_dtype!r}, {unit.out_dtype!r}, "
-                f"init={unit.init!r}, emits={unit.emits!r}, {where})")
+                f"init={_number(unit.init)}, emits={unit.emits!r}, {where})")
 
     # -- the stage file -------------------------------------------------------------------
     def nodes(self) -> list[Node]:
@@ -230,13 +230,13 @@ class StageWriter:
         units = {i: u for i, u in (self.kernels.units if self.kernels else {}).items()
                  if u.nodes[-1].location == stage}
         absorbed = self.kernels.absorbed if self.kernels else set()
+        if units:  # numba: imported only for stages with kernels
+            from hydropy.targets.kernel_source import has_source
 
         # 1. user code, which fixes the imports
         self.bound, self.aliases, self.imports = {}, {}, {}
         self.import_names = Namespace([*RUNTIME_NAMES, self.program.import_name])
         jitted = {n.id: self.ref(n.fn("fn").obj, n, "fn") for u in units.values() for n in u.nodes if n.fns}
-        if any(u.kind != "chain" for u in units.values()):
-            self._import("hydropy.runtime.kernels", "probe", runtime_object("probe"))
         built = {n.id: self.constructor(n) for n in nodes if n.id not in units and n.id not in absorbed}
         for n in nodes:
             if n.kind == "source_iter" and _literal(n.params["values"]) is None:
@@ -247,7 +247,7 @@ class StageWriter:
         names = Namespace([*RUNTIME_NAMES, *stage_attributes(), self.program.stem, *self.bound])
         cls = self.class_name = names.fresh(class_name(stage))
         self.vars = {n.id: names.fresh(n.name) for n in nodes if n.kind != "sink" and n.id not in absorbed}
-        for unit in units.values():
+        for unit in (u for u in units.values() if has_source(u)):
             unit.names = {"kernel": names.fresh(f"{unit.name}_kernel")}
             unit.names.update((n.id, names.fresh(f"{n.name}_fn")) for n in unit.nodes if n.fns)
 
@@ -264,7 +264,8 @@ class StageWriter:
                 body.append(f"{comment}  (fused into {self.vars[last.id]})")
             elif n.id in units:
                 unit = units[n.id]
-                kernel_defs.append(self.kernel(unit, jitted))
+                if has_source(unit):
+                    kernel_defs.append(self.kernel(unit, jitted))
                 init.append(f"        self.{var} = {self.kernel_op(unit, n)}")
                 first = [self.vars[i] for i in unit.nodes[0].inputs]
                 body += [comment, f"        {var} = self.{var}.step({', '.join(first)})"]
@@ -305,12 +306,14 @@ class StageWriter:
         ]
         for module in sorted(self.imports):
             lines.append(f"from {module} import {', '.join(sorted(self.imports[module]))}")
-        if kernel_defs:
+        if units:
             at = lines.index("from hydropy.runtime import ops")
-            chains = any(u.kind in ("chain", "join") for u in units.values())  # np.empty
+            chains = any(u.kind == "chain" for u in units.values())  # np.empty
             uses_ops = any(" = ops." in line for line in init)
-            lines[at:at + 1] = [*(["import numpy as np"] if chains else []), "from numba import njit", "",
+            lines[at:at + 1] = [*(["import numpy as np"] if chains else []),
+                                *(["from numba import njit", ""] if kernel_defs else []),
                                 f"from hydropy.runtime import kernels{', ops' if uses_ops else ''}"]
+        if kernel_defs:
             lines += ["", "", "# Numba kernels; their machine code is cached in __pycache__ beside this file.",
                       *kernel_defs]
         lines += [
@@ -326,7 +329,7 @@ class StageWriter:
             "    def __init__(self, member=0, members=1, receivers=None):",
             "        super().__init__(member, members, receivers)",
             *init,
-            *(["        self.warm_up()"] if kernel_defs else []),
+            *(["        self.warm_up()"] if units else []),
             "",
             f"    def tick(self, {', '.join(params)}):" if params else "    def tick(self):",
             *body,
@@ -343,8 +346,14 @@ def runtime_object(name: str):
     import numba
     import numpy
     from hydropy.runtime import kernels, ops, stage
-    return {"ops": ops, "Stage": stage.Stage, "np": numpy, "njit": numba.njit, "kernels": kernels,
-            "probe": kernels.probe}.get(name, name)
+    return {"ops": ops, "Stage": stage.Stage, "np": numpy, "njit": numba.njit,
+            "kernels": kernels}.get(name, name)
+
+
+def _number(x) -> str:
+    """A number (or None) as a Python expression: ``float('inf')`` and ``float('nan')`` have
+    no literal."""
+    return f"float({repr(x)!r})" if isinstance(x, float) and not math.isfinite(x) else repr(x)
 
 
 def _key(net: Node):

@@ -134,28 +134,34 @@ class LocalRunner:
                                    f"{looping.where()} keeps producing records", looping.loc)
             self.tick()
 
-    def results(self) -> dict[str, list]:
+    def results(self, columns: bool = False) -> dict[str, list]:
         return {node.params["name"]: sink_contents(
                     self.graph.node(node.inputs[0]).coll.kind,
-                    self.streams[node.params["name"]], self.ops.get(node.inputs[0]))
+                    self.streams[node.params["name"]], self.ops.get(node.inputs[0]), columns)
                 for node in self.graph.sinks()}
 
 
-def sink_contents(kind: str, stream: list, op) -> list:
-    """What a sink shows: a stream's records; a singleton's ``[value]``; a keyed map's pairs."""
+def sink_contents(kind: str, stream: list, op, columns: bool = False) -> list:
+    """What a sink shows: a stream's records; a singleton's ``[value]``; a keyed map's pairs
+    (with ``columns``, a kernel's table as :class:`Columns` of the same pairs, in order)."""
     if kind == SINGLETON:
         return [] if op.value is UNSET else [op.value]
     if kind == KEYED:
+        if columns and hasattr(op, "columns_items"):
+            return op.columns_items()
         return op.sorted_items() if hasattr(op, "sorted_items") else sorted_items(op.value)
     return list(stream)
 
 
 def run(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None = None, *,
         ticks: Sequence[Mapping[str, Iterable[Any]]] | None = None,
-        tick_size: int = DEFAULT_TICK_SIZE, max_ticks: int = MAX_TICKS) -> dict[str, list]:
+        tick_size: int = DEFAULT_TICK_SIZE, max_ticks: int = MAX_TICKS,
+        columns: bool = False) -> dict[str, list]:
     """Run ``graph`` to quiescence: whole ``inputs`` cut into ticks by :func:`split_ticks`
     (``tick_size`` records per input and tick, as every target cuts them), or ``ticks`` as
-    one batch per tick."""
+    one batch per tick. With ``columns``, a keyed sink held by a kernel comes back as
+    :class:`Columns` (its sorted pairs: iterating it yields the list's records) instead of a
+    list of Python tuples; every other sink as its list."""
     if inputs is not None and ticks is not None:
         raise InputError("give either inputs (cut into ticks) or ticks (a batch per tick), not both")
     if ticks is not None:
@@ -167,7 +173,7 @@ def run(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None = None, *,
     for batch in batches:
         runner.tick(batch)
     runner.drain(max_ticks)
-    return runner.results()
+    return runner.results(columns)
 
 
 def columnar_dtypes(batches: Sequence[Mapping[str, Any]]) -> dict[str, str]:

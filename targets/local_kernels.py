@@ -2,6 +2,7 @@
 runtime operator that runs it."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import marshal
@@ -14,14 +15,16 @@ from hydropy.passes.kernel_plan import JITTED, Unit
 from hydropy.runtime import kernels as runtime_kernels
 from hydropy.runtime.kernels import ChainKernel, JoinKernel, KernelOp, KeyedKernel, UniqueKernel
 
-from .kernel_source import KERNEL_IMPORTS, fn_global, kernel_name, kernel_source
+from .kernel_source import KERNEL_IMPORTS, fn_global, has_source, kernel_name, kernel_source
 
 
-def make_kernel_op(unit: Unit, kernel, where: str = "", loc=None) -> KernelOp:
+def make_kernel_op(unit: Unit, kernel=None, where: str = "", loc=None) -> KernelOp:
+    """The runtime operator of ``unit``; ``kernel`` is its code (:func:`load_local_kernel`),
+    None for the kinds whose runtime helper runs as it is."""
     if unit.kind == "join":
-        return JoinKernel(kernel, unit.in_dtype, unit.right_dtype, where=where, loc=loc)
+        return JoinKernel(unit.in_dtype, unit.right_dtype, where=where, loc=loc)
     if unit.kind == "unique":
-        return UniqueKernel(kernel, unit.in_dtype, where=where, loc=loc)
+        return UniqueKernel(unit.in_dtype, where=where, loc=loc)
     if unit.kind == "chain":
         return ChainKernel(kernel, unit.in_dtype, unit.out_dtype, where=where, loc=loc)
     return KeyedKernel(kernel, unit.in_dtype, unit.out_dtype, unit.init, unit.emits, where=where,
@@ -51,14 +54,23 @@ def _fingerprint(fn) -> bytes:
     return b"".join(parts)
 
 
+@functools.cache
+def _runtime_digest() -> bytes:
+    """The hash of the runtime module's source (read once per process: it is not edited
+    while it runs)."""
+    with open(runtime_kernels.__file__, "rb") as fh:
+        return hashlib.sha256(fh.read()).digest()
+
+
 def load_local_kernel(unit: Unit):
     """The jitted kernel of ``unit`` from a module written under :func:`cache_dir`, named by a
     hash of its source, of the runtime module whose helpers it inlines and of its user
-    functions."""
+    functions; None when the unit has none (:func:`has_source`)."""
+    if not has_source(unit):
+        return None
     text = KERNEL_IMPORTS + "\n\n" + kernel_source(unit)
     digest = hashlib.sha256(text.encode())
-    with open(runtime_kernels.__file__, "rb") as fh:  # the helpers the kernel inlines (probe)
-        digest.update(fh.read())
+    digest.update(_runtime_digest())  # the helpers the kernel inlines
     for node in unit.nodes:
         digest.update(b"".join(_fingerprint(f.obj) for f in node.fns))
     name = f"hydropy_kernel_{digest.hexdigest()[:24]}"

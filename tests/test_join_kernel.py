@@ -97,7 +97,7 @@ def test_join_of_non_numeric_or_non_int_keyed_inputs_falls_back_with_its_reason(
     graph = decouple(flow.graph(), ["key"], to="after")  # the reason is found across a channel
     after = {graph.node(i).name: m for i, m in kernel_plan.plan(graph).modes.items()}
     assert "join 'jn', yields (k, (x, y)) records" in after["key"].reason
-    assert "jn_kernel ((int64, int64) x (int64, bool) -> (int64, (int64, bool)))" in \
+    assert "kernel kernels.join_pairs ((int64, int64) x (int64, bool) -> (int64, (int64, bool)))" in \
         kernel_plan.report(flow.graph())
 
 
@@ -118,7 +118,7 @@ def test_emitted_join_kernel_on_ray_equals_the_python_join(ray_session, tmp_path
     flow = load_flow(str(program))
     out = tmp_path / "out"
     compile_flow(flow, str(out), plan=str(plan))
-    assert "kernels.JoinKernel(match_kernel, '(int64, float64)', '(int64, int64)'" in \
+    assert "kernels.JoinKernel('(int64, float64)', '(int64, int64)'" in \
         (out / "stages" / "j.py").read_text()
 
     rng = np.random.default_rng(5)

@@ -219,18 +219,26 @@ def test_explain_kernels_shows_each_operator_mode_and_fallback_reason(repo_root,
 
 def test_disk_cached_local_kernels_are_safe_across_processes(repo_root, tmp_path):
     """A second process reuses or recompiles the cached kernels, never calls a stale function,
-    even when the program's module has a different name there (loaded twice: salted name)."""
+    even when the program's module has a different name there (loaded twice: salted name).
+    The keyed kernels, which pass the user's function to the runtime's ``keyed_fold``, load
+    from the disk cache in the second process (a helper called from Python with a function
+    argument would be compiled anew in every process)."""
     import os
     import subprocess
     import sys
-    script = ("import sys; from hydropy.loader import load_flow; load_flow(sys.argv[1]); "
-              "print(load_flow(sys.argv[1]).run({'readings': [(1, 2.0), (1, 3.0), (2, -1.0)]}))")
+    script = ("import sys; from hydropy.loader import load_flow; from hydropy.targets.local import LocalRunner\n"
+              "first = load_flow(sys.argv[1])\n"
+              "print(load_flow(sys.argv[1]).run({'readings': [(1, 2.0), (1, 3.0), (2, -1.0)]}))\n"
+              "runner = LocalRunner(first.graph()); runner.tick({'readings': [(1, 2.0)]})\n"
+              "print(sorted(sum(op.kernel.stats.cache_hits.values()) for op in runner.ops.values()"
+              " if hasattr(op, 'table')))")
     env = {**os.environ, "HYDROPY_CACHE_DIR": str(tmp_path)}
     runs = [subprocess.run([sys.executable, "-c", script, str(repo_root / "examples" / "sensor_stats.py")],
                            env=env, capture_output=True, text=True, timeout=120) for _ in range(2)]
     for run in runs:
         assert run.returncode == 0, run.stderr
-        assert run.stdout.strip() == "{'peaks': [(1, 4.75)], 'totals': [(1, 8.0)]}"
+        assert run.stdout.splitlines()[0] == "{'peaks': [(1, 4.75)], 'totals': [(1, 8.0)]}"
+    assert [run.stdout.splitlines()[1] for run in runs] == ["[0, 0]", "[1, 1]"]
     assert any(name.endswith(".py") for name in os.listdir(tmp_path / "kernels"))
 
 
@@ -277,3 +285,79 @@ def test_unique_kernel_grows_its_set_and_keeps_first_seen_order():
     assert modes(flow)["distinct"].mode == "kernel"
     xs = [(i * 7919) % 6000 << 20 for i in range(9000)]  # 6,000 distinct keys, differing in high bits
     assert flow.run({"xs": hp.Columns(np.array(xs))})["out"] == list(dict.fromkeys(xs))
+
+
+# -- the runtime helpers, called as the generated kernels call them ------------------------
+
+hostile_keys = st.integers(-2**63, 2**63 - 1) | st.integers(-3, 3) | \
+    st.integers(-2**20, 2**20).map(lambda k: k * 1024)  # collide in the low bits
+
+
+def keyed_kernel(kind, fn, dtype=("int64", "float64")):
+    """The kernel operator of a one-operator flow's ``kind`` (fold_keyed or reduce_keyed)."""
+    flow = hp.Flow("helper")
+    kv = flow.source("kv", dtype=dtype)
+    (kv.fold_keyed(float, fn, name="f") if kind == "fold_keyed" else kv.reduce_keyed(fn, name="f")).sink("s")
+    (unit,) = kernel_plan.plan(flow.graph()).units.values()
+    return unit, local_kernels.load_local_kernel(unit)
+
+
+@SETTINGS
+@given(st.sampled_from(["fold_keyed", "reduce_keyed"]), st.lists(hostile_keys, max_size=60),
+       st.integers(0, 60))
+def test_keyed_fold_helper_equals_a_python_dict_fold(kind, keys, resume):
+    """``keyed_fold`` from a table of 2 slots: it stops before each new key that would fill the
+    table past half, the caller grows it and resumes; the table then holds what a dict fold
+    holds, whatever the keys (colliding, extreme) and wherever a run resumes."""
+    unit, kernel = keyed_kernel(kind, bigger)
+    vals = [float((i * 37) % 11) - 5.0 for i in range(len(keys))]
+    want: dict = {}
+    for k, v in zip(keys, vals):
+        want[k] = bigger(want[k], v) if k in want else (bigger(0.0, v) if kind == "fold_keyed" else v)
+    table = kernels.KeyedTable("float64", 2)
+    ks, vs = np.array(keys, np.int64), np.array(vals)
+    start = 0
+    for stop in (min(resume, len(keys)), len(keys)):  # two batches: the first ends anywhere
+        while start < stop:
+            start, table.count = kernel(np.float64(0.0), table.keys, table.vals, table.used,
+                                        table.count, ks[:stop], vs[:stop], start)
+            if start < stop:
+                assert table.count == table.limit  # it stopped at a new key only when full
+                table.grow()
+    got_keys, got_vals = table.items()
+    assert dict(zip(got_keys.tolist(), got_vals.tolist())) == want
+    assert got_keys.tolist() == sorted(want) and table.count == len(want)
+
+
+@SETTINGS
+@given(st.lists(hostile_keys, max_size=40))
+def test_changed_keys_are_the_batch_keys_in_order_of_first_occurrence(keys):
+    assert kernels.first_occurrences(np.array(keys, np.int64)).tolist() == list(dict.fromkeys(keys))
+
+
+def test_a_kernel_keyed_sink_comes_back_as_columns_on_request():
+    records = [(3, 0.5), (-2, 1.0), (3, 2.0)]
+    got = sum_flow(("int64", "float64")).run({"kv": records}, columns=True)["sums"]
+    assert isinstance(got, Columns) and got.dtype == "(int64, float64)"
+    assert list(got) == sum_flow(("int64", "float64")).run({"kv": records})["sums"] == [(-2, 1.0), (3, 2.5)]
+    # a keyed sink the Python operator holds stays a list
+    assert sum_flow(None).run({"kv": records}, columns=True)["sums"] == [(-2, 1.0), (3, 2.5)]
+
+
+def test_an_initial_value_without_a_literal_is_emitted_as_an_expression(tmp_path):
+    from hydropy.loader import load_flow
+    from hydropy.runtime.host import load_stage_class
+    from hydropy.targets.compile import compile_flow
+    program = tmp_path / "lowest.py"
+    program.write_text("import math\nimport hydropy as hp\n\n\ndef start():\n    return -math.inf\n\n\n"
+                       "def bigger(a, v):\n    return a if a >= v else v\n\n\n"
+                       "flow = hp.Flow('lowest')\n"
+                       "flow.source('kv', dtype=('int64', 'float64')).fold_keyed(start, bigger, name='top')"
+                       ".sink('top')\n")
+    out = tmp_path / "out"
+    compile_flow(load_flow(str(program)), str(out))
+    text = (out / "stages" / "main.py").read_text()
+    assert "init=float('-inf')" in text and "kernels.keyed_fold(top_fn, init, False," in text
+    stage = load_stage_class(str(out), "stages/main.py", "MainStage")()
+    stage.run_tick({"kv": [[(1, -2.0), (1, -7.0), (2, -5.0)]]})
+    assert stage.results() == {"top": ("keyed", {1: -2.0, 2: -5.0})}

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 SCALARS = {"int64": np.int64, "float64": np.float64, "bool": np.bool_}
+_NAMES = {np.dtype(t): name for name, t in SCALARS.items()}  # dtype.name is slow: per batch
 _ACCEPTS = {"int64": (int,), "float64": (float, int), "bool": (bool,)}
 
 
@@ -60,18 +61,16 @@ class Columns:
     def __init__(self, *cols: np.ndarray):
         if not cols:
             raise ValueError("Columns needs at least one column")
-        arrays = tuple(np.asarray(c) for c in cols)
+        arrays = tuple(_column(c) for c in cols)
         n = len(arrays[0])
         for a in arrays:
             if a.ndim != 1 or len(a) != n:
                 raise ValueError("Columns needs 1-D columns of equal length")
-            if a.dtype.name not in SCALARS:
-                raise ValueError(f"unsupported column type {a.dtype.name}; use int64, float64 or bool")
         self.cols = arrays
 
     @property
     def dtype(self) -> str:
-        names = [c.dtype.name for c in self.cols]
+        names = [_NAMES[c.dtype] for c in self.cols]
         return names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
     def __len__(self) -> int:
@@ -136,6 +135,16 @@ class Columns:
             except OverflowError:
                 raise ValueError(f"a value in the records does not fit {dtype}") from None
         return Columns(*cols)
+
+
+def _column(c) -> np.ndarray:
+    """``c`` as an array of one of :data:`SCALARS` in native byte order; raises ValueError."""
+    a = np.asarray(c)
+    if a.dtype not in _NAMES:
+        if a.dtype.name not in SCALARS:
+            raise ValueError(f"unsupported column type {a.dtype.name}; use int64, float64 or bool")
+        a = a.astype(SCALARS[a.dtype.name])
+    return a
 
 
 def concat_batches(parts: list) -> Any:

@@ -1,4 +1,4 @@
-# hydropy-generated sha256=cde58620dba138cf92ecf3fdbb7cc7a0195e2d776298a11070ae3b266d3c7150
+# hydropy-generated sha256=dd615c2332fab20890b9c69e3810f894009648b11fc4b2cf789caa5b5435e59e
 """Stage 'agg' of flow 'sensor_stats', compiled by hydropy from sensor_stats.py.
 
 Each tick takes the batch that arrived on every input below, runs the operators in
@@ -9,7 +9,6 @@ from numba import njit
 
 from hydropy.runtime import kernels
 from hydropy.runtime.stage import Stage
-from hydropy.runtime.kernels import probe
 from sensor_stats import add, bigger
 
 
@@ -20,44 +19,18 @@ peak_fn = njit(cache=True)(bigger)
 
 
 @njit(cache=True)
-def peak_kernel(tkeys, tvals, used, stamp, tick, count, limit, touched, t, keys, vals, start, init):
-    """reduce_keyed 'peak' of (int64, float64) columns into a hash table (no reader needs the keys it changes)."""
-    mask = tkeys.shape[0] - 1
-    for i in range(start, keys.shape[0]):
-        k = keys[i]
-        s = probe(tkeys, used, mask, k)
-        if used[s]:
-            tvals[s] = peak_fn(tvals[s], vals[i])  # sensor_stats.py:29
-        else:
-            if count >= limit:
-                return i, t, count
-            tkeys[s] = k
-            tvals[s] = vals[i]
-            count += 1
-            used[s] = True
-    return keys.shape[0], t, count
+def peak_kernel(init, tkeys, tvals, used, count, keys, vals, start):
+    """reduce_keyed 'peak': (int64, float64) columns folded into a hash table."""
+    return kernels.keyed_fold(peak_fn, init, True, tkeys, tvals, used, count, keys, vals, start)  # sensor_stats.py:29
 
 
 total_fn = njit(cache=True)(add)
 
 
 @njit(cache=True)
-def total_kernel(tkeys, tvals, used, stamp, tick, count, limit, touched, t, keys, vals, start, init):
-    """fold_keyed 'total' of (int64, float64) columns into a hash table (no reader needs the keys it changes)."""
-    mask = tkeys.shape[0] - 1
-    for i in range(start, keys.shape[0]):
-        k = keys[i]
-        s = probe(tkeys, used, mask, k)
-        if used[s]:
-            tvals[s] = total_fn(tvals[s], vals[i])  # sensor_stats.py:30
-        else:
-            if count >= limit:
-                return i, t, count
-            tkeys[s] = k
-            tvals[s] = total_fn(init, vals[i])
-            count += 1
-            used[s] = True
-    return keys.shape[0], t, count
+def total_kernel(init, tkeys, tvals, used, count, keys, vals, start):
+    """fold_keyed 'total': (int64, float64) columns folded into a hash table."""
+    return kernels.keyed_fold(total_fn, init, False, tkeys, tvals, used, count, keys, vals, start)  # sensor_stats.py:30
 
 
 class AggStage(Stage):
