@@ -14,6 +14,10 @@ programs drawn, plans accepted, plans refused by reason and every mismatch (abou
 on 2 cores)::
 
     HYDROPY_LONG=1 HYPOTHESIS_RANDOM=1 .venv/bin/pytest tests/test_random_programs.py -k long -s
+
+``HYDROPY_LONG_PROGRAMS`` (default 500) and ``HYDROPY_LONG_SEEDS`` (default 2) size it;
+``HYDROPY_LONG_REPORT=FILE`` keeps the tally in FILE as the run goes (several runs in parallel,
+each with its own file, share the programs between cores).
 """
 from __future__ import annotations
 
@@ -32,6 +36,10 @@ SETTINGS = settings(max_examples=36, deadline=None, database=None,
                     derandomize=not os.environ.get("HYPOTHESIS_RANDOM"),
                     suppress_health_check=[HealthCheck.too_slow])
 LONG = int(os.environ.get("HYDROPY_LONG_PROGRAMS", "500"))
+#: seeds per design point in the long run
+LONG_SEEDS = int(os.environ.get("HYDROPY_LONG_SEEDS", "2"))
+#: where the long run keeps its tally up to date (so a run cut short still reports)
+LONG_REPORT = os.environ.get("HYDROPY_LONG_REPORT")
 
 
 @SETTINGS
@@ -53,9 +61,12 @@ def test_long_run_many_programs_no_mismatch():
     @given(programs())
     def check(program):
         try:
-            assert_rewrites_keep_sinks(program, seeds=range(2), tally=tally)
+            assert_rewrites_keep_sinks(program, seeds=range(LONG_SEEDS), tally=tally)
         except AssertionError:
             pass  # recorded in the tally
+        if LONG_REPORT:
+            with open(LONG_REPORT, "w", encoding="utf-8") as fh:
+                fh.write("\n".join([tally.report(), *tally.mismatches]) + "\n")
 
     check()
     print("\n" + tally.report())
