@@ -82,6 +82,7 @@ class Exploration:
 
     plans: list[tuple[list[Step], Graph]] = field(default_factory=list)
     refused: int = 0
+    refusals: list[tuple[str, str]] = field(default_factory=list)   # (step kind, message)
 
 
 def signature(graph: Graph) -> tuple:
@@ -105,8 +106,9 @@ def candidate_plans(graph: Graph, depth: int = 2) -> Exploration:
                 for args in propose(g):
                     try:
                         result = STEP_KINDS[kind].apply(g, **args)
-                    except HydropyError:
+                    except HydropyError as err:
                         out.refused += 1
+                        out.refusals.append((kind, str(err)))
                         continue
                     sig = signature(result)
                     if sig in seen:

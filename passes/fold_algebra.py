@@ -27,7 +27,7 @@ import builtins
 from numbers import Number
 from operator import add as operator_add
 
-from hydropy.ir.ops import FOLDS, FUNCTION_FOLDS, PARTIALS, PASSES_RECORDS, SEEDED_FOLDS
+from hydropy.ir.ops import FOLDS, FUNCTION_FOLDS, LATTICE_FOLDS, PARTIALS, PASSES_RECORDS, SEEDED_FOLDS
 from hydropy.ir import Graph, Node
 from hydropy.runtime.columns import fields, is_tuple
 
@@ -93,6 +93,22 @@ def why_order_sensitive(node: Node, element: str | None = None) -> str:
     if node.kind in SEEDED_FOLDS and binary_shape(node.fn().obj) == "count":
         return ""  # (a reduce starts from whichever record comes first: not counting)
     return why_not_commutative(node, element)
+
+
+def why_fold_order_sensitive(graph: Graph, node: Node) -> str:
+    """Why ``node``'s value may depend on the order in which its records arrive ("" when it
+    cannot): a plain fold whose function is not proven order-insensitive on its data, or a
+    lattice fold of a user lattice whose merge breaks a law (checked, not trusted: a merge that
+    is not commutative, like one keeping the first value, depends on order; a law check that
+    fails for another law refuses too, since hydropy cannot tell which law the order needs)."""
+    lattice = node.params.get("lattice")
+    if node.kind in LATTICE_FOLDS and lattice is not None:
+        from .laws import sample_records, why_not_lawful
+        why = why_not_lawful(lattice, sample_records(graph, node))
+        return f"it keeps the user lattice {lattice.__name__}, and {why}" if why else ""
+    if node.kind in PLAIN_FOLDS:
+        return why_order_sensitive(node, element_type(graph, node))
+    return ""
 
 
 def element_type(graph: Graph, fold: Node) -> str | None:

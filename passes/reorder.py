@@ -16,9 +16,9 @@ import networkx as nx
 
 from hydropy.errors import RewriteRefused
 from hydropy.ir import Graph
-from hydropy.ir.ops import PLAIN_FOLDS
+from hydropy.ir.ops import LATTICE_FOLDS, PLAIN_FOLDS
 
-from .fold_algebra import element_type, why_order_sensitive
+from .fold_algebra import why_fold_order_sensitive
 from .stages import insert_channels
 
 
@@ -36,14 +36,15 @@ def reorder(graph: Graph, channel: str, duplicates: bool = False) -> Graph:
 
 
 def check_reordered_folds(g: Graph) -> None:
-    """Refuse a complete design point with a plain fold downstream of a channel declared to
-    reorder whose value may depend on the order of its records (loops included): another
-    reader may have seen the same records in the order they were sent, and no single-node run
-    shows one input in two orders."""
+    """Refuse a complete design point with a fold downstream of a channel declared to reorder
+    whose value may depend on the order of its records (loops included): a plain fold whose
+    function is not proven order-insensitive, or a lattice fold of a user lattice that breaks a
+    law (:func:`~.fold_algebra.why_fold_order_sensitive`). Another reader may have seen the same
+    records in the order they were sent, and no single-node run shows one input in two orders."""
     for net in (n for n in g.nodes() if n.kind == "network" and n.params.get("reorder")):
         for node in (g.node(i) for i in sorted(nx.descendants(g.nx, net.id))):
-            if node.kind in PLAIN_FOLDS:
-                why = why_order_sensitive(node, element_type(g, node))
+            if node.kind in PLAIN_FOLDS or node.kind in LATTICE_FOLDS:
+                why = why_fold_order_sensitive(g, node)
                 if why:
                     raise RewriteRefused(
                         f"{node.where()} would receive the records of channel '{net.name}' in any "

@@ -20,6 +20,8 @@ from hydropy.ir import AT_LEAST_ONCE, STREAM, Graph, Node, verify
 from hydropy.ir import ops
 from hydropy.ir.ops import output_collection
 
+from .laws import sample_records, why_not_lawful
+
 #: non-monotone operators whose answer depends on when records arrive relative to each other
 TIMING_SENSITIVE = ops.TIMING_SENSITIVE
 #: state that replicas (or members holding it whole) merge: lattices, and a join_table's table
@@ -166,10 +168,13 @@ def _check_repeats_absorbed(g: Graph, net: Node) -> None:
                     seen.add(reader.id)
                     todo.append(reader.id)
                 continue
+            lawless = why_not_lawful(lattice, sample_records(g, reader)) if lattice is not None else ""
             if ports <= set(reader.spec.absorbs_repeats) and not getattr(
-                    lattice, "needs_exactly_once", False):
+                    lattice, "needs_exactly_once", False) and not lawless:
                 continue
-            what = (f"keeps a {lattice.__name__.split('[')[0]}, which counts every record it receives"
+            what = (f"keeps the user lattice {lattice.__name__}, which absorbs a repeated record only "
+                    f"if its merge is idempotent, and {lawless}" if lawless else
+                    f"keeps a {lattice.__name__.split('[')[0]}, which counts every record it receives"
                     if lattice is not None else
                     "shows every record it receives" if reader.kind == "sink" else
                     f"is not idempotent (a {reader.kind} acts on every copy of a record)")
@@ -229,19 +234,21 @@ def reach_in_stage(g: Graph, stage: str, start: int) -> set[int]:
 
 
 def check_order_downstream(g: Graph, stage: str) -> None:
-    """Refuse when a plain fold outside ``stage`` (which now has several members) may depend on
-    the order of records that the members send on interleaved.
+    """Refuse when a fold outside ``stage`` (which now has several members) may depend on the
+    order of records that the members send on interleaved (a plain fold's function, or a user
+    lattice breaking a law: :func:`~.fold_algebra.why_fold_order_sensitive`).
 
     Conservative: a fold keyed by the routing key would still see each key's records in
     order, but keys are not traced across channels, so its function must be proven
     order-insensitive (see :mod:`.fold_algebra`)."""
-    from .fold_algebra import PLAIN_FOLDS, element_type, why_order_sensitive
+    from .fold_algebra import PLAIN_FOLDS, why_fold_order_sensitive
     dag = g.tick_dag()
     inside = [n.id for n in g.nodes() if n.location == stage]
     downstream = set().union(*(nx.descendants(dag, i) for i in inside))
     for node in g.nodes():
-        if node.id in downstream and node.location != stage and node.kind in PLAIN_FOLDS:
-            why = why_order_sensitive(node, element_type(g, node))
+        if (node.id in downstream and node.location != stage
+                and (node.kind in PLAIN_FOLDS or node.kind in ops.LATTICE_FOLDS)):
+            why = why_fold_order_sensitive(g, node)
             if why:
                 raise RewriteRefused(
                     f"{node.where()} would receive the records of the members of stage "

@@ -25,8 +25,10 @@ once, where its copy arrived first, or at the member in question).
 exactly (streams as multisets; as sequences where the single-node program orders them), with
 two relaxations, each named in the verdict:
 
-* an ordered stream that passes a stage of several members compares as a multiset (members
-  take their shares of an input in their own order, as the environment may deliver it);
+* an ordered stream that passes a stage of several members or a channel declared ``reorder``
+  compares as a multiset (members take their shares of an input in their own order, a
+  reordering network delivers batches in any order: the design's collection there is
+  unordered, as :func:`hydropy.passes.stages.keeps_order` types it);
 * the records that reach a stream sink through a *repeating path* compare as a set: a path
   through a channel declared ``duplicates`` (it may deliver a batch twice), or from a
   snapshot (it repeats the current value once per tick, and how often a stage ticks is not
@@ -223,7 +225,8 @@ class SinkRule:
     def notes(self) -> list[str]:
         out = []
         if self.unordered:
-            out.append(f"sink '{self.sink}' as a multiset (its order passes a stage of several members)")
+            out.append(f"sink '{self.sink}' as a multiset (its order passes a stage of several members "
+                       f"or a channel declared to reorder)")
         if self.whole:
             out.append(f"sink '{self.sink}' as a set ({', '.join(self.repeating)} reach it by paths "
                        f"the single-node program does not separate)")
@@ -287,7 +290,8 @@ def sink_rules(original: Graph, design: Graph) -> dict[str, SinkRule]:
         rule = rules[name] = SinkRule(name)
         upstream = [design.node(i) for i in nx.ancestors(design.nx, node.id)]
         ordered = original.node(orig_sink.inputs[0]).coll.ordered
-        rule.unordered = ordered and any(design.members_of(n.location) > 1 for n in upstream)
+        rule.unordered = ordered and (not coll.ordered or any(design.members_of(n.location) > 1
+                                                               for n in upstream))
         cone = _cone(design, node.id, frozenset(through))
         for v in (design.node(i) for i in cone):
             if v.kind not in PER_RECORD and v.id != node.id:

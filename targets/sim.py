@@ -14,10 +14,14 @@ the same seed gives the same run:
   to the members' inboxes as the design says (hash, round robin, any, broadcast).
 * **Members lag each other.** In each tick every member takes its own share of the source
   records routed to it (often all, sometimes none or some), so the members of a partitioned
-  stage and the replicas of a replicated one run apart. The pieces of one batch a sender
-  routes to several members arrive in the same tick (the events a batch derives from are
-  known per batch, not per record, so later pieces would show timing that no schedule of
-  whole events explains).
+  stage and the replicas of a replicated one run apart.
+* **Pieces travel on their own.** The pieces of one sender batch routed to several members are
+  separate messages: each receiving member takes its piece in its own tick, so replicas see
+  two writers in different orders and partition members lag each other per record. Provenance
+  is per piece: a piece carries the events its records derive from, which is exact when the
+  send derives from one event; a send that derives from several events (records merged in one
+  sender tick) keeps its pieces together, reaching every member in the same tick, since a
+  piece claiming all of them would show timing no schedule of whole events explains.
 * **Channels** are what ``network`` promises and no more: FIFO per sender and receiving
   member. Each batch a sender member emits in one tick for one receiving member travels
   whole (one message); a receiving tick takes any number of the waiting batches (none: a
@@ -214,6 +218,8 @@ class Batch:
     events: frozenset[int]
     sent: int
     send: int            # which send (one per sender tick, channel and copy) it is a piece of
+    alone: bool = True   # its events are exactly its records' (one event): it may reach its
+    #                      member apart from the send's other pieces
 
 
 def size(packed: Any) -> int:
@@ -359,22 +365,12 @@ class Simulator:
                     arrived[name].setdefault(ev.id, {})[m] = next(position)
                     notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
         for net in self.incoming[stage]:
-            entry, reorders = channel_input(net), bool(net.params.get("reorder"))
+            entry = channel_input(net)
             for sm in self._senders(net):
                 queues = [self.queues.get((net.name, sm, m)) or [] for m in range(n)]
-                waiting = sorted({b.send for q in queues for b in q})
-                if not waiting:
+                if not any(queues):
                     continue
-                take = min(self._take(len(waiting)), len(waiting))
-                picks = self.rng.sample(waiting, take) if reorders else waiting[:take]
-                if not reorders:  # FIFO
-                    picks.sort()
-                for m, queue in enumerate(queues):
-                    # the pieces of one send reach every receiving member in the same tick: a
-                    # batch's events are known per send, not per record, so a member taking its
-                    # piece later would show timing no schedule of whole events explains
-                    taken = sorted((b for b in queue if b.send in picks), key=lambda b: picks.index(b.send))
-                    queue[:] = [b for b in queue if b.send not in picks]
+                for m, taken in enumerate(self._deliver(queues, bool(net.params.get("reorder")))):
                     for batch in taken:
                         batches[m][net.name].append(batch.packed)
                         carried[m][entry] |= batch.events
@@ -398,6 +394,36 @@ class Simulator:
         line = "; ".join(notes) if notes else f"{stage} ticks with nothing new"
         self.trace.append((stage, f"step {self.step}: {line}"))
 
+    def _deliver(self, queues: list[list[Batch]], reorders: bool) -> list[list[Batch]]:
+        """What each receiving member takes this tick from one sender on one channel (``queues``:
+        per member, oldest first; taken batches are removed). Each member picks on its own: a
+        FIFO channel a prefix of its queue, a reordering one any of its batches in any order.
+        A send whose pieces must travel together (not ``alone``) is taken by every member that
+        has a piece of it once one does, with what precedes it on a FIFO channel."""
+        picked = [set() for _ in queues]
+        for m, queue in enumerate(queues):
+            take = min(self._take(len(queue)), len(queue))
+            picked[m] = set(self.rng.sample(range(len(queue)), take) if reorders else range(take))
+        changed = True
+        while changed:
+            together = {q[i].send for q, ps in zip(queues, picked) for i in ps if not q[i].alone}
+            changed = False
+            for m, queue in enumerate(queues):
+                need = {i for i, b in enumerate(queue) if b.send in together} - picked[m]
+                if need and not reorders:
+                    need = set(range(max(need) + 1)) - picked[m]
+                if need:
+                    picked[m] |= need
+                    changed = True
+        out = []
+        for m, queue in enumerate(queues):
+            order = sorted(picked[m])
+            if reorders:
+                self.rng.shuffle(order)
+            out.append([queue[i] for i in order])
+            queue[:] = [b for i, b in enumerate(queue) if i not in picked[m]]
+        return out
+
     def _tick_member(self, stage, m, member, batches, carried) -> None:
         """The member's emitted ``run_tick`` on the packed batches it takes; what it sends is
         queued per receiving member, twice now and then on an at-least-once channel."""
@@ -418,7 +444,8 @@ class Simulator:
                 self.sends += 1
                 for j, packed in enumerate(routed.get(net.name, ())):
                     if size(packed):
-                        self.queues[(net.name, m, j)].append(Batch(packed, evs, self.step, self.sends))
+                        self.queues[(net.name, m, j)].append(
+                            Batch(packed, evs, self.step, self.sends, alone=len(evs) <= 1))
 
     def _results(self) -> dict[str, list]:
         out: dict[str, list] = {}

@@ -227,3 +227,119 @@ def test_the_property_test_catches_each_mutant(monkeypatch, mutant):
     with pytest.raises(AssertionError, match="differs from the single-node program"):
         every_accepted_rewrite_keeps_the_sinks()
 
+
+
+# -- one mutant per remaining precondition (issue 9: every precondition has a mutant) ---------
+
+def log_then(flow_name, tail):
+    """xs logged in the order it came (which fixes that order) and, through ``shift``, the
+    fold ``tail(stream)`` that the mutant's rewrite lets see another order."""
+    flow = hp.Flow(flow_name)
+    xs = flow.source("xs")
+    tail(xs.map(inc, name="shift"))
+    xs.map(inc, name="logged").sink("log")
+    return flow
+
+
+def inc(x):
+    return x + 1
+
+
+def nothing():
+    return ()
+
+
+def append(acc, x):
+    return acc + (x,)
+
+
+def in_order(stream):
+    stream.fold(nothing, append, name="seq").sink("seq")
+
+
+def summed(stream):
+    stream.fold(int, add, name="total").sink("total")
+
+
+XS = {"xs": [5, 1, 4, 2, 8, 3]}
+
+
+def relay(flow):
+    from hydropy.passes.decouple import decouple
+    g = decouple(flow.graph(), ["shift", "seq"], "relay")
+    return decouple(g, ["seq"], "out")
+
+
+def test_partition_without_its_downstream_order_check_is_caught(monkeypatch):
+    """A plain order-sensitive fold behind a relay's members, which interleave its records."""
+    from hydropy.testing import assert_equivalent
+    flow = log_then("interleaved", in_order)
+    with pytest.raises(hp.RewriteRefused, match="interleaved"):
+        partition_module.partition(relay(flow), "relay", 2)
+    monkeypatch.setattr(partition_module, "check_order_downstream", lambda g, stage: None)
+    design = partition_module.partition(relay(flow), "relay", 2)
+    with pytest.raises(AssertionError, match="sink 'seq' differs"):
+        assert_equivalent(flow, design, XS, seeds=range(30))
+
+
+def test_reorder_without_its_fold_check_is_caught(monkeypatch):
+    from hydropy.passes import pipeline
+    from hydropy.passes.decouple import decouple
+    from hydropy.passes.pipeline import design_point
+    from hydropy.testing import assert_equivalent
+    flow = log_then("reordered", in_order)
+    staged = decouple(flow.graph(), ["seq"], "out")
+    step = [{"reorder": {"channel": "shift_to_out"}}]
+    with pytest.raises(hp.RewriteRefused, match="in any order"):
+        design_point(staged, step)
+    monkeypatch.setattr(pipeline, "check_reordered_folds", lambda g: None)
+    with pytest.raises(AssertionError, match="sink 'seq' differs"):
+        assert_equivalent(flow, design_point(staged, step), XS, seeds=range(30))
+
+
+def test_duplicates_without_the_repeats_check_are_caught(monkeypatch):
+    from hydropy.passes import stages as stages_module
+    from hydropy.passes.decouple import decouple
+    from hydropy.passes.reorder import reorder
+    from hydropy.testing import assert_equivalent
+    flow = log_then("repeated", summed)
+    staged = decouple(flow.graph(), ["total"], "out")
+    with pytest.raises(hp.RewriteRefused, match="deliver a record twice"):
+        reorder(staged, "shift_to_out", duplicates=True)
+    monkeypatch.setattr(stages_module, "_check_repeats_absorbed", lambda g, net: None)
+    with pytest.raises(AssertionError, match="sink 'total' differs"):
+        assert_equivalent(flow, reorder(staged, "shift_to_out", duplicates=True), XS, seeds=range(30))
+
+
+def test_partition_of_global_state_without_its_check_is_caught(monkeypatch):
+    from hydropy.testing import assert_equivalent
+    flow = hp.Flow("global")
+    flow.source("xs").fold(int, add, name="total").sink("total")
+    with pytest.raises(hp.RewriteRefused, match="one global value"):
+        partition_module.partition(flow.graph(), "main", 2)
+    monkeypatch.setattr(partition_module, "_check_state", lambda g, members, shared: None)
+    with pytest.raises(AssertionError, match="sink 'total' differs"):
+        assert_equivalent(flow, partition_module.partition(flow.graph(), "main", 2), XS, seeds=range(10))
+
+
+def value_sum(total, kv):
+    return total + kv[1]
+
+
+@pytest.mark.parametrize("check, fold, kind", [
+    ("_check_counts", lambda s: s.fold(int, value_sum, name="f"), "gcounter"),
+    ("_check_set_insert", lambda s: s.fold_keyed(int, add, name="f"), "set_union"),
+])
+def test_lattice_without_its_form_check_is_caught(monkeypatch, check, fold, kind):
+    """A fold whose function is not the counted / set-insert form the kind computes."""
+    from hydropy.passes import lattice as lattice_module
+    from hydropy.passes.lattice import to_lattice
+    from hydropy.testing import assert_equivalent
+    flow = hp.Flow("forms")
+    fold(flow.source("kv")).sink("f")
+    with pytest.raises(hp.RewriteRefused):
+        to_lattice(flow.graph(), "f", kind)
+    monkeypatch.setattr(lattice_module, check, lambda node: None)
+    with pytest.raises(AssertionError, match="sink 'f' differs"):
+        assert_equivalent(flow, to_lattice(flow.graph(), "f", kind), {"kv": [("a", 3), ("b", 4), ("a", 5)]},
+                          seeds=range(3))

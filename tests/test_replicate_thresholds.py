@@ -109,11 +109,6 @@ def first(s):
     return min(s.reveal())
 
 
-@pytest.mark.xfail(strict=True, reason="the writes reach the replicas over channels from one "
-                   "sender stage, and the simulator still hands the pieces of one sent batch to "
-                   "every receiving member in the same tick (the gap docs/rewrites.md names), so "
-                   "replicas never see the writers in different orders; strict, so it fails "
-                   "loudly once that delivery is independent and this mutant is caught")
 def test_mutant_without_the_threshold_check_replicas_pass_what_no_schedule_passes(monkeypatch):
     """Two writers; a read that is no threshold (exactly one element): replicas that receive
     the writers' records in different orders pass both "a" and "b", while the single-node
