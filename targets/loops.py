@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 from hydropy.ir import STREAM, Graph, Node
 from hydropy.ir.ops import runtime_class
-from hydropy.runtime.loop import CALL, HASH, ITERATE, Loop
+from hydropy.runtime.loop import CALL, HASH, ITERATE, PAIR, Loop
 
-from .names import Namespace, comment_text, identifier
+from .names import Namespace, doc_text, identifier
 
 #: runtime classes of the stateless members, and of the folds that end a branch
 STATELESS = {"Map", "Filter", "FlatMap", "FilterMap", "Inspect", "Fused"}
@@ -102,10 +102,9 @@ class _Writer:
         self.graph, self.region = graph, region
         self.names = Namespace(["ops", fn_name])
         self.lines: list[str] = []
-        self.blame: dict[int, tuple] = {}  # line offset -> (op expression, role, what, variable)
+        self.blame: dict[int, tuple] = {}  # line offset -> (member, role, what, variable)
         self.args = {m.id: self.names.fresh(m.name) for m in region.nodes}
         self.lists = {m.id: self.names.fresh(f"{m.name}_records") for m in region.collected}
-        self.ops: list[str] = []   # op object expression of every blame entry, by index
 
     def line(self, depth: int, text: str, op: str | None = None, role: str = "fn", what: str = CALL,
              var: str = "") -> None:
@@ -125,7 +124,7 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
     params = [batch, *(w.args[m.id] for m in region.nodes)]
     index = {m.id: i for i, m in enumerate(region.nodes)}
     doc = ", ".join(m.where(short=True) for m in region.nodes)
-    w.lines.append(f'    """{comment_text(doc)}: one pass over {batch}."""')
+    w.lines.append(f'    """One pass over {batch}: {doc_text(doc)}."""')
     pre, post = [], []
     fns: dict[tuple, str] = {}
 
@@ -159,9 +158,10 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
                 post.append(f"{w.lists[m.id]} = [(k, ops.detached({table}[k])) for k in {s['changed']}]")
         elif cls in ("Count", "Fold"):
             acc, fresh, start = w.fresh(f"{m.name}_value"), w.fresh(f"{m.name}_fresh"), w.fresh(f"{m.name}_seen")
-            state[m.id] = {"acc": acc, "seen": start}
+            state[m.id] = {"acc": acc, "seen": start if m.id in w.lists else None}
             pre.append(f"{fresh} = {w.args[m.id]}.value is ops.UNSET")
-            pre.append(f"{start} = False")
+            if m.id in w.lists:  # its record this tick: when it is new or grew
+                pre.append(f"{start} = False")
             if cls == "Count":
                 pre.append(f"{acc} = 0 if {fresh} else {w.args[m.id]}.value")
             else:
@@ -210,8 +210,8 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
         s = state[m.id]
         if cls in ("FoldKeyed", "ReduceKeyed"):
             key, value, table = w.fresh("key"), w.fresh("value"), s["table"]
-            w.line(depth, f"{key}, {value} = {rec} if type({rec}) is tuple and len({rec}) == 2 "
-                          f"else {w.args[m.id]}.pair({rec})")
+            w.line(depth, f"{key}, {value} = {rec} if type({rec}) is tuple else {w.args[m.id]}.pair({rec})",
+                   i, what=PAIR, var=rec)
             w.line(depth, f"if {key} in {table}:", i, what=HASH, var=key)
             w.line(depth + 1, f"{table}[{key}] = {s['fn']}({table}[{key}], {value})", i)
             w.line(depth, "else:")
@@ -225,9 +225,9 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
                 w.line(depth, f"{s['changed']}[{key}] = None")
         elif cls == "Count":
             w.line(depth, f"{s['acc']} += 1")
-            w.line(depth, f"{s['seen']} = True")
         else:  # Fold
             w.line(depth, f"{s['acc']} = {s['fn']}({s['acc']}, {rec})", i)
+        if s.get("seen"):
             w.line(depth, f"{s['seen']} = True")
 
     for item in pre:
@@ -247,16 +247,6 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
     return text, w.blame
 
 
-def blame_table(blame: dict[int, tuple], ops: list) -> dict[int, tuple]:
-    """The blame table with each member index replaced by its runtime object (a fused chain's
-    step by the step's own operator, which carries its own ``where``)."""
-    out = {}
-    for line, (who, role, what, var) in blame.items():
-        op = ops[who] if isinstance(who, int) else ops[who[0]].chain[who[1]]
-        out[line] = (op, role, what, var)
-    return out
-
-
 def compile_loop(graph: Graph, region: Region, ops: list) -> Loop:
     """The local target's :class:`Loop` of ``region`` over the members' runtime objects
     ``ops`` (in region order): the same text the emitter writes, compiled in memory."""
@@ -264,5 +254,5 @@ def compile_loop(graph: Graph, region: Region, ops: list) -> Loop:
     name = f"{identifier(region.root.name)}_loop"
     text, blame = loop_source(graph, region, name)
     namespace = {"ops": runtime_ops}
-    exec(compile(text, f"<hydropy loop {region.root.where(short=True)}>", "exec"), namespace)
-    return Loop(namespace[name], ops, blame_table(blame, ops))
+    exec(compile(text, f"<hydropy loop {name}>", "exec"), namespace)
+    return Loop(namespace[name], ops, blame)

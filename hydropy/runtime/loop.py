@@ -16,18 +16,23 @@ from typing import Any, Callable, Sequence
 from hydropy.errors import HydropyError, InputError, UserCodeError
 
 #: what a line of a loop does, for attributing a failure on it
-CALL, ITERATE, HASH = "call", "iterate", "hash"
+CALL, ITERATE, HASH, PAIR = "call", "iterate", "hash", "pair"
 
 
 class Loop:
-    """Runs ``fn(*batches, *args)``; ``blame`` maps a line offset in ``fn`` (0: its ``def``) to
-    ``(op, role, what, variable)``: the runtime operator (for its ``where``, ``loc`` and
-    functions), the role of the function called there (``fn``, ``init``), what the line does
-    (:data:`CALL`, :data:`ITERATE`, :data:`HASH`) and the local variable holding the value the
-    message shows. Returns what ``fn`` returns: the lists of records other operators read."""
+    """Runs ``fn(*batches, *args)``, ``args`` the runtime operators of the loop's members.
+    ``blame`` maps a line offset in ``fn`` (0: its ``def``) to ``(member, role, what,
+    variable)``: the index of the member in ``args`` (``(index, step)`` for a step of a fused
+    chain), the role of the function called there (``fn``, ``init``), what the line does
+    (:data:`CALL`, :data:`ITERATE`, :data:`HASH`, :data:`PAIR`) and the local variable holding
+    the value the message shows. Returns what ``fn`` returns: the lists of records other
+    operators read."""
 
     def __init__(self, fn: Callable, args: Sequence[Any], blame: dict[int, tuple]):
-        self.fn, self.args, self.blame = fn, tuple(args), blame
+        self.fn, self.args = fn, tuple(args)
+        self.blame = {line: (self.args[who] if isinstance(who, int) else self.args[who[0]].chain[who[1]],
+                             role, what, var)
+                      for line, (who, role, what, var) in blame.items()}
 
     def step(self, *batches):
         try:
@@ -54,11 +59,13 @@ class Loop:
         op, role, what, var = entry
         value = tb.tb_frame.f_locals.get(var)
         inside = tb.tb_next is not None  # raised in a deeper frame: the user's code
+        if what == PAIR and isinstance(exc, ValueError) and not inside:
+            return InputError(f"{op.where} expects (key, value) pairs, got {value!r}", op.loc)
         if what == HASH and isinstance(exc, TypeError) and not inside:
             return InputError(f"{op.where} needs hashable keys, got {value!r}", op.loc)
         if what == ITERATE and isinstance(exc, TypeError) and not inside:
             return UserCodeError(f"{op.where}: fn must return an iterable, returned {value!r}", op.loc)
-        if what == HASH:
+        if what in (HASH, PAIR):
             return None  # a key's own __hash__ / __eq__ failed: as the operator's step lets it
         fn = getattr(op, role)
         name = getattr(fn, "__qualname__", repr(fn))

@@ -16,6 +16,8 @@ from typing import Any, Callable
 from hydropy.errors import InputError, UserCodeError
 from hydropy.ir.ops import runtime_class
 
+from .loop import Loop  # noqa: F401  (stage modules build their generated loops as ops.Loop)
+
 UNSET = type("Unset", (), {"__repr__": lambda self: "UNSET", "__reduce__": lambda self: "UNSET"})()
 
 
