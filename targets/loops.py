@@ -34,7 +34,10 @@ from .names import Namespace, doc_text, identifier
 
 #: runtime classes of the stateless members, and of the folds that end a branch
 STATELESS = {"Map", "Filter", "FlatMap", "FilterMap", "Inspect", "Fused"}
-FOLDS_ONE_BY_ONE = {"FoldKeyed", "ReduceKeyed", "Count", "Fold"}
+KEYED_FOLDS = {"FoldKeyed", "ReduceKeyed", "PartialFoldKeyed", "PartialReduceKeyed"}
+FOLDS_ONE_BY_ONE = KEYED_FOLDS | {"Count", "Fold"}
+#: keyed folds that start every tick empty (combiners)
+PER_TICK = {"PartialFoldKeyed", "PartialReduceKeyed"}
 #: Python's limit on nested blocks is 20; a deeper chain starts a new region
 MAX_DEPTH = 14
 
@@ -144,15 +147,18 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
                 fn_of(m, step)
         elif cls in STATELESS:
             fn_of(m)
-        if m.id in w.lists:
+        if m.id in w.lists and cls in STATELESS:
             pre.append(f"{w.lists[m.id]} = []")
-        if cls in ("FoldKeyed", "ReduceKeyed"):
+        if cls in KEYED_FOLDS:
             table = w.fresh(f"{m.name}_table")
             s = state[m.id] = {"table": table, "fn": fn_of(m)}
-            pre.append(f"{table} = {w.args[m.id]}.value")
-            if cls == "FoldKeyed":
+            pre.append(f"{table} = {w.args[m.id]}.value = {{}}" if cls in PER_TICK else
+                       f"{table} = {w.args[m.id]}.value")
+            if cls.endswith("FoldKeyed"):
                 s["init"] = fn_of(m, role="init")
-            if m.id in w.lists:
+            if m.id in w.lists and cls in PER_TICK:  # every key in its table changed this tick
+                post.append(f"{w.lists[m.id]} = [(k, ops.detached(v)) for k, v in {table}.items()]")
+            elif m.id in w.lists:
                 s["changed"] = w.fresh(f"{m.name}_changed")
                 pre.append(f"{s['changed']} = {{}}")
                 post.append(f"{w.lists[m.id]} = [(k, ops.detached({table}[k])) for k in {s['changed']}]")
@@ -208,14 +214,14 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
                     body(child, rec, depth)
             return
         s = state[m.id]
-        if cls in ("FoldKeyed", "ReduceKeyed"):
+        if cls in KEYED_FOLDS:
             key, value, table = w.fresh("key"), w.fresh("value"), s["table"]
             w.line(depth, f"{key}, {value} = {rec} if type({rec}) is tuple else {w.args[m.id]}.pair({rec})",
                    i, what=PAIR, var=rec)
             w.line(depth, f"if {key} in {table}:", i, what=HASH, var=key)
             w.line(depth + 1, f"{table}[{key}] = {s['fn']}({table}[{key}], {value})", i)
             w.line(depth, "else:")
-            if cls == "FoldKeyed":
+            if cls.endswith("FoldKeyed"):
                 first = w.fresh("first")
                 w.line(depth + 1, f"{first} = {s['init']}()", i, role="init")
                 w.line(depth + 1, f"{table}[{key}] = {s['fn']}({first}, {value})", i)

@@ -361,6 +361,23 @@ class PartialLatticeFold(LatticeFold):
         return [self.value]
 
 
+class PartialFoldKeyed(FoldKeyed):
+    """Per key, ``fn`` folded over this tick's values from ``init()`` (a combiner); no state
+    survives the tick."""
+
+    def step(self, batch):
+        self.value = {}
+        return super().step(batch)
+
+
+class PartialReduceKeyed(ReduceKeyed):
+    """Per key, ``fn`` reduced over this tick's values (a combiner); no state survives the tick."""
+
+    def step(self, batch):
+        self.value = {}
+        return super().step(batch)
+
+
 def add_counts(total, n):
     """The final merge of partial counts: their sum."""
     return total + n
