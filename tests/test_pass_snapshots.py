@@ -1,4 +1,4 @@
-"""Golden IR after decouple, replicate and split_fold on example design points: a change in
+"""Golden IR after decouple, replicate, split_fold and combine on example design points: a change in
 what a rewrite produces (stages, channels, routing, collections) shows up as a reviewed diff
 (`pytest --snapshot-update`)."""
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hydropy.passes.plan import apply_plan, load_plan
     ("kvstore", "kvstore_replicated", "replicate"),
     ("crdts.py:flow", "crdts_replicated", "replicate"),
     ("wordcount", "wordcount_partitioned", "split_fold"),
+    ("wordcount", "wordcount_combined", "combine"),
 ])
 def test_ir_after_the_pass_snapshot(repo_root, snapshot, example, plan, step):
     program = example if ".py" in example else f"{example}.py"
