@@ -294,8 +294,9 @@ class StageWriter:
                     attr = loop_attrs[n.id]
                     loop_inits.append(f"        self.{attr} = ops.Loop({fn}, ({members},), {blame!r})")
                     outs = "".join(f"{self.vars[m.id]}, " for m in region.collected)
-                    body += [f"{comment}  (with the operators below, in {fn})",
-                             f"        {outs or '_ = '}{'= ' if outs else ''}self.{attr}.step({ins[0]})"]
+                    with_others = "with the operators below, " if len(region.nodes) > 1 else ""
+                    body += [f"{comment}  ({with_others}in {fn})",
+                             f"        {outs}{'= ' if outs else ''}self.{attr}.step({ins[0]})"]
                 else:
                     if n.kind in READS:
                         ins[-1] = f"self.{ins[-1]}"

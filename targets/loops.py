@@ -1,9 +1,10 @@
 """Generated loops: a stage's chain of per-record Python operators as one ``for`` loop.
 
-A *region* is a tree of operators in one stage rooted at a stateless operator of a stream
-(map, filter, flat_map, filter_map, inspect, fused chains of them) that reads a batch: every
-other member reads exactly one member, and is stateless too or a fold that takes records one
-at a time (fold_keyed, reduce_keyed, count, fold), which ends its branch. The region runs as
+A *region* is a tree of operators in one stage rooted at an operator of a stream that reads
+a batch: every other member reads exactly one member. Members are stateless (map, filter,
+flat_map, filter_map, inspect, fused chains of them) or folds that take records one at a
+time (fold_keyed, reduce_keyed, their per-tick combiners, count, fold), which end their
+branch; a region may be one fold alone (a fold reading a channel). The region runs as
 one generated function (:func:`loop_source`): one ``for`` over the batch, each operator a
 plain statement on the current record, each fold updating its runtime object's state in
 place. A member whose records an operator outside the region reads (or a channel, a sink, a
@@ -83,12 +84,12 @@ def find_regions(graph: Graph, eligible: list[Node]) -> list[Region]:
             region.nodes.append(n)
             region.parent[n.id] = up
             depth[n.id] = depth[up] + (2 if parent.kind == "fused" else 1)
-        elif cls in STATELESS:
+        elif cls != "Count":  # (a count of a batch is its length: no loop)
             region = Region([n], {})
             regions.append(region)
             depth[n.id] = len(n.params.get("steps", ())) or 1
         else:
-            continue  # a fold reading a batch: its own step is already one loop
+            continue
         region_of[n.id] = region
     for region in regions:
         members = {m.id for m in region.nodes}
