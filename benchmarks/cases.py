@@ -471,6 +471,8 @@ def main(argv: list[str]) -> None:
     name, n, repeats, *extra = argv
     params = {k: int(v) for k, v in (kv.split("=") for kv in extra)}
     sys.path.insert(0, PROGRAMS)
+    from cases_wordcount import CASES as WORD_COUNT  # B8, in a module of its own
+    CASES.update(WORD_COUNT)
     out = CASES[name](int(n), int(repeats), **params)
     out.setdefault("peak_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(out))

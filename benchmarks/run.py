@@ -1,4 +1,4 @@
-"""hydropy's benchmarks B1-B5: every case in its own process, ratios from one run.
+"""hydropy's benchmarks B1-B6 and B8: every case in its own process, ratios from one run.
 
     python benchmarks/run.py [--quick] [--only B1,B3] [--repeats 5]
 
@@ -48,6 +48,11 @@ SUITE = {
            ("join, hand-written pure-Python dict of lists", "b5_python", 2_000_000, 20_000, {})],
     "B6": [("two-phase commit, 3 stages of 1 member", "b6_twopc", 2_000, 40, {"members": 1}),
            ("two-phase commit, 3 stages of 3 members", "b6_twopc", 2_000, 40, {"members": 3})],
+    "B8": [("word count, collections.Counter loop", "b8_counter", 200_000, 2_000, {}),
+           ("word count, hydropy, local target", "b8_local", 200_000, 2_000, {}),
+           ("word count, hydropy on Ray, 2+2 members, combiner", "b8_ray", 200_000, 2_000, {}),
+           ("word count, hydropy on Ray, 2+2 members, no combiner", "b8_ray", 200_000, 2_000,
+            {"combined": 0})],
 }
 
 
@@ -96,6 +101,13 @@ def targets(res: dict) -> list[tuple[str, str, bool]]:
               / t_of(r, "1 ms service time per record, 4 members"))
         out += [("B3: CPU-bound, 2 members >= 1.7x 1 member", f"{cpu:.2f}x", cpu >= 1.7),
                 ("B3: service time, 4 members >= 3.5x 1 member", f"{io:.2f}x", io >= 3.5)]
+    if "B8" in res:
+        r = res["B8"]
+        local = t_of(r, "word count, hydropy, local target") / t_of(r, "word count, collections.Counter loop")
+        ray = (t_of(r, "word count, hydropy on Ray, 2+2 members, combiner")
+               / t_of(r, "word count, hydropy, local target"))
+        out += [("B8: local within 1.3x of the Counter loop", f"{local:.2f}x", local <= 1.3),
+                ("B8: partitioned on Ray no slower than local", f"{ray:.2f}x", ray <= 1.0)]
     if "B4" in res:
         c = t_of(res["B4"], "compile the 50-operator program (JIT excluded)")
         out += [("B4: compile 50 operators < 1 s (JIT excluded)", f"{c:.3f} s", c < 1.0)]
@@ -182,7 +194,10 @@ SAME_RESULT = {"B1": ("hydropy, local target", "hand-written pure-Python dict lo
                "B2 Python operators": ("hydropy on Ray, batches of 10,000, Python operators",
                                        "hydropy, local target, Python operators"),
                "B5": ("join, hydropy, local target", "join, hand-written pure-Python dict of lists"),
-               "B6": ("two-phase commit, 3 stages of 1 member", "two-phase commit, 3 stages of 3 members")}
+               "B6": ("two-phase commit, 3 stages of 1 member", "two-phase commit, 3 stages of 3 members"),
+               "B8": ("word count, collections.Counter loop", "word count, hydropy, local target",
+                      "word count, hydropy on Ray, 2+2 members, combiner",
+                      "word count, hydropy on Ray, 2+2 members, no combiner")}
 
 
 def check_agreement(results: dict) -> list[str]:

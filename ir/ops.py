@@ -50,7 +50,7 @@ FAMILIES = {
     "set": "keeps every record it has seen and only ever adds (join, cross, unique, join_table)",
     "lattice_fold": "merges into a lattice value that only grows",
     "plain_fold": "keeps an accumulator whose successive values depend on arrival order",
-    "partial": "folds one tick's records and keeps nothing (made by split_fold)",
+    "partial": "folds one tick's records and keeps nothing (made by split_fold and combine)",
     "negation": "decides on the absence of a key so far (anti_join)",
     "read": "reads a fold's state at a point in time",
     "channel": "moves records between stages",
@@ -85,6 +85,7 @@ class OpSpec:
     read_port: int | None = None              # a point-in-time read: the input whose state it reads
     kernel: str | None = None                 # the Numba kernel family that can run it (runtime.kernels)
     partial: str | None = None                # the per-tick partial kind split_fold makes of it
+    combiner: str | None = None               # the per-tick, per-key partial combine puts before its channel
     lattices: tuple[str, ...] = ()            # lattice kinds the lattice pass can turn it into
     order_note: str = ""                      # why arrival order matters to it (analysis report)
     one_to_one: bool = False                  # one output record per input record, never dropped or repeated
@@ -204,12 +205,13 @@ _op("fold_keyed", (S,), fns=[("init", 0), ("fn", 2)], keyed=(0,), stateful=True,
     output=_to(KEYED), doc="per key, acc = fn(acc, v) from init()",
     family="plain_fold", runtime="FoldKeyed", state_key={0: (0,)}, holds="per-key accumulator",
     fields_from={(0,): [(0, (0,))]},
-    kernel="keyed_fold", lattices=("gcounter", "set_union", "sealed_set", "bounded_prefix"))
+    kernel="keyed_fold", lattices=("gcounter", "set_union", "sealed_set", "bounded_prefix"),
+    combiner="partial_fold_keyed")
 _op("reduce_keyed", (S,), fns=[("fn", 2)], keyed=(0,), stateful=True, monotone=False,
     output=_to(KEYED), doc="per key, acc = fn(acc, v) from the first value",
     family="plain_fold", runtime="ReduceKeyed", state_key={0: (0,)}, holds="per-key accumulator",
     fields_from={(0,): [(0, (0,))]},
-    kernel="keyed_fold")
+    kernel="keyed_fold", combiner="partial_reduce_keyed")
 _op("anti_join", (S, S), keyed=(0,), stateful=True, monotone=False, output=_as_stream,
     doc="(k, x) whose k has not been seen on the second input by x's tick",
     family="negation", runtime="AntiJoin", state_key={0: (0,), 1: ()}, passes_records=True, read_port=1,
@@ -229,6 +231,13 @@ _op("partial_reduce", (S,), fns=[("fn", 2)], monotone=False, output=_to(STREAM),
 _op("partial_lattice_fold", (S,), params=("lattice",), monotone=False, output=_to(STREAM),
     doc="merge of L.of(x) over this tick's records, emitted when there are any",
     family="partial", runtime="PartialLatticeFold")
+# per-key partials (made by the combine pass): one tick's values per key, before a channel
+_op("partial_fold_keyed", (S,), fns=[("init", 0), ("fn", 2)], keyed=(0,), monotone=False,
+    output=_to(STREAM), doc="per key, fn folded over this tick's values from init()",
+    family="partial", runtime="PartialFoldKeyed", fields_from={(0,): [(0, (0,))]})
+_op("partial_reduce_keyed", (S,), fns=[("fn", 2)], keyed=(0,), monotone=False,
+    output=_to(STREAM), doc="per key, fn reduced over this tick's values",
+    family="partial", runtime="PartialReduceKeyed", fields_from={(0,): [(0, (0,))]})
 # reading state at a point in time: non-monotone
 _op("snapshot", (SK,), monotone=False, output=lambda ins: Collection(STREAM, ins[0].bounded, False),
     doc="the current value (keyed: every current (k, v)) once per tick",

@@ -18,6 +18,7 @@ from hydropy.ir import Graph, verify
 from hydropy.ir.ops import ENTRIES
 from hydropy.ir.source import SourceLoc
 
+from .combine import combine
 from .decouple import decouple
 from .fuse import fuse
 from .lineage import PASS_THROUGH, Const, Record, Unknown, Value, node_lineage, substitute
@@ -50,6 +51,7 @@ register_step("decouple", decouple, {"operators": (list,), "to": (str,)})
 register_step("partition", partition, {"stage": (str,), "n": (int,)}, {"key": (list, str)})
 register_step("replicate", replicate, {"stage": (str,), "n": (int,)})
 register_step("split_fold", split_fold, {"operator": (str,)}, {"to": (str,)})
+register_step("combine", combine, {"operator": (str,)})
 
 
 def _lattice(graph: Graph, operator: str, index: list | None = None, **kind) -> Graph:

@@ -34,6 +34,7 @@ from hydropy.ir.ops import ENTRIES, READS, runtime_class
 from hydropy.ir.printer import statement
 from hydropy.ir.source import display_path, function_ast
 
+from .loops import find_regions, loop_source
 from .names import Namespace, comment_text, doc_repr, doc_text, identifier
 from .output import write_compiled  # noqa: F401  (the API: emit() then write_compiled())
 
@@ -247,12 +248,17 @@ class StageWriter:
         names = Namespace([*RUNTIME_NAMES, *stage_attributes(), self.program.stem, *self.bound])
         cls = self.class_name = names.fresh(class_name(stage))
         self.vars = {n.id: names.fresh(n.name) for n in nodes if n.kind != "sink" and n.id not in absorbed}
+        # chains of per-record Python operators: one generated loop each (targets/loops.py)
+        regions = {r.root.id: r for r in find_regions(g, [n for n in nodes if n.id in built])}
+        in_loop = {m.id: r for r in regions.values() for m in r.nodes[1:]}
+        loop_names = {rid: names.fresh(f"{r.root.name}_loop") for rid, r in regions.items()}
+        loop_attrs = {rid: names.fresh(f"{r.root.name}_loop_op") for rid, r in regions.items()}
         for unit in (u for u in units.values() if has_source(u)):
             unit.names = {"kernel": names.fresh(f"{unit.name}_kernel")}
             unit.names.update((n.id, names.fresh(f"{n.name}_fn")) for n in unit.nodes if n.fns)
 
         # 3. the text
-        init, body, kernel_defs = [], [], []
+        init, body, kernel_defs, loop_defs, loop_inits = [], [], [], [], []
         for n in nodes:
             if n.kind in ENTRIES:
                 continue
@@ -279,9 +285,23 @@ class StageWriter:
                     body += [comment, f"        self.emit({n.params['name']!r}, {ins[0]})"]
             else:
                 init.append(f"        self.{var} = {built[n.id]}")
-                if n.kind in READS:
-                    ins[-1] = f"self.{ins[-1]}"
-                body += [comment, f"        {var} = self.{var}.step({', '.join(ins)})"]
+                if n.id in in_loop:
+                    body.append(f"{comment}  (in {loop_names[in_loop[n.id].root.id]})")
+                elif n.id in regions:
+                    region, fn = regions[n.id], loop_names[n.id]
+                    text, blame = loop_source(g, region, fn)
+                    loop_defs.append(text)
+                    members = ", ".join(f"self.{self.vars[m.id]}" for m in region.nodes)
+                    attr = loop_attrs[n.id]
+                    loop_inits.append(f"        self.{attr} = ops.Loop({fn}, ({members},), {blame!r})")
+                    outs = "".join(f"{self.vars[m.id]}, " for m in region.collected)
+                    with_others = "with the operators below, " if len(region.nodes) > 1 else ""
+                    body += [f"{comment}  ({with_others}in {fn})",
+                             f"        {outs}{'= ' if outs else ''}self.{attr}.step({ins[0]})"]
+                else:
+                    if n.kind in READS:
+                        ins[-1] = f"self.{ins[-1]}"
+                    body += [comment, f"        {var} = self.{var}.step({', '.join(ins)})"]
         for n in cycles:
             body.append(f"        self.feed_cycle({self.vars[n.id]!r}, {self.vars[n.inputs[0]]})")
         out = ", ".join(f"{n.name!r}: {self.vars[n.inputs[0]]}" for n in chans_out)
@@ -316,6 +336,8 @@ class StageWriter:
         if kernel_defs:
             lines += ["", "", "# Numba kernels; their machine code is cached in __pycache__ beside this file.",
                       *kernel_defs]
+        for text in loop_defs:
+            lines += ["", "", *text.rstrip("\n").split("\n")]
         lines += [
             "",
             "",
@@ -329,6 +351,7 @@ class StageWriter:
             "    def __init__(self, member=0, members=1, receivers=None):",
             "        super().__init__(member, members, receivers)",
             *init,
+            *loop_inits,
             *(["        self.warm_up()"] if units else []),
             "",
             f"    def tick(self, {', '.join(params)}):" if params else "    def tick(self):",

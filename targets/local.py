@@ -43,6 +43,8 @@ from hydropy.runtime import ops
 from hydropy.runtime.columns import Columns
 from hydropy.runtime.ops import UNSET, sorted_items
 
+from .loops import compile_loop, find_regions
+
 MAX_TICKS = 10_000
 #: records per input in one tick when a run is given whole inputs (``--tick-size``)
 DEFAULT_TICK_SIZE = 10_000
@@ -84,9 +86,17 @@ class LocalRunner:
                                                loc=node.loc)
                 self.feeds[nid] = unit.nodes[0].inputs
         self.order = [n for n in self.order if n.id not in absorbed]
-        for n in self.order:
-            if n.spec.runtime and n.id not in self.ops:
+        python = [n for n in self.order if n.id not in self.ops]
+        for n in python:
+            if n.spec.runtime:
                 self.ops[n.id] = make_op(n)
+        # chains of per-record Python operators: one generated loop each (targets/loops.py)
+        self.loops: dict[int, tuple] = {}  # root id -> (Loop, ids of the members it returns)
+        self.in_loop: set[int] = set()     # members run by their root's loop
+        for region in find_regions(graph, python):
+            loop = compile_loop(graph, region, [self.ops[m.id] for m in region.nodes])
+            self.loops[region.root.id] = (loop, [m.id for m in region.collected])
+            self.in_loop.update(m.id for m in region.nodes[1:])
         self.pending: dict[int, list] = defaultdict(list)  # cycle id -> records for next tick
         self.streams: dict[str, list] = {n.params["name"]: [] for n in self.order if n.kind == "sink"}
         self.ticks = 0
@@ -100,7 +110,12 @@ class LocalRunner:
         out: dict[int, list] = {}
         carried, self.pending = self.pending, defaultdict(list)
         for node in self.order:
-            ins = [] if node.kind == "cycle" else [out[i] for i in self.feeds.get(node.id, node.inputs)]
+            if node.id in self.in_loop:
+                continue
+            if node.kind == "cycle" or (node.kind == "sink" and node.inputs[0] not in out):
+                ins = []  # (a fold run by a loop leaves no records for its sink: it reads the value)
+            else:
+                ins = [out[i] for i in self.feeds.get(node.id, node.inputs)]
             if node.kind == "source":
                 records = batch.get(node.params["name"], ())
                 out[node.id] = records if isinstance(records, Columns) else list(records)
@@ -111,6 +126,9 @@ class LocalRunner:
             elif node.kind == "sink":
                 if self.graph.node(node.inputs[0]).coll.kind == STREAM:
                     self.streams[node.params["name"]].extend(ins[0])
+            elif node.id in self.loops:
+                loop, collected = self.loops[node.id]
+                out.update(zip(collected, loop.step(*ins)))
             elif node.kind in READS:  # read the state of the upstream fold
                 out[node.id] = self.ops[node.id].step(*ins[:-1], self.ops[node.inputs[-1]])
             else:

@@ -20,6 +20,7 @@ CASES = [
     ("examples/crdts.py:flow", "crdts_replicated", "replicate", "crdts_replicated"),
     ("examples/wordcount.py", "wordcount_partitioned", "split_fold", "wordcount_partitioned"),
     ("examples/wordcount.py", "wordcount_partitioned", "partition", "wordcount_partitioned"),
+    ("examples/wordcount.py", "wordcount_combined", "combine", "wordcount_combined"),
     (SESSIONS, "  - fuse: {operators: [strip, well_formed, split]}\n", "fuse", "sessions"),
     ("examples/voting.py", "  - fuse: {operators: [all_voted, reply]}\n", "fuse", "voting"),
     (SESSIONS, "  - lattice: {operator: log, as: sealed_set, index: [0, 0]}\n"

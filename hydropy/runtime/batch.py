@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,14 @@ from hydropy.errors import PlanError
 from .columns import Columns
 
 
+#: the types a column holds; a batch whose first record (or field) is of another type is sent
+#: as a list without looking further
+COLUMN_TYPES = (int, float)
+
+
 def _column(values: list) -> np.ndarray | None:
+    if type(values[0]) not in COLUMN_TYPES:
+        return None
     kinds = {type(v) for v in values}
     if kinds == {int}:
         try:
@@ -40,7 +48,8 @@ def pack(records: list) -> Any:
     if col is not None:
         return ("col", col)
     first = records[0]
-    if isinstance(first, tuple) and all(type(r) is tuple and len(r) == len(first) for r in records):
+    if type(first) is tuple and first and all(type(f) in COLUMN_TYPES for f in first) and \
+            all(type(r) is tuple and len(r) == len(first) for r in records):
         cols = [_column([r[i] for r in records]) for i in range(len(first))]
         if all(c is not None for c in cols):
             return ("cols", cols)
@@ -57,7 +66,10 @@ def unpack(batch: Any) -> list | Columns:
 
 
 def stable_hash(x: Any) -> int:
-    """A hash equal in every process (Python's str hash is salted per process)."""
+    """A hash equal in every process, whatever its ``PYTHONHASHSEED``: Python's str hash is
+    salted per process, and a driver outside the ``hydropy`` command (``flow.run(target="ray")``
+    in a notebook) runs under a seed of its own while it routes the sources, so str and bytes
+    hash by CRC-32 of their bytes (cheap, and plenty to pick a member); ints by their value."""
     if isinstance(x, bool) or x is None:
         return int(bool(x))
     if isinstance(x, int):
@@ -65,9 +77,9 @@ def stable_hash(x: Any) -> int:
     if isinstance(x, float):
         return stable_hash(int(x)) if x.is_integer() else _digest(struct.pack("<d", x))
     if isinstance(x, str):
-        return _digest(x.encode("utf-8"))
+        return zlib.crc32(x.encode("utf-8", "surrogatepass"))
     if isinstance(x, bytes):
-        return _digest(x)
+        return zlib.crc32(x)
     if isinstance(x, tuple):
         h = 0x345678
         for item in x:
@@ -117,8 +129,16 @@ def route(records: list, routing: str, members: int, key: tuple[int, ...] | None
         return [list(records) for _ in range(members)]
     out: list[list] = [[] for _ in range(members)]
     if routing == "hash":
+        path = key or ()
         for r in records:
-            out[stable_hash(key_at(r, key or ())) % members].append(r)
+            try:
+                k = r[path[0]] if len(path) == 1 else key_at(r, path)
+            except (IndexError, KeyError, TypeError):
+                k = key_at(r, path)  # raises the plan error naming the record
+            t = type(k)  # the common key types inline, one hash per record
+            h = zlib.crc32(k.encode("utf-8", "surrogatepass")) if t is str else \
+                k & 0x7FFFFFFFFFFFFFFF if t is int else stable_hash(k)
+            out[h % members].append(r)
     elif routing == "round_robin":
         for i, r in enumerate(records):
             out[(counter + i) % members].append(r)

@@ -16,6 +16,8 @@ from typing import Any, Callable
 from hydropy.errors import InputError, UserCodeError
 from hydropy.ir.ops import runtime_class
 
+from .loop import Loop  # noqa: F401  (stage modules build their generated loops as ops.Loop)
+
 UNSET = type("Unset", (), {"__repr__": lambda self: "UNSET", "__reduce__": lambda self: "UNSET"})()
 
 
@@ -357,6 +359,23 @@ class PartialLatticeFold(LatticeFold):
         for x in batch:
             self.absorb(self.value, x)
         return [self.value]
+
+
+class PartialFoldKeyed(FoldKeyed):
+    """Per key, ``fn`` folded over this tick's values from ``init()`` (a combiner); no state
+    survives the tick."""
+
+    def step(self, batch):
+        self.value = {}
+        return super().step(batch)
+
+
+class PartialReduceKeyed(ReduceKeyed):
+    """Per key, ``fn`` reduced over this tick's values (a combiner); no state survives the tick."""
+
+    def step(self, batch):
+        self.value = {}
+        return super().step(batch)
 
 
 def add_counts(total, n):

@@ -1,4 +1,4 @@
-# hydropy-generated sha256=471f5eb992ff569ecc34c64fae2ddd6090814aeeaa1630a1dc88dbc51a145a10
+# hydropy-generated sha256=0ad953ab93283aa4419e96d70567bd8c710c4742081dfb040f30469203fa7636
 """Stage 'server' of flow 'shopping_cart', compiled by hydropy from shopping_cart.py.
 
 Each tick takes the batch that arrived on every input below, runs the operators in
@@ -8,6 +8,21 @@ runs this file as it is on disk and will not overwrite it silently.
 from hydropy.runtime import ops
 from hydropy.runtime.stage import Stage
 from shopping_cart import apply_request, empty_cart
+
+
+def cart_loop(tag_with_class_to_server, cart):
+    """One pass over tag_with_class_to_server: fold_keyed 'cart' (shopping_cart.py:37)."""
+    cart_fn = cart.fn
+    cart_table = cart.value
+    cart_init = cart.init
+    for record in tag_with_class_to_server:
+        key, value = record if type(record) is tuple else cart.pair(record)
+        if key in cart_table:
+            cart_table[key] = cart_fn(cart_table[key], value)
+        else:
+            first = cart_init()
+            cart_table[key] = cart_fn(first, value)
+    return ()
 
 
 class ServerStage(Stage):
@@ -20,10 +35,11 @@ class ServerStage(Stage):
     def __init__(self, member=0, members=1, receivers=None):
         super().__init__(member, members, receivers)
         self.cart = ops.FoldKeyed(empty_cart, apply_request, where="fold_keyed 'cart' (shopping_cart.py:37)")
+        self.cart_loop_op = ops.Loop(cart_loop, (self.cart,), {6: (0, 'fn', 'pair', 'record'), 7: (0, 'fn', 'hash', 'key'), 8: (0, 'fn', 'call', ''), 10: (0, 'init', 'call', ''), 11: (0, 'fn', 'call', '')})
 
     def tick(self, tag_with_class_to_server):
-        # shopping_cart.py:37  cart = fold_keyed[init=empty_cart, fn=apply_request](tag_with_class_to_server)
-        cart = self.cart.step(tag_with_class_to_server)
+        # shopping_cart.py:37  cart = fold_keyed[init=empty_cart, fn=apply_request](tag_with_class_to_server)  (in cart_loop)
+        self.cart_loop_op.step(tag_with_class_to_server)
         return {}
 
 
