@@ -38,7 +38,7 @@ from hydropy.runtime.columns import Columns
 from hydropy.runtime.host import program_file
 from hydropy.runtime.stage import merge_results
 
-from .local import DEFAULT_TICK_SIZE, split_ticks
+from .local import DEFAULT_TICK_SIZE, Ticks, split_ticks
 
 MAX_DRAIN_ROUNDS = 10_000
 #: seconds a round (or a member's start) may take before the run ends naming the member
@@ -163,6 +163,7 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
 
 
 def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
+                 ticks: list[Mapping[str, list]] | None = None,
                  address: str | None = None, tick_size: int = DEFAULT_TICK_SIZE,
                  max_inflight: int = 4, timeout: float = DEFAULT_TIMEOUT,
                  stats: dict | None = None, program=None,
@@ -170,7 +171,8 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
     """Run the compiled program in ``compiled_dir`` on Ray; return each sink's contents.
 
     Inputs are cut into ticks by :func:`~hydropy.targets.local.split_ticks` (``tick_size``),
-    one round per tick, as on every target. A member that does not answer a round within
+    one round per tick, as on every target; ``ticks`` (or inputs given as ``Ticks``) gives
+    them one batch per tick instead. A member that does not answer a round within
     ``timeout`` seconds, or dies, ends the run with a :class:`RunFault` naming it. ``program``
     is the user's module when this process has it (sink values then hold its own classes);
     otherwise the program copy of ``compiled_dir`` is imported for reading them.
@@ -181,13 +183,19 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
     manifest = load_manifest(compiled_dir)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise InputError(f"the timeout must be a positive number of seconds, got {timeout!r}")
-    inputs = {k: v if isinstance(v, Columns) else list(v) for k, v in (inputs or {}).items()}
+    if inputs is not None and ticks is not None:
+        raise InputError("give either inputs (cut into ticks) or ticks (a batch per tick), not both")
+    if ticks is not None or isinstance(inputs, Ticks):
+        ticks = [{k: v if isinstance(v, Columns) else list(v) for k, v in dict(batch).items()}
+                 for batch in (inputs if ticks is None else ticks)] or [{}]
+    else:
+        ticks = split_ticks({k: v if isinstance(v, Columns) else list(v)
+                             for k, v in (inputs or {}).items()}, tick_size)
     sources = {src["name"]: st["name"] for st in manifest["stages"] for src in st["sources"]}
-    unknown = sorted(set(inputs) - set(sources))
+    unknown = sorted({name for batch in ticks for name in batch} - set(sources))
     if unknown:
         raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
                          f"{', '.join(sorted(sources)) or 'none'}")
-    ticks = split_ticks(inputs, tick_size)
     if not address:
         check_capacity(manifest, os.cpu_count(), allow_oversubscribe)
     import ray
