@@ -12,6 +12,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import time
 from typing import Any
 
 PRIVATE_PREFIX = "hydropy_program_"
@@ -135,10 +136,14 @@ def _load_or_explain(compiled_dir: str, stage_file: str, class_name: str, module
 
 class StageHost:
     """One member of a stage. ``tick`` returns one packed batch per (outgoing channel,
-    receiving member), in the order of ``slots``, then a status ``(records sent, quiescent)``."""
+    receiving member), in the order of ``slots``, then a status ``(records sent, quiescent,
+    (records in, records out, seconds busy), printed lines)``: the counts of this tick, and
+    the (stream, line) pairs stage code printed since the last call (:mod:`.capture`)."""
 
     def __init__(self, compiled_dir: str, stage_file: str, class_name: str, member: int,
                  members: int, receivers: dict[str, int], module: str | None = None):
+        from . import capture
+        capture.install()  # before the program is imported: its logging handlers write here
         self.last_out: list = []
         self.failure: BaseException | None = None  # raised by start_info (Ray's report of a
         try:                                       # failed constructor is a multi-line dump)
@@ -153,11 +158,16 @@ class StageHost:
         batches: dict[str, list] = {name: [packed] for name, packed in external.items()}
         for name, packed in zip(names, received):
             batches.setdefault(name, []).append(packed)
-        before = self.stage.sent
-        routed = self.stage.run_tick(batches)
+        from . import capture
+        stage = self.stage
+        sent, received, emitted = stage.sent, stage.received, stage.emitted
+        start = time.perf_counter()
+        routed = stage.run_tick(batches)
+        busy = time.perf_counter() - start
         out = [routed[c][j] for c, j in self.slots]
         self.last_out = out
-        status = (self.stage.sent - before, self.stage.quiescent)
+        counts = (stage.received - received, stage.sent - sent + stage.emitted - emitted, busy)
+        status = (stage.sent - sent, stage.quiescent, counts, capture.drain())
         return (*out, status) if out else status
 
     def results(self):
@@ -169,6 +179,12 @@ class StageHost:
         if self.failure is not None:
             raise self.failure
         return self.stage.compile_seconds, hash("hydropy")
+
+    def printed(self) -> list[tuple[str, str]]:
+        """The (stream, line) pairs stage code printed since the last tick or call (at import
+        of the program, in a failed tick)."""
+        from . import capture
+        return capture.drain()
 
     def compile_seconds(self) -> float:
         return self.stage.compile_seconds
