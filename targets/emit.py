@@ -5,6 +5,8 @@ Layout of a compiled directory::
     deploy.yaml            stages, members, channels, routing keys, sinks, the source program
     main.py                entry point: ``python main.py [--inputs FILE] [--address ADDR]``
     program/<name>.py      a copy of the user's program (stage code imports its functions)
+    program/<helpers>      the program's own modules it imported from its directory
+                           (:func:`helper_modules`), importable by their names in the members
     stages/<stage>.py      the stage's operators as straight-line code per tick
     .hydropy-manifest.json every file above with its sha256 (see :mod:`hydropy.targets.output`)
 
@@ -71,6 +73,36 @@ def find_program(flow) -> Program:
         raise LoadError(f"program file name {os.path.basename(path)} must be a Python identifier "
                         f"to be imported by the stages")
     return Program(os.path.abspath(path), flow.module, vars(module))
+
+
+def helper_modules(program: Program) -> dict[str, str]:
+    """The program's own modules, shipped beside its copy: every module loaded in this process
+    from the program's directory under the name its path there gives (``helpers.py`` as
+    ``helpers``, ``lib/util.py`` as ``lib.util``, ``lib/__init__.py`` as ``lib``), i.e. imported
+    through that directory as the program imports its siblings; not the program itself, nor
+    anything installed (a virtualenv inside the directory). Relative path -> file."""
+    root = os.path.dirname(os.path.realpath(program.path))
+    installed = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    found = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str) or not file.endswith(".py") or module is sys.modules.get(program.module):
+            continue
+        real = os.path.realpath(file)
+        if not real.startswith(root + os.sep) or real.startswith(installed) or real == os.path.realpath(program.path):
+            continue
+        rel = os.path.relpath(real, root)
+        parts = rel[:-3].split(os.sep)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if ".".join(parts) == name and "__pycache__" not in rel:
+            found[rel] = real
+            # the packages it sits in come along (their __init__.py, when they have one)
+            for k in range(1, len(parts)):
+                init = os.path.join(root, *parts[:k], "__init__.py")
+                if os.path.isfile(init):
+                    found[os.path.relpath(init, root)] = init
+    return dict(sorted(found.items()))
 
 
 RUNTIME_NAMES = ("ops", "Stage", "np", "njit", "kernels", "probe", "STAGE")  # a stage module's own
@@ -474,11 +506,12 @@ def emit(graph: Graph, program: Program, program_arg: str) -> dict[str, str]:
         writer = StageWriter(graph, stage, program, plan)
         files[path] = with_header(writer.render())
         layout[stage] = (path, writer.class_name)
-    try:
-        with open(program.path, encoding="utf-8") as fh:
-            files[f"program/{program.stem}.py"] = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(f"cannot copy the program {display_path(program.path)}: {exc}") from None
+    for rel, path in {f"{program.stem}.py": program.path, **helper_modules(program)}.items():
+        try:
+            with open(path, encoding="utf-8") as fh:
+                files[f"program/{rel}"] = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LoadError(f"cannot copy the program {display_path(path)}: {exc}") from None
     files["deploy.yaml"] = with_header(yaml.safe_dump(manifest(graph, program, program_arg, layout),
                                                       sort_keys=False))
     files["main.py"] = with_header(MAIN_PY.format(flow=doc_repr(graph.name)))

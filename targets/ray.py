@@ -258,6 +258,8 @@ def program_importable(module: str, path: str, program=None):
     """While the block runs, ``import module`` (as unpickling a sink value of a class of the
     program does) gives ``program``, or else the program copy at ``path``, imported when
     first needed; afterwards ``sys.modules`` is as before."""
+    from hydropy.runtime.host import ship_helpers
+    ship_helpers(os.path.dirname(path), path)  # sink values of the program's helper modules' classes
     saved = sys.modules.pop(module, None)
     finder = None
     if program is not None:

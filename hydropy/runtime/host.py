@@ -8,6 +8,7 @@ library that hydropy or the program imports.
 """
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -59,6 +60,7 @@ def load_program(module: str, path: str):
                         f"private name)")
     if not os.path.isfile(path):
         raise LoadError(f"{path} is missing: the stages import the program from it; recompile")
+    ship_helpers(os.path.dirname(path), path)
     spec = importlib.util.spec_from_file_location(module, path)
     program = importlib.util.module_from_spec(spec)
     sys.modules[module] = program
@@ -71,6 +73,49 @@ def load_program(module: str, path: str):
             sys.modules[module] = loaded
         raise
     return program
+
+
+class HelperFinder(importlib.abc.MetaPathFinder):
+    """Imports the program's own modules shipped in ``program/`` (beside its copy) by their
+    names, and only those: ``helpers.py`` as ``helpers``, ``lib/`` (with ``__init__.py``) as
+    ``lib``; nothing else there (the program copy itself) and no other name is found here."""
+
+    def __init__(self, directory: str, program_path: str):
+        self.directory = os.path.realpath(directory)
+        self.modules: dict[str, str] = {}
+        for root, dirs, names in os.walk(self.directory):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for file in sorted(names):
+                path = os.path.join(root, file)
+                if not file.endswith(".py") or os.path.realpath(path) == os.path.realpath(program_path):
+                    continue
+                parts = os.path.relpath(path, self.directory)[:-3].split(os.sep)
+                if parts[-1] == "__init__":
+                    parts = parts[:-1]
+                if parts and all(p.isidentifier() for p in parts):
+                    self.modules[".".join(parts)] = path
+
+    def find_spec(self, fullname, path=None, target=None):
+        file = self.modules.get(fullname)
+        if file is None:
+            return None
+        package = os.path.basename(file) == "__init__.py"
+        return importlib.util.spec_from_file_location(
+            fullname, file, submodule_search_locations=[os.path.dirname(file)] if package else None)
+
+
+_HELPERS: dict[str, HelperFinder] = {}
+
+
+def ship_helpers(directory: str, program_path: str) -> None:
+    """Make the helper modules shipped in ``directory`` importable in this process (once)."""
+    key = os.path.realpath(directory)
+    if key in _HELPERS:
+        return
+    finder = HelperFinder(directory, program_path)
+    _HELPERS[key] = finder
+    if finder.modules:
+        sys.meta_path.insert(0, finder)
 
 
 def _library(name: str, loaded) -> str:
