@@ -125,16 +125,22 @@ def connect(address: str | None, working_dir: str | None = None) -> bool:
         start_local_ray()
         return True
     _check_reachable(address)
+    from .cluster import bounded_connect, failure_text, quiet_fd2, token_source, use_available_token
+    token = use_available_token()
     runtime_env = {"env_vars": {"PYTHONHASHSEED": hash_seed()}}
     if working_dir:
         runtime_env["working_dir"] = working_dir
     try:
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
-                 logging_level="ERROR")
-    except ConnectionError as exc:
-        raise LoadError(f"cannot connect to the Ray cluster at {address}: {exc} (a cluster with "
-                        f"token authentication needs RAY_AUTH_MODE=token and its token in "
-                        f"RAY_AUTH_TOKEN or ~/.ray/auth_token)") from None
+        with bounded_connect(), quiet_fd2():
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
+                     logging_level="ERROR")
+    except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError...
+        ray.shutdown()
+        hint = (f"the token from {token_source()} was used; it must be the cluster's" if token else
+                "a cluster with token authentication needs its token in RAY_AUTH_TOKEN or "
+                "~/.ray/auth_token")
+        raise LoadError(f"cannot connect to the Ray cluster at {address}: "
+                        f"{failure_text(exc)} ({hint})") from None
     _SEEDED_SESSIONS.add(_session(ray))
     return True
 
