@@ -76,33 +76,73 @@ def find_program(flow) -> Program:
 
 
 def helper_modules(program: Program) -> dict[str, str]:
-    """The program's own modules, shipped beside its copy: every module loaded in this process
-    from the program's directory under the name its path there gives (``helpers.py`` as
-    ``helpers``, ``lib/util.py`` as ``lib.util``, ``lib/__init__.py`` as ``lib``), i.e. imported
-    through that directory as the program imports its siblings; not the program itself, nor
-    anything installed (a virtualenv inside the directory). Relative path -> file."""
+    """The program's own modules, shipped beside its copy: the modules its ``import``
+    statements (and theirs, transitively) name that live in the program's directory, as the
+    program imports its siblings (``helpers.py`` as ``helpers``, ``lib/util.py`` as
+    ``lib.util`` with ``lib/__init__.py``); not a standard or installed module this process
+    has loaded under that name (a library imported first wins there too). Relative path -> file."""
     root = os.path.dirname(os.path.realpath(program.path))
     installed = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
-    found = {}
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not isinstance(file, str) or not file.endswith(".py") or module is sys.modules.get(program.module):
+    found: dict[str, str] = {}
+    todo = [(os.path.realpath(program.path), "")]
+    seen = set()
+    while todo:
+        file, package = todo.pop()
+        if file in seen:
             continue
-        real = os.path.realpath(file)
-        if not real.startswith(root + os.sep) or real.startswith(installed) or real == os.path.realpath(program.path):
-            continue
-        rel = os.path.relpath(real, root)
-        parts = rel[:-3].split(os.sep)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        if ".".join(parts) == name and "__pycache__" not in rel:
-            found[rel] = real
-            # the packages it sits in come along (their __init__.py, when they have one)
-            for k in range(1, len(parts)):
-                init = os.path.join(root, *parts[:k], "__init__.py")
-                if os.path.isfile(init):
-                    found[os.path.relpath(init, root)] = init
+        seen.add(file)
+        for name in _imported_names(file, package):
+            parts = name.split(".")
+            for k in range(1, len(parts) + 1):
+                module = ".".join(parts[:k])
+                path = _module_file(root, parts[:k])
+                loaded = sys.modules.get(module)
+                file = getattr(loaded, "__file__", None)
+                library = loaded is not None and (module in sys.stdlib_module_names or not file
+                                                  or os.path.realpath(file).startswith(installed))
+                if path is None or library:
+                    break
+                if path == os.path.realpath(program.path):
+                    continue
+                found[os.path.relpath(path, root)] = path
+                is_package = os.path.basename(path) == "__init__.py"
+                todo.append((path, module if is_package else ".".join(parts[:k - 1])))
     return dict(sorted(found.items()))
+
+
+def _module_file(root: str, parts: list[str]) -> str | None:
+    base = os.path.join(root, *parts)
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(path):
+            return os.path.realpath(path)
+    return None
+
+
+def _imported_names(file: str, package: str) -> list[str]:
+    """The module names the ``import`` statements of ``file`` name (``from a import b`` names
+    ``a`` and ``a.b``; a relative import resolved against ``package``)."""
+    try:
+        with open(file, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".") if package else []
+                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                if not base and node.level:
+                    continue  # a relative import outside a package
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module:
+                names.append(module)
+                names += [f"{module}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return names
 
 
 RUNTIME_NAMES = ("ops", "Stage", "np", "njit", "kernels", "probe", "STAGE")  # a stage module's own

@@ -59,3 +59,30 @@ def test_without_shipping_the_members_cannot_import_them(app, monkeypatch):
     compile_flow(flow, str(tmp / "out"), plan=str(tmp / "plan.yaml"))
     r = loads_in_a_fresh_process(tmp / "out")
     assert "No module named 'helpers'" in r.stderr
+
+
+def test_only_what_the_program_imports_is_shipped(app, tmp_path):
+    """A module of the program's directory loaded in this process for another reason (another
+    program, a test) is not the program's: only the imports of the program are followed."""
+    import importlib.util
+    flow, tmp = app
+    spec = importlib.util.spec_from_file_location("bystander", tmp / "src" / "bystander.py")
+    (tmp / "src" / "bystander.py").write_text("X = 1\n")
+    sys.modules["bystander"] = importlib.util.module_from_spec(spec)
+    try:
+        compile_flow(flow, str(tmp / "out"), plan=str(tmp / "plan.yaml"))
+    finally:
+        del sys.modules["bystander"]
+    shipped = sorted(str(p.relative_to(tmp / "out" / "program"))
+                     for p in (tmp / "out" / "program").rglob("*.py"))
+    assert shipped == ["app.py", "helpers.py", "shapes/__init__.py", "shapes/area.py"]
+
+
+def test_a_sibling_named_like_a_loaded_library_is_not_shipped(tmp_path):
+    """The program imports the library there (it was imported first), so the members must too."""
+    from hydropy.targets.emit import Program, helper_modules
+    (tmp_path / "yaml.py").write_text("raise RuntimeError('shadow')\n")
+    (tmp_path / "mine.py").write_text("X = 1\n")
+    (tmp_path / "prog.py").write_text("import yaml\nimport mine\nfrom . import nothing\n")
+    found = helper_modules(Program(str(tmp_path / "prog.py"), "prog"))
+    assert list(found) == ["mine.py"]
