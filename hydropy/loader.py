@@ -157,8 +157,9 @@ def load_inputs(path: str, known: Iterable[str] | None = None) -> dict[str, list
     ``[k, v]`` is the pair ``(k, v)`` that keyed operators take. With ``known`` (the
     program's source names), a name not among them is refused at its line in the file.
 
-    The ``ticks:`` form (the file's only key, and not an input of the program) gives the
-    inputs tick by tick, a list of such mappings; it is returned as
+    The ``ticks:`` form (the file's only key, and not an input of the program; without
+    ``known``, a list of mappings) gives the inputs tick by tick, a list of such mappings; it
+    is returned as
     :class:`~hydropy.targets.local.Ticks`, which every target runs as those ticks.
     """
     from hydropy.targets.local import Ticks
@@ -169,7 +170,9 @@ def load_inputs(path: str, known: Iterable[str] | None = None) -> dict[str, list
         raise InputError(f"inputs file must map input names to lists of records, "
                          f"got a {type(data).__name__}", yamlio.line_of(root, path))
     known = None if known is None else list(known)
-    if "ticks" in data and (known is None or "ticks" not in known):
+    if "ticks" in data and (known is not None and "ticks" not in known or known is None and (
+            list(data) == ["ticks"] and isinstance(data["ticks"], list)
+            and all(t is None or isinstance(t, dict) for t in data["ticks"]))):
         where = yamlio.key_line(root, "ticks", path)
         others = [name for name in data if name != "ticks"]
         if others:

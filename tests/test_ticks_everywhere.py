@@ -111,3 +111,11 @@ def test_an_input_named_ticks_is_an_input(tmp_path):
     data = tmp_path / "in.yaml"
     data.write_text("ticks: [1, 2]\n")
     assert load_inputs(str(data), ["ticks"]) == {"ticks": [1, 2]}
+
+
+def test_without_the_programs_inputs_ticks_is_the_form_only_when_it_can_be(tmp_path, repo_root):
+    data = tmp_path / "in.yaml"
+    data.write_text("ticks:\n  - {xs: [1]}\n  - {xs: [2]}\n")
+    assert load_inputs(str(data)) == Ticks([{"xs": [1]}, {"xs": [2]}])
+    epochs = load_inputs(str(repo_root / "examples" / "rset_epochs.yaml"))  # an input named ticks
+    assert not isinstance(epochs, Ticks) and epochs["ticks"] == ["tick", "tick", "tick"]
