@@ -58,17 +58,25 @@ def _cmd_run(args) -> int:
 
     from hydropy.loader import load_flow, load_inputs
     stats: dict = {}
+    verdict = None
     if os.path.isdir(args.program):
         if args.plan:
             raise HydropyError("a compiled directory already holds its design point; --plan applies "
                                "to a PROGRAM file")
         from hydropy.deploy import read_manifest
         from hydropy.targets.ray import run_compiled
-        sources = [src["name"] for st in read_manifest(args.program)["stages"] for src in st["sources"]]
+        manifest = read_manifest(args.program)
+        sources = [src["name"] for st in manifest["stages"] for src in st["sources"]]
         inputs = load_inputs(args.inputs, sources) if args.inputs else None
+        copy = program_copy(args.program, manifest) if args.check else None
         results = run_compiled(args.program, inputs, address=args.address, stats=stats,
                                allow_oversubscribe=args.allow_oversubscribe,
-                               tick_size=args.tick_size, timeout=args.timeout)
+                               tick_size=args.tick_size, timeout=args.timeout,
+                               program=sys.modules.get(copy.module or "") if copy else None)
+        if args.check:
+            verdict = check_against_single_node(copy, inputs, results, None, args.tick_size,
+                                                unordered=any(st["members"] > 1
+                                                              for st in manifest["stages"]))
     else:
         target = args.target or ("ray" if args.address else "local")
         options = {"tick_size": args.tick_size}
@@ -81,13 +89,37 @@ def _cmd_run(args) -> int:
         if args.check:
             verdict = check_against_single_node(flow, inputs, results, args.plan, args.tick_size)
     print(format_results(results, args.format))
-    if stats.get("compile_seconds"):
-        print(f"kernels: {stats['compile_seconds']:.2f} s to compile or load at actor start; "
-              f"run: {stats['run_seconds']:.2f} s", file=sys.stderr)
-    if args.check and not os.path.isdir(args.program):
+    report_run(stats, args.format)
+    if verdict is not None:
         print(verdict, file=sys.stderr if args.format == "json" else sys.stdout)
         return 0 if verdict.startswith("check: same") else 1
     return 0
+
+
+def report_run(stats: dict, fmt: str) -> None:
+    """A Ray run's kernel time and summary (:mod:`hydropy.targets.progress`) on stderr: text, or
+    with ``--format json`` one JSON object ``{"summary": {...}}`` on one line."""
+    if "summary" not in stats:
+        return
+    if fmt == "json":
+        summary = {**stats["summary"], "compile_seconds": round(stats.get("compile_seconds", 0.0), 6)}
+        print(json.dumps({"summary": summary}, allow_nan=False), file=sys.stderr)
+        return
+    from hydropy.targets.progress import summary_text
+    if stats.get("compile_seconds"):
+        print(f"kernels: {stats['compile_seconds']:.2f} s to compile or load at actor start; "
+              f"run: {stats['run_seconds']:.2f} s", file=sys.stderr)
+    print(summary_text(stats["summary"]), file=sys.stderr)
+
+
+def program_copy(compiled_dir: str, manifest: dict):
+    """The Flow of the program copy in ``compiled_dir`` (what ``run DIR --check`` compares with),
+    found as the original was: by the attribute the program argument named, if any."""
+    from hydropy.loader import load_flow
+    from hydropy.runtime.host import program_file
+    path = program_file(compiled_dir, manifest["module"])
+    _, colon, attr = str(manifest.get("program") or "").rpartition(":")
+    return load_flow(path + (":" + attr if colon and attr.isidentifier() else ""))
 
 
 def source_names(graph) -> list[str]:
@@ -95,14 +127,17 @@ def source_names(graph) -> list[str]:
 
 
 def check_against_single_node(flow, inputs, results, plan: str | None = None,
-                              tick_size: int = DEFAULT_TICK_SIZE) -> str:
-    """One line saying whether ``results`` equal the single-node program's sinks (as multisets
-    where a sink is unordered in the design point: members of a stage interleave records)."""
+                              tick_size: int = DEFAULT_TICK_SIZE, unordered: bool = False) -> str:
+    """One line saying whether ``results`` equal the single-node program's sinks on the same
+    ticks (as multisets where a sink is unordered in the design point: members of a stage
+    interleave records; every stream sink with ``unordered``)."""
     from hydropy.passes.pipeline import design_point
     from hydropy.targets.local import canonical
     graph = design_point(flow.graph(), plan)
     expected = canonical(graph, flow.run(inputs, tick_size=tick_size))
     got = canonical(graph, results)
+    if unordered:
+        expected, got = ({k: sorted(v, key=repr) for k, v in side.items()} for side in (expected, got))
     differing = [name for name in expected if expected[name] != got.get(name)]
     if differing:
         return f"check: DIFFERENT from the single-node program in sink(s) {', '.join(differing)}"
@@ -281,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", choices=["local", "ray"], help="where a PROGRAM runs (default local)")
     run.add_argument("--plan", metavar="PLAN", help="apply this plan to PROGRAM first")
     run.add_argument("--check", action="store_true",
-                     help="also run the single-node program locally and say whether the sinks agree")
+                     help="also run the single-node program (of a DIR: its program copy) locally on "
+                          "the same ticks and say whether the sinks agree")
     run.add_argument("--address", metavar="ADDR",
                      help="an existing Ray cluster (host:port, ray://host:port or auto) instead of a "
                           "local Ray started and stopped by hydropy")

@@ -71,7 +71,9 @@ class Flow:
     def run(self, inputs: dict[str, Iterable[Any]] | None = None, target: str = "local", *,
             plan: str | None = None, **options) -> dict[str, list]:
         """Run the program (after ``plan``, a plan file) on ``target`` (``local`` or ``ray``) and
-        return each sink's contents; the semantics are documented in ``hydropy.targets.local``."""
+        return each sink's contents; the semantics are documented in ``hydropy.targets.local``.
+        ``inputs`` are cut into ticks of ``tick_size=`` records per input; ``ticks=[{...}, ...]``
+        gives them one batch per tick instead, the same on every target."""
         from hydropy.targets import run_flow
         return run_flow(self, inputs, target, plan=plan, **options)
 

@@ -156,13 +156,48 @@ def load_inputs(path: str, known: Iterable[str] | None = None) -> dict[str, list
     JSON and YAML have no tuples, so every list inside a record becomes a tuple:
     ``[k, v]`` is the pair ``(k, v)`` that keyed operators take. With ``known`` (the
     program's source names), a name not among them is refused at its line in the file.
+
+    The ``ticks:`` form (the file's only key, and not an input of the program; without
+    ``known``, a list of mappings) gives the inputs tick by tick, a list of such mappings; it
+    is returned as
+    :class:`~hydropy.targets.local.Ticks`, which every target runs as those ticks.
     """
+    from hydropy.targets.local import Ticks
     data, root = yamlio.load(path, InputError, "inputs file")
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise InputError(f"inputs file must map input names to lists of records, "
                          f"got a {type(data).__name__}", yamlio.line_of(root, path))
+    known = None if known is None else list(known)
+    if "ticks" in data and (known is not None and "ticks" not in known or known is None and (
+            list(data) == ["ticks"] and isinstance(data["ticks"], list)
+            and all(t is None or isinstance(t, dict) for t in data["ticks"]))):
+        where = yamlio.key_line(root, "ticks", path)
+        others = [name for name in data if name != "ticks"]
+        if others:
+            raise InputError(f"an inputs file with 'ticks:' gives every input inside its ticks; "
+                             f"'{others[0]}' is outside them", yamlio.key_line(root, others[0], path))
+        if not isinstance(data["ticks"], list):
+            raise InputError(f"'ticks' must be a list of ticks (each mapping input names to "
+                             f"records), got a {type(data['ticks']).__name__}", where)
+        listed = yamlio.value_node(root, "ticks")
+        nodes = listed.value if isinstance(getattr(listed, "value", None), list) else []
+        ticks = Ticks()
+        for t, batch in enumerate(data["ticks"]):
+            node = nodes[t] if t < len(nodes) else None
+            at = yamlio.line_of(node, path) if node is not None else where
+            if batch is None:
+                batch = {}
+            if not isinstance(batch, dict):
+                raise InputError(f"tick {t + 1} must map input names to lists of records, got a "
+                                 f"{type(batch).__name__}", at)
+            ticks.append(_records_of(batch, node if node is not None else root, path, known))
+        return ticks
+    return _records_of(data, root, path, known)
+
+
+def _records_of(data: dict, root, path: str, known: list[str] | None) -> dict[str, list]:
     for name, records in data.items():
         where = yamlio.key_line(root, name, path)
         if not isinstance(name, str):

@@ -48,7 +48,7 @@ import networkx as nx
 from hydropy.ir import STREAM, Graph
 from hydropy.ir.ops import PER_RECORD
 
-from .local import DEFAULT_TICK_SIZE, canonical, run, split_ticks
+from .local import DEFAULT_TICK_SIZE, Ticks, canonical, run, split_ticks, whole_inputs
 from .sim import SimRun, entries, entry_name, may_duplicate, program_of, simulate
 
 TRACE_LINES = 15
@@ -61,9 +61,10 @@ CLEAN = "\x00clean:"
 def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]],
               tick_size: int = DEFAULT_TICK_SIZE):
     """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
-    (label, ticks) pairs; see the module docstring."""
-    yield "the inputs in the target's ticks", split_ticks({k: list(v) for k, v in inputs.items()},
-                                                          tick_size)
+    (label, ticks) pairs; see the module docstring. ``inputs`` given as ``Ticks`` are the
+    target's ticks."""
+    yield "the inputs in the target's ticks", split_ticks(
+        inputs if isinstance(inputs, Ticks) else {k: list(v) for k, v in inputs.items()}, tick_size)
     yield "an order consistent with every member's arrivals", _merged_schedule(design, sim)
     seen = set()
     for node in design.nodes():
@@ -446,8 +447,8 @@ def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]
     """Simulate ``design`` (its emitted stages, see :func:`hydropy.targets.sim.simulate`) with
     ``seed``; None when a single-node schedule explains its sinks, else the closest
     explanation's first differing sink."""
-    inputs = {k: list(v) for k, v in (inputs or {}).items()}
-    sim = simulate(design, inputs, seed, program or program_of(original))
+    inputs = inputs if isinstance(inputs, Ticks) else {k: list(v) for k, v in (inputs or {}).items()}
+    sim = simulate(design, whole_inputs(inputs), seed, program or program_of(original))
     rules = sink_rules(original, design)
     oracle = with_clean_parts(original, rules)
     got = canonical(original, sim.results)

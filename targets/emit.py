@@ -5,6 +5,8 @@ Layout of a compiled directory::
     deploy.yaml            stages, members, channels, routing keys, sinks, the source program
     main.py                entry point: ``python main.py [--inputs FILE] [--address ADDR]``
     program/<name>.py      a copy of the user's program (stage code imports its functions)
+    program/<helpers>      the program's own modules it imported from its directory
+                           (:func:`helper_modules`), importable by their names in the members
     stages/<stage>.py      the stage's operators as straight-line code per tick
     .hydropy-manifest.json every file above with its sha256 (see :mod:`hydropy.targets.output`)
 
@@ -35,7 +37,7 @@ from hydropy.ir.printer import statement
 from hydropy.ir.source import display_path, function_ast
 
 from .loops import find_regions, loop_source
-from .names import Namespace, comment_text, doc_repr, doc_text, identifier
+from .names import Namespace, closure_literal, comment_text, doc_repr, doc_text, identifier
 from .output import write_compiled  # noqa: F401  (the API: emit() then write_compiled())
 
 HEADER = "# hydropy-generated sha256="
@@ -73,6 +75,76 @@ def find_program(flow) -> Program:
         raise LoadError(f"program file name {os.path.basename(path)} must be a Python identifier "
                         f"to be imported by the stages")
     return Program(os.path.abspath(path), flow.module, vars(module))
+
+
+def helper_modules(program: Program) -> dict[str, str]:
+    """The program's own modules, shipped beside its copy: the modules its ``import``
+    statements (and theirs, transitively) name that live in the program's directory, as the
+    program imports its siblings (``helpers.py`` as ``helpers``, ``lib/util.py`` as
+    ``lib.util`` with ``lib/__init__.py``); not a standard or installed module this process
+    has loaded under that name (a library imported first wins there too). Relative path -> file."""
+    root = os.path.dirname(os.path.realpath(program.path))
+    installed = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    found: dict[str, str] = {}
+    todo = [(os.path.realpath(program.path), "")]
+    seen = set()
+    while todo:
+        file, package = todo.pop()
+        if file in seen:
+            continue
+        seen.add(file)
+        for name in _imported_names(file, package):
+            parts = name.split(".")
+            for k in range(1, len(parts) + 1):
+                module = ".".join(parts[:k])
+                path = _module_file(root, parts[:k])
+                loaded = sys.modules.get(module)
+                file = getattr(loaded, "__file__", None)
+                library = loaded is not None and (module in sys.stdlib_module_names or not file
+                                                  or os.path.realpath(file).startswith(installed))
+                if path is None or library:
+                    break
+                if path == os.path.realpath(program.path):
+                    continue
+                found[os.path.relpath(path, root)] = path
+                is_package = os.path.basename(path) == "__init__.py"
+                todo.append((path, module if is_package else ".".join(parts[:k - 1])))
+    return dict(sorted(found.items()))
+
+
+def _module_file(root: str, parts: list[str]) -> str | None:
+    base = os.path.join(root, *parts)
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(path):
+            return os.path.realpath(path)
+    return None
+
+
+def _imported_names(file: str, package: str) -> list[str]:
+    """The module names the ``import`` statements of ``file`` name (``from a import b`` names
+    ``a`` and ``a.b``; a relative import resolved against ``package``)."""
+    try:
+        with open(file, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".") if package else []
+                base = base[:len(base) - (node.level - 1)] if node.level > 1 else base
+                if not base and node.level:
+                    continue  # a relative import outside a package
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module:
+                names.append(module)
+                names += [f"{module}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return names
 
 
 RUNTIME_NAMES = ("ops", "Stage", "np", "njit", "kernels", "STAGE")  # a stage module's own
@@ -138,33 +210,79 @@ class StageWriter:
                 return self._import(module, head, getattr(sys.modules[module], head)) + dot + rest
         label = UserFn.wrap(obj).label
         code = getattr(obj, "__code__", None)
-        if code is None or code.co_name != "<lambda>":
+        if code is None or (code.co_name != "<lambda>" and "<locals>" not in (qualname or "")):
             why = "it is not defined at module level of the program"
-        elif code.co_freevars:
-            why = f"it reads local variables ({', '.join(code.co_freevars)}) of an enclosing function"
         elif os.path.realpath(getattr(obj, "__globals__", {}).get("__file__") or "") != \
                 os.path.realpath(self.program.path):  # its globals are not the program's module
             why = "it is defined outside the program file"
         elif isinstance(found := function_ast(obj), str):
             why = f"its source {found}"
         else:
-            tree = found.node
-            params = set(found.params)
-            names = {n.id for n in ast.walk(tree.body) if isinstance(n, ast.Name)
-                     and isinstance(n.ctx, ast.Load) and n.id not in params}
-            missing = sorted(n for n in names if n not in self.program.namespace
-                             and not hasattr(builtins, n))
-            if not missing:
-                for name in sorted(names & set(self.program.namespace)):
-                    if self._import(self.program.import_name, name, self.program.namespace[name]) != name:
-                        raise CompileError(f"{node.kind} '{node.name}': its {what} {label} reads the "
-                                           f"global {name}, a name the stage module needs for "
-                                           f"something else; rename that global", node.loc)
-                return f"({ast.unparse(tree)})"
-            why = f"it reads names that are not module-level globals ({', '.join(missing)})"
+            why = self._closure_reason(obj, found, node, what, label)
+            if why is None:
+                return self._closure(obj, found)
         raise CompileError(f"{node.kind} '{node.name}': its {what} {label} cannot be emitted as "
                            f"stage code: {why}; define it as a function at module level of "
                            f"{os.path.basename(self.program.path)}", node.loc)
+
+    def _closure_reason(self, obj, found, node: Node, what: str, label: str) -> str | None:
+        """Why the lambda or nested function ``obj`` cannot be written into stage code, or None:
+        the names it reads are its parameters, its own locals, module globals of the program
+        (imported), builtins, or variables of enclosing functions holding simple values
+        (:func:`~.names.closure_literal`); its defaults are such values too."""
+        tree = found.node
+        params = {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}
+        body = tree.body if isinstance(tree, ast.Lambda) else ast.Module(found.body, [])
+        local = {n.id for n in ast.walk(body) if isinstance(n, ast.Name)
+                 and isinstance(n.ctx, (ast.Store, ast.Del))}
+        names = {n.id for n in ast.walk(body) if isinstance(n, ast.Name)
+                 and isinstance(n.ctx, ast.Load)} - params - local
+        cells = _cells(obj)
+        for name in sorted(names & set(cells)):
+            if closure_literal(cells[name]) is None:
+                return (f"it reads {name}, a variable of an enclosing function holding "
+                        f"{_a_value(cells[name])}, which cannot be written as a Python literal "
+                        f"read back exactly")
+        for value in (*(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()):
+            if closure_literal(value) is None:
+                return f"a default value of its parameters ({_a_value(value)}) cannot be written as a literal"
+        missing = sorted(n for n in names - set(cells) if n not in self.program.namespace
+                         and not hasattr(builtins, n))
+        if missing:
+            return f"it reads names that are not module-level globals ({', '.join(missing)})"
+        for name in sorted((names - set(cells)) & set(self.program.namespace)):
+            if self._import(self.program.import_name, name, self.program.namespace[name]) != name:
+                raise CompileError(f"{node.kind} '{node.name}': its {what} {label} reads the "
+                                   f"global {name}, a name the stage module needs for "
+                                   f"something else; rename that global", node.loc)
+        return None
+
+    def _closure(self, obj, found) -> str:
+        """A lambda or nested function as an expression of the stage module: its text, its
+        defaults and the enclosing variables it reads written as literals (bound by an
+        enclosing lambda); a nested ``def`` is written at module level (``self.defs``)."""
+        tree = _with_literal_defaults(found.node, obj)
+        cells = {k: v for k, v in _cells(obj).items() if k in obj.__code__.co_freevars}
+        free = sorted(cells)
+        if isinstance(tree, ast.Lambda):
+            text = ast.unparse(tree)
+            if not free:
+                return f"({text})"
+            return (f"((lambda {', '.join(free)}: ({text}))"
+                    f"({', '.join(closure_literal(cells[n]) for n in free)}))")
+        name = self.import_names.fresh(tree.name)
+        self.bound[name] = ("<closure>", obj)
+        tree = ast.FunctionDef(name=tree.name, args=tree.args, body=tree.body, decorator_list=[],
+                               returns=tree.returns, type_comment=None, type_params=[])
+        inner = ast.unparse(ast.fix_missing_locations(tree))
+        lines = [f"def {name}({', '.join(free)}):",
+                 f"    \"\"\"{tree.name} as defined in a function of the program, with the values it "
+                 f"reads from there.\"\"\"",
+                 *("    " + line for line in inner.splitlines()),
+                 f"    return {tree.name}", "", "",
+                 f"{name} = {name}({', '.join(closure_literal(cells[n]) for n in free)})"]
+        self.defs.append("\n".join(lines))
+        return name
 
     def _import(self, module: str, name: str, obj) -> str:
         """Imports ``name`` from ``module``; returns its name in the stage module: ``name``, or
@@ -235,7 +353,7 @@ class StageWriter:
             from hydropy.targets.kernel_source import has_source
 
         # 1. user code, which fixes the imports
-        self.bound, self.aliases, self.imports = {}, {}, {}
+        self.bound, self.aliases, self.imports, self.defs = {}, {}, {}, []
         self.import_names = Namespace([*RUNTIME_NAMES, self.program.import_name])
         jitted = {n.id: self.ref(n.fn("fn").obj, n, "fn") for u in units.values() for n in u.nodes if n.fns}
         built = {n.id: self.constructor(n) for n in nodes if n.id not in units and n.id not in absorbed}
@@ -326,6 +444,8 @@ class StageWriter:
         ]
         for module in sorted(self.imports):
             lines.append(f"from {module} import {', '.join(sorted(self.imports[module]))}")
+        for text in self.defs:  # functions of the program defined inside its functions
+            lines += ["", "", text]
         if units:
             at = lines.index("from hydropy.runtime import ops")
             chains = any(u.kind == "chain" for u in units.values())  # np.empty
@@ -391,6 +511,40 @@ def _resolve(module: str, qualname: str):
     return obj
 
 
+def _cells(fn) -> dict:
+    """The variables of enclosing functions ``fn`` reads: name -> value (unset cells left out)."""
+    out = {}
+    for name, cell in zip(fn.__code__.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:
+            pass
+    return out
+
+
+def _a_value(value) -> str:
+    return f"a {type(value).__name__} {_short(repr(value))}"
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _with_literal_defaults(tree, fn):
+    """``tree`` (a lambda or def) with its default values written as the literals they are
+    (a default such as ``k=k`` names a variable the stage module does not have)."""
+    import copy
+    tree = copy.deepcopy(tree)
+    args = tree.args
+    defaults = fn.__defaults__ or ()
+    if defaults:
+        args.defaults = [ast.parse(closure_literal(v), mode="eval").body for v in defaults]
+    kw = fn.__kwdefaults__ or {}
+    args.kw_defaults = [ast.parse(closure_literal(kw[a.arg]), mode="eval").body if a.arg in kw else None
+                        for a in args.kwonlyargs]
+    return tree
+
+
 def _literal(values) -> str | None:
     text = repr(tuple(values))
     try:
@@ -424,11 +578,12 @@ def emit(graph: Graph, program: Program, program_arg: str) -> dict[str, str]:
         writer = StageWriter(graph, stage, program, plan)
         files[path] = with_header(writer.render())
         layout[stage] = (path, writer.class_name)
-    try:
-        with open(program.path, encoding="utf-8") as fh:
-            files[f"program/{program.stem}.py"] = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(f"cannot copy the program {display_path(program.path)}: {exc}") from None
+    for rel, path in {f"{program.stem}.py": program.path, **helper_modules(program)}.items():
+        try:
+            with open(path, encoding="utf-8") as fh:
+                files[f"program/{rel}"] = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LoadError(f"cannot copy the program {display_path(path)}: {exc}") from None
     files["deploy.yaml"] = with_header(yaml.safe_dump(manifest(graph, program, program_arg, layout),
                                                       sort_keys=False))
     files["main.py"] = with_header(MAIN_PY.format(flow=doc_repr(graph.name)))

@@ -11,7 +11,8 @@ Semantics (what every design point must reproduce):
   N the tick size (``tick_size=``, ``--tick-size``, default :data:`DEFAULT_TICK_SIZE`). Every
   target cuts the same way (the Ray driver runs one round per such tick; the checker's
   single-node baseline uses the same ticks), so a non-monotone program gives the same sinks
-  on every target for the same tick size.
+  on every target for the same tick size. Ticks can also be given one by one
+  (``flow.run(ticks=[...])``, the ``ticks:`` form of an inputs file, :class:`Ticks`).
 * **Persistence.** Stateless operators (map, filter, flat_map, filter_map, inspect, union,
   forward, and ``fused`` chains of them) keep nothing; ``map`` of a keyed collection keeps
   ``fn`` of each key's latest value. ``join`` and ``cross`` remember both sides forever and emit each
@@ -50,11 +51,30 @@ MAX_TICKS = 10_000
 DEFAULT_TICK_SIZE = 10_000
 
 
+class Ticks(list):
+    """Inputs given tick by tick (the ``ticks:`` form of an inputs file): a list of batches,
+    input name -> records, one per tick, used as they are on every target."""
+
+
+def whole_inputs(inputs: Mapping[str, Any]) -> dict[str, list]:
+    """Each input's records in order: :class:`Ticks` concatenated, other inputs as lists."""
+    if not isinstance(inputs, Ticks):
+        return {k: v if isinstance(v, Columns) else list(v) for k, v in inputs.items()}
+    whole: dict[str, list] = {}
+    for batch in inputs:
+        for name, records in batch.items():
+            whole.setdefault(name, []).extend(records)
+    return whole
+
+
 def split_ticks(inputs: Mapping[str, Any], tick_size: int = DEFAULT_TICK_SIZE) -> list[dict[str, Any]]:
     """The ticks a run of whole ``inputs`` is made of, on every target: tick t holds records
     ``[t*tick_size, (t+1)*tick_size)`` of each input (an input that has ended is absent);
-    no input at all is one empty tick. This is part of the semantics: the local target, the
-    simulator's baseline and the Ray driver all cut inputs here."""
+    no input at all is one empty tick; inputs given as :class:`Ticks` are those ticks. This is
+    part of the semantics: the local target, the simulator and the Ray driver all cut inputs
+    here."""
+    if isinstance(inputs, Ticks):
+        return [dict(batch) for batch in inputs] or [{}]
     if not isinstance(tick_size, int) or isinstance(tick_size, bool) or tick_size < 1:
         raise InputError(f"the tick size must be a positive number of records, got {tick_size!r}")
     rounds = max([-(-len(v) // tick_size) for v in inputs.values()] + [1])
@@ -184,6 +204,8 @@ def run(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None = None, *,
         raise InputError("give either inputs (cut into ticks) or ticks (a batch per tick), not both")
     if ticks is not None:
         batches = list(ticks)
+    elif isinstance(inputs, Ticks):
+        batches = split_ticks(inputs)
     else:
         batches = split_ticks({k: v if isinstance(v, Columns) else list(v)
                                for k, v in (inputs or {}).items()}, tick_size)

@@ -79,3 +79,40 @@ def doc_text(text: str) -> str:
     """``text`` as is inside a docstring when that is safe, else :func:`doc_repr`."""
     plain = text.isprintable() and '"' not in text and "\\" not in text
     return text if plain else doc_repr(text)
+
+
+#: the types a closure value may have to be written into stage code (containers of these too)
+CLOSURE_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+
+
+def closure_literal(value) -> str | None:
+    """``repr(value)`` when it is Python text that reads back as exactly ``value`` (same types
+    all the way down, same repr: ``-0.0`` stays negative), for numbers, strings, bytes, None,
+    and tuples and frozensets of these; else None (NaN, infinities, lists, objects...)."""
+    if not _simple(value):
+        return None
+    text = repr(value)
+    try:
+        back = eval(compile(text, "<closure>", "eval"), {"__builtins__": {"frozenset": frozenset}})
+    except Exception:
+        return None
+    return text if _same(back, value) else None
+
+
+def _simple(value) -> bool:
+    if type(value) in CLOSURE_SCALARS:
+        return True
+    if type(value) in (tuple, frozenset):
+        return all(_simple(v) for v in value)
+    return False
+
+
+def _same(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if type(a) is frozenset:
+        return a == b and repr(a) == repr(b) and all(
+            any(_same(x, y) for y in b) for x in a)
+    return repr(a) == repr(b) and a == b

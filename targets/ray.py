@@ -38,7 +38,8 @@ from hydropy.runtime.columns import Columns
 from hydropy.runtime.host import program_file
 from hydropy.runtime.stage import merge_results
 
-from .local import DEFAULT_TICK_SIZE, split_ticks
+from .local import DEFAULT_TICK_SIZE, Ticks, split_ticks
+from .progress import RunMonitor
 
 MAX_DRAIN_ROUNDS = 10_000
 #: seconds a round (or a member's start) may take before the run ends naming the member
@@ -124,16 +125,22 @@ def connect(address: str | None, working_dir: str | None = None) -> bool:
         start_local_ray()
         return True
     _check_reachable(address)
+    from .cluster import bounded_connect, failure_text, quiet_fd2, token_source, use_available_token
+    token = use_available_token()
     runtime_env = {"env_vars": {"PYTHONHASHSEED": hash_seed()}}
     if working_dir:
         runtime_env["working_dir"] = working_dir
     try:
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
-                 logging_level="ERROR")
-    except ConnectionError as exc:
-        raise LoadError(f"cannot connect to the Ray cluster at {address}: {exc} (a cluster with "
-                        f"token authentication needs RAY_AUTH_MODE=token and its token in "
-                        f"RAY_AUTH_TOKEN or ~/.ray/auth_token)") from None
+        with bounded_connect(), quiet_fd2():
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False,
+                     logging_level="ERROR")
+    except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError...
+        ray.shutdown()
+        hint = (f"the token from {token_source()} was used; it must be the cluster's" if token else
+                "a cluster with token authentication needs its token in RAY_AUTH_TOKEN or "
+                "~/.ray/auth_token")
+        raise LoadError(f"cannot connect to the Ray cluster at {address}: "
+                        f"{failure_text(exc)} ({hint})") from None
     _SEEDED_SESSIONS.add(_session(ray))
     return True
 
@@ -163,31 +170,42 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
 
 
 def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
+                 ticks: list[Mapping[str, list]] | None = None,
                  address: str | None = None, tick_size: int = DEFAULT_TICK_SIZE,
                  max_inflight: int = 4, timeout: float = DEFAULT_TIMEOUT,
                  stats: dict | None = None, program=None,
-                 allow_oversubscribe: bool = False) -> dict[str, list]:
+                 allow_oversubscribe: bool = False, progress: bool | None = None) -> dict[str, list]:
     """Run the compiled program in ``compiled_dir`` on Ray; return each sink's contents.
 
     Inputs are cut into ticks by :func:`~hydropy.targets.local.split_ticks` (``tick_size``),
-    one round per tick, as on every target. A member that does not answer a round within
+    one round per tick, as on every target; ``ticks`` (or inputs given as ``Ticks``) gives
+    them one batch per tick instead. A member that does not answer a round within
     ``timeout`` seconds, or dies, ends the run with a :class:`RunFault` naming it. ``program``
     is the user's module when this process has it (sink values then hold its own classes);
     otherwise the program copy of ``compiled_dir`` is imported for reading them.
     ``stats``, when given, receives ``compile_seconds`` (the slowest member's kernel warm-up,
-    done when its actor starts) and ``run_seconds`` (from the actors being ready to results).
+    done when its actor starts), ``run_seconds`` (from the actors being ready to results) and
+    ``summary`` (:meth:`~hydropy.targets.progress.RunMonitor.summary`). What stage code prints
+    goes to stderr prefixed ``[stage member]``; ``progress`` shows a live display on stderr
+    (default: when stderr is a terminal).
     """
     compiled_dir = os.path.abspath(compiled_dir)
     manifest = load_manifest(compiled_dir)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise InputError(f"the timeout must be a positive number of seconds, got {timeout!r}")
-    inputs = {k: v if isinstance(v, Columns) else list(v) for k, v in (inputs or {}).items()}
+    if inputs is not None and ticks is not None:
+        raise InputError("give either inputs (cut into ticks) or ticks (a batch per tick), not both")
+    if ticks is not None or isinstance(inputs, Ticks):
+        ticks = [{k: v if isinstance(v, Columns) else list(v) for k, v in dict(batch).items()}
+                 for batch in (inputs if ticks is None else ticks)] or [{}]
+    else:
+        ticks = split_ticks({k: v if isinstance(v, Columns) else list(v)
+                             for k, v in (inputs or {}).items()}, tick_size)
     sources = {src["name"]: st["name"] for st in manifest["stages"] for src in st["sources"]}
-    unknown = sorted(set(inputs) - set(sources))
+    unknown = sorted({name for batch in ticks for name in batch} - set(sources))
     if unknown:
         raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
                          f"{', '.join(sorted(sources)) or 'none'}")
-    ticks = split_ticks(inputs, tick_size)
     if not address:
         check_capacity(manifest, os.cpu_count(), allow_oversubscribe)
     import ray
@@ -199,15 +217,17 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
             signals.rearm()  # ray.init installs its own SIGTERM handler
             if address:
                 check_capacity(manifest, ray.cluster_resources().get("CPU"), allow_oversubscribe)
-            driver = _Driver(ray, compiled_dir, manifest, timeout)
+            monitor = RunMonitor({st["name"]: st["members"] for st in manifest["stages"]}, live=progress)
+            driver = _Driver(ray, compiled_dir, manifest, timeout, monitor)
             hosts = [h for members in driver.hosts.values() for h in members]
             compile_seconds = driver.start()
             start = time.perf_counter()
             with program_importable(manifest["module"], program_file(compiled_dir, manifest["module"]),
-                                    program):
+                                    program), monitor:
                 results = driver.run(ticks, sources, max_inflight)
             if stats is not None:
-                stats.update(compile_seconds=compile_seconds, run_seconds=time.perf_counter() - start)
+                stats.update(compile_seconds=compile_seconds, run_seconds=time.perf_counter() - start,
+                             summary=monitor.summary())
             return results
         except KeyboardInterrupt:  # Ray turns any signal handler's exception into this one
             if signals.received == signal.SIGTERM:
@@ -244,6 +264,8 @@ def program_importable(module: str, path: str, program=None):
     """While the block runs, ``import module`` (as unpickling a sink value of a class of the
     program does) gives ``program``, or else the program copy at ``path``, imported when
     first needed; afterwards ``sys.modules`` is as before."""
+    from hydropy.runtime.host import ship_helpers
+    ship_helpers(os.path.dirname(path), path)  # sink values of the program's helper modules' classes
     saved = sys.modules.pop(module, None)
     finder = None
     if program is not None:
@@ -327,9 +349,12 @@ def _quiet_raylet_messages(ray):
 
 
 class _Driver:
-    def __init__(self, ray, compiled_dir: str, manifest: dict, timeout: float):
+    def __init__(self, ray, compiled_dir: str, manifest: dict, timeout: float,
+                 monitor: RunMonitor | None = None):
         from hydropy.runtime.host import StageHost
         self.ray, self.timeout = ray, timeout
+        self.monitor = monitor or RunMonitor({st["name"]: st["members"] for st in manifest["stages"]},
+                                             live=False)
         self.stages = {st["name"]: st for st in manifest["stages"]}
         self.channels = manifest["channels"]
         self.operators = {c["name"]: c.get("operator") for c in self.channels}
@@ -369,6 +394,7 @@ class _Driver:
         Checks that every member hashes str alike (and as this process, under the same seed)."""
         refs, labels = self.all_members("start_info")
         infos = self.get(refs, labels, "starting", max(self.timeout, MIN_START_TIMEOUT))
+        self.show_printed(labels)  # what the program printed when imported
         hashes = {(h, label) for (_, h), label in zip(infos, labels)}
         if len({h for h, _ in hashes}) > 1 or (os.environ.get("PYTHONHASHSEED") == hash_seed()
                                               and {h for h, _ in hashes} != {hash("hydropy")}):
@@ -400,9 +426,21 @@ class _Driver:
                 raise self.explain(exc, stage, m, what) from None
         raise RunFault(f"Ray failed while {what}")
 
+    def show_printed(self, labels: list) -> None:
+        """Show what the members ``labels`` printed outside their ticks' statuses."""
+        try:
+            printed = self.ray.get([self.hosts[s][m].printed.remote() for s, m in labels],
+                                   timeout=self.timeout)
+        except self.ray.exceptions.RayError:
+            return
+        for lines, label in zip(printed, labels):
+            self.monitor.printed(label, lines)
+
     def explain(self, exc, stage: str, m: int, what: str) -> HydropyError:
         """One error for what went wrong in member ``m`` of ``stage``."""
         ray = self.ray
+        if not isinstance(exc, ray.exceptions.RayActorError):
+            self.show_printed([(stage, m)])  # what it printed before failing
         if isinstance(exc, ray.exceptions.RayActorError):
             stage, m = self.by_actor.get(exc.actor_id, (stage, m))
             reason = str(exc.error_msg).strip().splitlines()[-1]
@@ -472,24 +510,39 @@ class _Driver:
                     raise PlanError(f"source '{src}' to stage '{stage}': {exc.message}") from None
                 external.setdefault(stage, {})[src] = [pack(p) for p in parts]
             inflight.append((r, *self.round(external)))
+            self.sample_queues(inflight)
             if len(inflight) >= max_inflight:
                 done, refs, labels = inflight.pop(0)
-                self.get(refs, labels, f"running round {done + 1}")
+                self.monitor.round_done(self.get(refs, labels, f"running round {done + 1}"), labels)
         statuses = []
         for done, refs, labels in inflight:
             statuses = self.get(refs, labels, f"running round {done + 1}")
+            self.monitor.round_done(statuses, labels)
         # a round consumes what it sends (stages run in pipeline order), so only records
         # waiting in a cycle call for another round, as ticks of the local target
         for _ in range(MAX_DRAIN_ROUNDS):
-            if all(quiet for _, quiet in statuses):
+            if all(status[1] for status in statuses):
                 break
             refs, labels = self.round({})
             statuses = self.get(refs, labels, f"running round {self.rounds}")
+            self.monitor.round_done(statuses, labels)
         else:
             raise HydropyError(f"the program did not settle after {MAX_DRAIN_ROUNDS} rounds")
         refs, labels = self.all_members("results")
         merged = merge_results(self.get(refs, labels, "sending its sinks"))
         return {sink: merged.get(sink, []) for sink in self.sinks}
+
+
+    def sample_queues(self, inflight: list) -> None:
+        """Tell the monitor how many submitted rounds each member has not finished yet."""
+        refs = [ref for _, rs, _ in inflight for ref in rs]
+        ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=0)
+        ready = set(ready)
+        waiting: dict = {}
+        for _, rs, labels in inflight:
+            for ref, label in zip(rs, labels):
+                waiting[label] = waiting.get(label, 0) + (ref not in ready)
+        self.monitor.queues(waiting)
 
 
 def _unpicklable_input(external: dict[str, list], exc: Exception) -> HydropyError:

@@ -246,7 +246,7 @@ class Simulator:
     each member being an instance of its stage's emitted class (``classes``: stage -> class)."""
 
     def __init__(self, graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int,
-                 classes: Mapping[str, type]):
+                 classes: Mapping[str, type], ticks: list[Mapping[str, list]] | None = None):
         self.graph, self.seed, self.rng = graph, seed, random.Random(seed)
         self.stages = graph.locations()
         self.classes = dict(classes)
@@ -260,6 +260,9 @@ class Simulator:
                 raise InputError(f"unknown input '{name}'; the program's inputs are: "
                                  f"{', '.join(known) or 'none'}")
         self.pending = {name: deque(enumerate(records)) for name, records in (inputs or {}).items()}
+        #: with ``ticks``, a source stage's k-th tick takes exactly tick k of its inputs, as on Ray
+        self.tick_sizes = None if ticks is None else {
+            name: [len(batch.get(name, ())) for batch in ticks] for name in self.pending}
         self.sources = {s: [n for n in sources if n.location == s] for s in self.stages}
         self.inbox: dict[tuple[str, int], deque] = defaultdict(deque)  # (input, member) -> routed records
         self.incoming = {s: [n for n in graph.nodes() if n.kind == "network" and n.location == s]
@@ -341,8 +344,14 @@ class Simulator:
             notes.append(f"{stage}[{m}] crashes and restarts")
         for src in self.sources[stage]:
             name, queue = src.params["name"], self.pending.get(src.params["name"])
-            if queue:  # the environment hands the stage a chunk, routed to the members' inboxes
+            if self.tick_sizes is not None:  # the target's ticks: tick `index` of this input
+                sizes = self.tick_sizes.get(name, [])
+                size_ = sizes[index] if index < len(sizes) else 0
+            elif queue:  # the environment hands the stage a chunk, routed to the members' inboxes
                 size_ = len(queue) if self.rng.random() < 0.2 else self.rng.randint(0, len(queue))
+            else:
+                size_ = 0
+            if size_:
                 chunk = [queue.popleft() for _ in range(size_)]
                 routing, key = src.params.get("routing", "round_robin"), src.params.get("key")
                 key = (1, *key) if key is not None else (1,)   # of (position, record) pairs
@@ -356,7 +365,8 @@ class Simulator:
                 inbox = self.inbox.get((name, m))
                 if not inbox:
                     continue
-                part = [inbox.popleft() for _ in range(self._take(len(inbox)))]
+                take = len(inbox) if self.tick_sizes is not None else self._take(len(inbox))
+                part = [inbox.popleft() for _ in range(take)]
                 if part:
                     ev = Event(len(self.events), name, [r for _, r in part], [i for i, _ in part])
                     self.events.append(ev)
@@ -489,11 +499,17 @@ def _merge_values(values: list) -> list:
     return distinct
 
 
-def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int, program=None) -> SimRun:
+def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int, program=None,
+             *, ticks: list[Mapping[str, list]] | None = None) -> SimRun:
     """Run the design point ``graph`` on ``inputs`` under the scheduler seeded by ``seed``, with
     its stages as emitted for Ray (``program``: the :class:`~hydropy.targets.emit.Program`
-    that built it; found from the graph's source lines when not given)."""
-    return Simulator(graph, inputs, seed, emitted_stages(graph, program)).run()
+    that built it; found from the graph's source lines when not given). With ``ticks`` (the
+    target's ticks, e.g. ``split_ticks(inputs, n)``) the sources deliver as the targets do,
+    tick k of an input in its stage's k-th tick, all of it; channels keep their freedom."""
+    if ticks is not None:
+        from .local import whole_inputs, Ticks
+        inputs = whole_inputs(Ticks(ticks))
+    return Simulator(graph, inputs, seed, emitted_stages(graph, program), ticks).run()
 
 
 from .criterion import Mismatch, check_run, relaxations, schedules  # noqa: E402  (re-exported)

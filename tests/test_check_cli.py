@@ -132,9 +132,9 @@ def test_a_program_that_cannot_be_emitted_is_refused(tmp_path, capsys):
 
 
         def build():
-            offset = 3
+            offset = [3]  # a list: not a value written into stage code
             flow = hp.Flow("closure")
-            flow.source("xs").map(lambda x: x + offset, name="shift").sink("out")
+            flow.source("xs").map(lambda x: x + offset[0], name="shift").sink("out")
             return flow
 
 

@@ -157,10 +157,10 @@ def test_cli_closure_that_cannot_be_shipped_is_named(tmp_path):
 
         def build(offset):
             flow = hp.Flow("closure")
-            flow.source("xs").map(lambda x: x + offset, name="shift").sink("out")
+            flow.source("xs").map(lambda x: x + offset[0], name="shift").sink("out")
             return flow
 
-        flow = build(3)
+        flow = build([3])  # a list: not a value written into stage code
     '''))
     r = hydropy_cli("compile", str(program), "-o", str(tmp_path / "out"), cwd=tmp_path)
     assert r.returncode == 2

@@ -8,10 +8,12 @@ library that hydropy or the program imports.
 """
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
 import sys
+import time
 from typing import Any
 
 PRIVATE_PREFIX = "hydropy_program_"
@@ -58,6 +60,7 @@ def load_program(module: str, path: str):
                         f"private name)")
     if not os.path.isfile(path):
         raise LoadError(f"{path} is missing: the stages import the program from it; recompile")
+    ship_helpers(os.path.dirname(path), path)
     spec = importlib.util.spec_from_file_location(module, path)
     program = importlib.util.module_from_spec(spec)
     sys.modules[module] = program
@@ -70,6 +73,49 @@ def load_program(module: str, path: str):
             sys.modules[module] = loaded
         raise
     return program
+
+
+class HelperFinder(importlib.abc.MetaPathFinder):
+    """Imports the program's own modules shipped in ``program/`` (beside its copy) by their
+    names, and only those: ``helpers.py`` as ``helpers``, ``lib/`` (with ``__init__.py``) as
+    ``lib``; nothing else there (the program copy itself) and no other name is found here."""
+
+    def __init__(self, directory: str, program_path: str):
+        self.directory = os.path.realpath(directory)
+        self.modules: dict[str, str] = {}
+        for root, dirs, names in os.walk(self.directory):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for file in sorted(names):
+                path = os.path.join(root, file)
+                if not file.endswith(".py") or os.path.realpath(path) == os.path.realpath(program_path):
+                    continue
+                parts = os.path.relpath(path, self.directory)[:-3].split(os.sep)
+                if parts[-1] == "__init__":
+                    parts = parts[:-1]
+                if parts and all(p.isidentifier() for p in parts):
+                    self.modules[".".join(parts)] = path
+
+    def find_spec(self, fullname, path=None, target=None):
+        file = self.modules.get(fullname)
+        if file is None:
+            return None
+        package = os.path.basename(file) == "__init__.py"
+        return importlib.util.spec_from_file_location(
+            fullname, file, submodule_search_locations=[os.path.dirname(file)] if package else None)
+
+
+_HELPERS: dict[str, HelperFinder] = {}
+
+
+def ship_helpers(directory: str, program_path: str) -> None:
+    """Make the helper modules shipped in ``directory`` importable in this process (once)."""
+    key = os.path.realpath(directory)
+    if key in _HELPERS:
+        return
+    finder = HelperFinder(directory, program_path)
+    _HELPERS[key] = finder
+    if finder.modules:
+        sys.meta_path.insert(0, finder)
 
 
 def _library(name: str, loaded) -> str:
@@ -135,10 +181,14 @@ def _load_or_explain(compiled_dir: str, stage_file: str, class_name: str, module
 
 class StageHost:
     """One member of a stage. ``tick`` returns one packed batch per (outgoing channel,
-    receiving member), in the order of ``slots``, then a status ``(records sent, quiescent)``."""
+    receiving member), in the order of ``slots``, then a status ``(records sent, quiescent,
+    (records in, records out, seconds busy), printed lines)``: the counts of this tick, and
+    the (stream, line) pairs stage code printed since the last call (:mod:`.capture`)."""
 
     def __init__(self, compiled_dir: str, stage_file: str, class_name: str, member: int,
                  members: int, receivers: dict[str, int], module: str | None = None):
+        from . import capture
+        capture.install()  # before the program is imported: its logging handlers write here
         self.last_out: list = []
         self.failure: BaseException | None = None  # raised by start_info (Ray's report of a
         try:                                       # failed constructor is a multi-line dump)
@@ -153,11 +203,16 @@ class StageHost:
         batches: dict[str, list] = {name: [packed] for name, packed in external.items()}
         for name, packed in zip(names, received):
             batches.setdefault(name, []).append(packed)
-        before = self.stage.sent
-        routed = self.stage.run_tick(batches)
+        from . import capture
+        stage = self.stage
+        sent, received, emitted = stage.sent, stage.received, stage.emitted
+        start = time.perf_counter()
+        routed = stage.run_tick(batches)
+        busy = time.perf_counter() - start
         out = [routed[c][j] for c, j in self.slots]
         self.last_out = out
-        status = (self.stage.sent - before, self.stage.quiescent)
+        counts = (stage.received - received, stage.sent - sent + stage.emitted - emitted, busy)
+        status = (stage.sent - sent, stage.quiescent, counts, capture.drain())
         return (*out, status) if out else status
 
     def results(self):
@@ -169,6 +224,12 @@ class StageHost:
         if self.failure is not None:
             raise self.failure
         return self.stage.compile_seconds, hash("hydropy")
+
+    def printed(self) -> list[tuple[str, str]]:
+        """The (stream, line) pairs stage code printed since the last tick or call (at import
+        of the program, in a failed tick)."""
+        from . import capture
+        return capture.drain()
 
     def compile_seconds(self) -> float:
         return self.stage.compile_seconds

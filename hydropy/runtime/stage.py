@@ -32,7 +32,9 @@ class Stage:
         self.next_pending: dict[str, list] = {name: [] for name in self.CYCLES}
         self.streams: dict[str, list] = {name: [] for name, (kind, _) in self.SINKS.items()
                                          if kind == "stream"}
-        self.sent = 0
+        self.sent = 0       # records sent on channels
+        self.received = 0   # records that arrived (inputs and channels)
+        self.emitted = 0    # records shown by stream sinks
         self.compile_seconds = 0.0
 
     def warm_up(self) -> None:
@@ -54,6 +56,7 @@ class Stage:
 
     def emit(self, sink: str, records: list) -> None:
         self.streams[sink].extend(records)
+        self.emitted += len(records)
 
     # -- used by hosts ------------------------------------------------------------------
     def tick(self, **batches) -> dict[str, list]:
@@ -66,6 +69,7 @@ class Stage:
         for name, packed_parts in batches.items():
             parts[self.INPUTS[name]].extend(unpack(packed) for packed in packed_parts)
         args = {param: concat_batches(ps) for param, ps in parts.items()}
+        self.received += sum(len(batch) for batch in args.values())
         self.next_pending = {name: [] for name in self.CYCLES}
         out = self.tick(**args)
         self.pending = self.next_pending
