@@ -8,6 +8,8 @@ that directory and no other session's are touched).
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -77,13 +79,14 @@ def wait_for(path, timeout=120):
 
 # -- faults in-process ------------------------------------------------------------------------
 
-def test_a_member_killed_mid_run_is_named_in_one_line(ray_session, tmp_path):
+def test_a_member_killed_mid_run_is_restarted_and_named_in_one_line(ray_session, tmp_path, capfd):
     out, mark = compiled_slow(tmp_path)
     outcome = {}
 
     def run():
         try:
-            run_compiled(out, {"xs": list(range(400))}, tick_size=10, timeout=60)
+            outcome["result"] = run_compiled(out, {"xs": list(range(400))}, tick_size=10,
+                                             timeout=60, checkpoint_every=3)
         except BaseException as exc:
             outcome["error"] = exc
 
@@ -91,18 +94,32 @@ def test_a_member_killed_mid_run_is_named_in_one_line(ray_session, tmp_path):
     worker.start()
     os.kill(int(wait_for(mark)), signal.SIGKILL)  # the member running the slow function
     worker.join(120)
-    error = outcome.get("error")
-    assert isinstance(error, RunFault) and error.exit_code == 1, error
-    assert "\n" not in str(error)
-    assert str(error).startswith("stage 'main' member 0 died while running round ")
-    assert "worker process has died" in str(error)
+    assert "error" not in outcome, outcome["error"]
+    assert outcome["result"] == {"n": [400]}
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert re.fullmatch(r"hydropy: stage 'main' member 0 died while running round \d+ \(its worker "
+                        r"process has died\); restarted from its (start|checkpoint of round \d+), "
+                        r"\d+\.\d\d s lost", lines[0]), lines[0]
 
 
-def test_a_member_stopped_by_ray_kill_is_named(ray_session, tmp_path):
+def test_a_member_that_dies_three_times_at_one_round_ends_the_run(ray_session, tmp_path):
     out, _ = compiled_slow(tmp_path, kill=25, pause=0)
-    with pytest.raises(RunFault, match=r"^stage 'main' member 0 died while running round \d+: "
+    with pytest.raises(RunFault, match=r"^stage 'main' member 0 died 3 times in a row while running "
+                                       r"round 3: it was killed by `ray.kill`; its checkpoints are "
+                                       r"in .*hydropy-checkpoints-slow-\w+$") as caught:
+        run_compiled(out, {"xs": list(range(60))}, tick_size=10, checkpoint_every=1)
+    where = str(caught.value).rsplit(" ", 1)[1]
+    kept = os.listdir(os.path.join(where, "main-0"))  # kept for a look: whole files only
+    assert "round-2.pkl" in kept and all(name.endswith(".pkl") for name in kept), kept
+    shutil.rmtree(where)
+
+
+def test_without_checkpoints_a_dead_member_ends_the_run(ray_session, tmp_path):
+    out, _ = compiled_slow(tmp_path, kill=25, pause=0)
+    with pytest.raises(RunFault, match=r"^stage 'main' member 0 died while running round 3: "
                                        r"it was killed by `ray.kill`$"):
-        run_compiled(out, {"xs": list(range(60))}, tick_size=10)
+        run_compiled(out, {"xs": list(range(60))}, tick_size=10, checkpoint_every=0)
 
 
 def test_a_member_that_stops_answering_is_detected_within_the_timeout(ray_session, tmp_path):

@@ -134,11 +134,17 @@ def _load_or_explain(compiled_dir: str, stage_file: str, class_name: str, module
 
 
 class StageHost:
-    """One member of a stage. ``tick`` returns one packed batch per (outgoing channel,
-    receiving member), in the order of ``slots``, then a status ``(records sent, quiescent)``."""
+    """One member of a stage. ``tick`` of round ``r`` returns one packed batch per (outgoing
+    channel, receiving member), in the order of ``slots``, then a status ``(records sent,
+    quiescent, round of its latest checkpoint)``; ``acked`` is the last round whose outputs
+    the driver has (older checkpoints can go). ``checkpoints`` (directory, rounds between
+    checkpoints or None for the automatic cadence) saves its state
+    (:class:`~hydropy.runtime.checkpoint.MemberRecovery`); ``restore`` loads the newest."""
 
     def __init__(self, compiled_dir: str, stage_file: str, class_name: str, member: int,
-                 members: int, receivers: dict[str, int], module: str | None = None):
+                 members: int, receivers: dict[str, int], module: str | None = None,
+                 stage_name: str = "", checkpoints: tuple[str, int | None] | None = None):
+        from .checkpoint import MemberRecovery
         self.last_out: list = []
         self.failure: BaseException | None = None  # raised by start_info (Ray's report of a
         try:                                       # failed constructor is a multi-line dump)
@@ -146,19 +152,41 @@ class StageHost:
             cls = _load_or_explain(base, stage_file, class_name, module)
             self.stage = cls(member, members, receivers)
             self.slots = [(c, j) for c in sorted(cls.CHANNELS_OUT) for j in range(receivers.get(c, 1))]
+            directory, every = checkpoints or (None, 0)
+            self.recovery = MemberRecovery(self.stage, stage_name or cls.NAME, member, directory, every)
         except Exception as exc:
             self.failure = exc
 
-    def tick(self, names: list[str], external: dict[str, list], *received: Any):
+    def tick(self, round_: int, acked: int, names: list[str], external: dict[str, list],
+             *received: Any):
+        import time
+
+        from .batch import pack
+        if not self.recovery.takes(round_):  # a replayed round this member has applied
+            out = [pack([]) for _ in self.slots]
+            status = (0, self.stage.quiescent, self.recovery.checkpointed)
+            return (*out, status) if out else status
         batches: dict[str, list] = {name: [packed] for name, packed in external.items()}
         for name, packed in zip(names, received):
             batches.setdefault(name, []).append(packed)
-        before = self.stage.sent
+        before, start = self.stage.sent, time.perf_counter()
         routed = self.stage.run_tick(batches)
         out = [routed[c][j] for c, j in self.slots]
         self.last_out = out
-        status = (self.stage.sent - before, self.stage.quiescent)
+        self.recovery.ticked(self.stage, round_, time.perf_counter() - start, acked)
+        status = (self.stage.sent - before, self.stage.quiescent, self.recovery.checkpointed)
         return (*out, status) if out else status
+
+    def restore(self, upto: int) -> int:
+        """Load this member's newest checkpoint at or before round ``upto`` (a restarted
+        member); returns its round."""
+        if self.failure is not None:
+            raise self.failure
+        return self.recovery.restore(self.stage, upto)
+
+    def pid(self) -> int:
+        """This member's process id (the chaos tests kill it)."""
+        return os.getpid()
 
     def results(self):
         return self.stage.results()
