@@ -198,7 +198,11 @@ class MemberCheckpoints:
                       if n.startswith("round-") and n.endswith(".pkl") and n[6:-4].isdigit())
 
     def latest(self, upto: int) -> tuple[int, bytes] | None:
-        """The newest checkpoint of a round at or before ``upto``: (round, data)."""
+        """The newest checkpoint of a round at or before ``upto``: (round, data). Temporary
+        files that a dead member left are removed."""
+        for name in os.listdir(self.directory) if os.path.isdir(self.directory) else ():
+            if name.endswith(".tmp"):
+                os.remove(os.path.join(self.directory, name))
         rounds = [r for r in self.rounds() if r <= upto]
         if not rounds:
             return None
