@@ -195,7 +195,7 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
         raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
                          f"{', '.join(sorted(sources)) or 'none'}")
     ticks = split_ticks(inputs, tick_size)
-    checkpoints = _checkpoint_options(manifest, checkpoint_every, checkpoint_dir)
+    checkpoints = _checkpoint_options(compiled_dir, manifest, checkpoint_every, checkpoint_dir)
     if not address:
         check_capacity(manifest, os.cpu_count(), allow_oversubscribe)
     import ray
@@ -237,16 +237,17 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
                 shutil.rmtree(checkpoints[0], ignore_errors=True)
 
 
-def _checkpoint_options(manifest: dict, every: int | None,
+def _checkpoint_options(compiled_dir: str, manifest: dict, every: int | None,
                         directory: str | None) -> tuple[str, int | None] | None:
     """(this run's checkpoint directory, made now; rounds between checkpoints) or None when
-    ``every`` is 0."""
+    ``every`` is 0. deploy.yaml's ``checkpoint_dir`` is relative to the compiled directory."""
     import tempfile
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 0):
         raise InputError(f"--checkpoint-every must be a whole number of rounds >= 0, got {every!r}")
     if every == 0:
         return None
-    parent = directory or manifest.get("checkpoint_dir") or None
+    parent = directory or (manifest.get("checkpoint_dir") and
+                           os.path.join(compiled_dir, manifest["checkpoint_dir"]))
     if parent:
         try:
             os.makedirs(parent, exist_ok=True)

@@ -234,19 +234,23 @@ class Rounds:
             raise fault
 
     def restart(self, label) -> None:
-        """A new actor for a dead member, restored from its newest checkpoint."""
+        """A new actor for a dead member, restored from its newest checkpoint (again while
+        the new one dies as it starts: three deaths at one round end the run)."""
         from .ray import MIN_START_TIMEOUT, RunFault
         stage, m = label
-        try:
-            self.ray.kill(self.d.hosts[stage][m])
-        except Exception:  # already gone
-            pass
-        host = self.d.new_host(stage, m)
-        restored = host.restore.remote(self.done[label])
-        failure = self.wait_all([restored], [label], "restarting",
-                                max(self.d.timeout, MIN_START_TIMEOUT))
-        if failure is not None:
-            raise self.d.explain(failure[0], stage, m, "restarting") from None
+        while True:
+            try:
+                self.ray.kill(self.d.hosts[stage][m])
+            except Exception:  # already gone
+                pass
+            restored = self.d.new_host(stage, m).restore.remote(self.done[label])
+            failure = self.wait_all([restored], [label], "restarting",
+                                    max(self.d.timeout, MIN_START_TIMEOUT))
+            if failure is None:
+                break
+            if not isinstance(failure[0], self.ray.exceptions.RayActorError):
+                raise self.d.explain(failure[0], stage, m, "restarting") from None
+            self.count_death(label, _reason(failure[0]))
         c = self.ray.get(restored)
         if c < self.checkpointed[label]:
             raise RunFault(f"{self.d.member(stage, m)} was restarted but found no checkpoint of "
