@@ -218,3 +218,30 @@ def test_a_recovery_without_the_replay_is_caught_by_the_simulator(monkeypatch):
 
     monkeypatch.setattr(Journal, "recover", restore_only)
     assert any(check_run(graph, design, inputs, seed) is not None for seed in range(12))
+
+
+# -- options ---------------------------------------------------------------------------------
+
+def compiled_chaos(tmp_path) -> str:
+    from hydropy.targets.compile import compile_flow
+    out = str(tmp_path / "out")
+    compile_flow(load_flow(os.path.join(CHAOS, "chaos.py")), out)
+    return out
+
+
+def test_a_negative_checkpoint_cadence_is_refused_before_ray_starts(tmp_path):
+    from hydropy.targets.ray import run_compiled
+    with pytest.raises(hp.InputError, match=r"^--checkpoint-every must be a whole number of rounds "
+                                            r">= 0, got -1$"):
+        run_compiled(compiled_chaos(tmp_path), {}, checkpoint_every=-1)
+
+
+def test_deploy_yaml_may_name_the_checkpoint_directory_as_a_string(tmp_path):
+    from hydropy.deploy import read_manifest
+    out = compiled_chaos(tmp_path)
+    path = os.path.join(out, "deploy.yaml")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("checkpoint_dir: [not, a, path]\n")
+    with pytest.raises(hp.LoadError, match=r"'checkpoint_dir' must be a non-empty string") as caught:
+        read_manifest(out)
+    assert caught.value.loc.file.endswith("deploy.yaml") and caught.value.loc.line > 1
