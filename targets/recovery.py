@@ -182,6 +182,8 @@ class Rounds:
             raise self.d.explain(exc, stage, m, what) from None
         noticed = time.perf_counter()
         dead = self.find_dead()
+        if self.current(exc.actor_id):  # (a member that died between rounds: its own call)
+            dead.setdefault(self.d.by_actor[exc.actor_id], _reason(exc))
         if not dead:
             raise self.d.explain(exc, stage, m, what) from None
         for label, reason in dead.items():
@@ -210,15 +212,19 @@ class Rounds:
                 try:
                     status = self.ray.get(self.status[(r, *label)], timeout=0)
                 except self.ray.exceptions.RayActorError as exc:
-                    who = self.d.by_actor.get(exc.actor_id)
-                    if who is not None and self.d.hosts[who[0]][who[1]]._actor_id.hex() == exc.actor_id:
-                        dead.setdefault(who, _reason(exc))
+                    if self.current(exc.actor_id):
+                        dead.setdefault(self.d.by_actor[exc.actor_id], _reason(exc))
                     break
                 except self.ray.exceptions.RayError as exc:
                     raise self.d.explain(exc, stage, m, f"running round {r}") from None
                 self.applied_round(label, r, status)
             self.submitted[label] = self.applied[label]
         return dead
+
+    def current(self, actor_id: str) -> bool:
+        """Whether ``actor_id`` is a member's actor now (not one it had before a restart)."""
+        who = self.d.by_actor.get(actor_id)
+        return who is not None and self.d.hosts[who[0]][who[1]]._actor_id.hex() == actor_id
 
     def count_death(self, label, reason: str) -> None:
         from .ray import RunFault

@@ -341,3 +341,60 @@ def test_a_stale_cluster_record_is_not_waited_for(tmp_path, ray_tmpdir):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["n (1 record)", "  3"]
     assert "127.0.0.1" not in proc.stderr
+
+
+SENDS_ONCE = '''
+import os
+import signal
+import sys
+
+import hydropy as hp
+
+MARK = {mark!r}
+
+
+class Reading:
+    """Kills its member's process the first time it is pickled other than for a checkpoint:
+    when the member sends its sinks to the driver."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __eq__(self, other):
+        return isinstance(other, Reading) and other.x == self.x
+
+    def __hash__(self):
+        return hash(self.x)
+
+    def __lt__(self, other):
+        return self.x < other.x
+
+    def __reduce__(self):
+        frame, checkpointing = sys._getframe(), False
+        while frame is not None:
+            checkpointing |= frame.f_code.co_filename.endswith("checkpoint.py")
+            frame = frame.f_back
+        if not checkpointing and not os.path.exists(MARK):
+            open(MARK, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return Reading, (self.x,)
+
+
+def reading(x):
+    return Reading(x)
+
+
+flow = hp.Flow("sends_once")
+flow.source("xs").map(reading, name="reading").sink("readings")
+'''
+
+
+def test_a_member_that_dies_sending_its_sinks_is_restarted_and_replayed(ray_session, tmp_path, capfd):
+    program = tmp_path / "sends_once.py"
+    program.write_text(textwrap.dedent(SENDS_ONCE.format(mark=str(tmp_path / "killed"))))
+    compile_flow(load_flow(str(program)), str(tmp_path / "out"))
+    got = run_compiled(str(tmp_path / "out"), {"xs": list(range(30))}, tick_size=10, checkpoint_every=2)
+    assert sorted(r.x for r in got["readings"]) == list(range(30))  # each record once
+    assert re.fullmatch(r"hydropy: stage 'main' member 0 died while sending its sinks \(.*\); "
+                        r"restarted from its checkpoint of round 2, \d+\.\d\d s lost\n",
+                        capfd.readouterr().err)
