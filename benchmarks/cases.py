@@ -216,10 +216,11 @@ def compiled(flow, plan: str | None) -> str:
     return out
 
 
-def on_ray(flow, plan, inputs, repeats, batch_size) -> dict:
-    """Compile ``flow`` under ``plan`` and run it on a Ray started here. Times run from the
-    actors being ready (kernels warmed up) to the results; ``setup`` is starting the actors.
-    Memory is the peak of the whole process tree above what it was with Ray idle."""
+def on_ray(flow, plan, inputs, repeats, batch_size, **options) -> dict:
+    """Compile ``flow`` under ``plan`` and run it on a Ray started here (``options`` for
+    ``run_compiled``). Times run from the actors being ready (kernels warmed up) to the
+    results; ``setup`` is starting the actors. Memory is the peak of the whole process tree
+    above what it was with Ray idle."""
     from hydropy.targets.ray import run_compiled
     ray, init_s = ray_up()
     out_dir = compiled(flow, plan)
@@ -228,7 +229,7 @@ def on_ray(flow, plan, inputs, repeats, batch_size) -> dict:
 
     def run():
         stats = {}
-        result = run_compiled(out_dir, inputs, tick_size=batch_size, stats=stats)
+        result = run_compiled(out_dir, inputs, tick_size=batch_size, stats=stats, **options)
         warmups.append(stats["compile_seconds"])
         return stats["run_seconds"], result
 
@@ -462,6 +463,88 @@ def b6_twopc(n: int, repeats: int, members: int = 1, **_) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     result = out.pop("result")
     return {**out, "check": digest({sink: sorted(rows) for sink, rows in result.items()})}
+
+
+# -- B7: checkpoints and recovery on Ray ---------------------------------------------------
+
+@case
+def b7_ray(n: int, repeats: int, batch: int = 10_000, every: int = -1, **_) -> dict:
+    """B2 with its members checkpointing every ``every`` rounds (0: never, -1: the default
+    cadence)."""
+    import hydropy as hp
+    flow, plan = program("pipeline", "pipeline.yaml")
+    out = on_ray(flow, plan, {"numbers": hp.Columns(np.arange(n, dtype=np.int64))}, repeats, batch,
+                 checkpoint_every=None if every < 0 else every)
+    result = out.pop("result")
+    return {**out, "check": digest(result)}
+
+
+@case
+def b7_recover(n: int, repeats: int, batch: int = 10_000, every: int = 10, **_) -> dict:
+    """B2 with the process of the summing member killed (SIGKILL) once half the rounds have
+    been checkpointed; ``lost``: the seconds the driver reports for each recovery."""
+    import contextlib
+    import io
+    import re
+    import signal
+
+    import hydropy as hp
+    import hydropy.targets.recovery as recovery
+    from hydropy.targets.ray import run_compiled
+    flow, plan = program("pipeline", "pipeline.yaml")
+    inputs = {"numbers": hp.Columns(np.arange(n, dtype=np.int64))}
+    ray, init_s = ray_up()
+    out_dir = compiled(flow, plan)
+    batch = min(batch, max(n // 20, 1))  # at least 20 rounds (--quick)
+    rounds = -(-n // batch)
+    runs, lost = [], []
+    original = recovery.Rounds.run
+
+    def run_and_share(self):
+        runs.append(self)
+        return original(self)
+
+    recovery.Rounds.run = run_and_share
+
+    def kill_halfway(checkpoints: str, done: threading.Event):
+        agg = None
+        while not done.is_set():
+            files = [f for _, _, fs in os.walk(checkpoints) for f in fs if f.endswith(".pkl")]
+            if runs and agg is None:
+                agg = ray.get(runs[-1].d.hosts["agg"][0].pid.remote())
+            if agg and max([int(f[6:-4]) for f in files], default=0) >= rounds // 2:
+                os.kill(agg, signal.SIGKILL)
+                return
+            time.sleep(0.005)
+
+    def run():
+        stats, done = {}, threading.Event()
+        runs.clear()
+        checkpoints = tempfile.mkdtemp(prefix="hydropy-bench-checkpoints-")
+        killer = threading.Thread(target=kill_halfway, args=(checkpoints, done))
+        err = io.StringIO()
+        killer.start()
+        try:
+            with contextlib.redirect_stderr(err):
+                result = run_compiled(out_dir, inputs, tick_size=batch, stats=stats,
+                                      checkpoint_every=every, checkpoint_dir=checkpoints)
+        finally:
+            done.set()
+            killer.join()
+            shutil.rmtree(checkpoints, ignore_errors=True)
+        lost.extend(float(s) for s in re.findall(r", (\d+\.\d+) s lost", err.getvalue()))
+        return stats["run_seconds"], result
+
+    try:
+        out = timed(run, repeats, inner=True)
+    finally:
+        recovery.Rounds.run = original
+        ray.shutdown()
+        shutil.rmtree(os.path.dirname(out_dir), ignore_errors=True)
+    if len(lost) != repeats + 1:
+        raise SystemExit(f"b7_recover: {len(lost)} recoveries in {repeats + 1} runs")
+    result = out.pop("result")
+    return {**out, "lost": lost[1:], "ray_init": init_s, "check": digest(result)}
 
 
 def main(argv: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""hydropy's benchmarks B1-B6 and B8: every case in its own process, ratios from one run.
+"""hydropy's benchmarks B1-B8: every case in its own process, ratios from one run.
 
     python benchmarks/run.py [--quick] [--only B1,B3] [--repeats 5]
 
@@ -48,6 +48,13 @@ SUITE = {
            ("join, hand-written pure-Python dict of lists", "b5_python", 2_000_000, 20_000, {})],
     "B6": [("two-phase commit, 3 stages of 1 member", "b6_twopc", 2_000, 40, {"members": 1}),
            ("two-phase commit, 3 stages of 3 members", "b6_twopc", 2_000, 40, {"members": 3})],
+    "B7": [("B2 on Ray, no checkpoints", "b7_ray", 2_000_000, 20_000, {"every": 0}),
+           ("B2 on Ray, checkpoints every round", "b7_ray", 2_000_000, 20_000, {"every": 1}),
+           ("B2 on Ray, checkpoints every 10 rounds", "b7_ray", 2_000_000, 20_000, {"every": 10}),
+           ("B2 on Ray, checkpoints every 100 rounds", "b7_ray", 2_000_000, 20_000, {"every": 100}),
+           ("B2 on Ray, default checkpoints", "b7_ray", 2_000_000, 20_000, {"every": -1}),
+           ("B2 on Ray, member killed halfway, checkpoints every 10 rounds", "b7_recover",
+            2_000_000, 20_000, {"every": 10})],
     "B8": [("word count, collections.Counter loop", "b8_counter", 200_000, 2_000, {}),
            ("word count, hydropy, local target", "b8_local", 200_000, 2_000, {}),
            ("word count, hydropy on Ray, 2+2 members, combiner", "b8_ray", 200_000, 2_000, {}),
@@ -101,6 +108,19 @@ def targets(res: dict) -> list[tuple[str, str, bool]]:
               / t_of(r, "1 ms service time per record, 4 members"))
         out += [("B3: CPU-bound, 2 members >= 1.7x 1 member", f"{cpu:.2f}x", cpu >= 1.7),
                 ("B3: service time, 4 members >= 3.5x 1 member", f"{io:.2f}x", io >= 3.5)]
+    if "B7" in res:
+        r = res["B7"]
+        none = t_of(r, "B2 on Ray, no checkpoints")
+        for label in ("every round", "every 10 rounds", "every 100 rounds"):
+            if f"B2 on Ray, checkpoints {label}" in r:
+                cost = t_of(r, f"B2 on Ray, checkpoints {label}") / none - 1
+                out.append((f"B7: checkpoints {label} (information)", f"{cost:+.1%}", True))
+        cost = t_of(r, "B2 on Ray, default checkpoints") / none - 1
+        out.append(("B7: default checkpoints cost < 10% of throughput", f"{cost:+.1%}", cost < 0.10))
+        kill = "B2 on Ray, member killed halfway, checkpoints every 10 rounds"
+        if kill in r:
+            lost = statistics.median(r[kill]["lost"])
+            out.append(("B7: time lost to one kill (information)", f"{lost:.2f} s", True))
     if "B8" in res:
         r = res["B8"]
         local = t_of(r, "word count, hydropy, local target") / t_of(r, "word count, collections.Counter loop")
@@ -195,6 +215,7 @@ SAME_RESULT = {"B1": ("hydropy, local target", "hand-written pure-Python dict lo
                                        "hydropy, local target, Python operators"),
                "B5": ("join, hydropy, local target", "join, hand-written pure-Python dict of lists"),
                "B6": ("two-phase commit, 3 stages of 1 member", "two-phase commit, 3 stages of 3 members"),
+               "B7": tuple(label for label, *_ in SUITE["B7"]),
                "B8": ("word count, collections.Counter loop", "word count, hydropy, local target",
                       "word count, hydropy on Ray, 2+2 members, combiner",
                       "word count, hydropy on Ray, 2+2 members, no combiner")}

@@ -72,6 +72,8 @@ def _cmd_run(args) -> int:
         results = run_compiled(args.program, inputs, address=args.address, stats=stats,
                                allow_oversubscribe=args.allow_oversubscribe,
                                tick_size=args.tick_size, timeout=args.timeout,
+                               checkpoint_every=args.checkpoint_every,
+                               checkpoint_dir=args.checkpoint_dir,
                                program=sys.modules.get(copy.module or "") if copy else None)
         if args.check:
             verdict = check_against_single_node(copy, inputs, results, None, args.tick_size,
@@ -82,6 +84,7 @@ def _cmd_run(args) -> int:
         options = {"tick_size": args.tick_size}
         if target == "ray":
             options.update(address=args.address, stats=stats, timeout=args.timeout,
+                           checkpoint_every=args.checkpoint_every, checkpoint_dir=args.checkpoint_dir,
                            allow_oversubscribe=args.allow_oversubscribe)
         flow = load_flow(args.program)
         inputs = load_inputs(args.inputs, source_names(flow.graph())) if args.inputs else None
@@ -330,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                      help=f"on Ray, end the run when a member does not answer a round within this "
                           f"time (default {DEFAULT_TIMEOUT:g})")
+    run.add_argument("--checkpoint-every", type=int, metavar="K",
+                     help="on Ray, each stage member saves its state every K rounds, so one that "
+                          "dies is restarted from it (default: as often as costs under 5%% of its "
+                          "time; 0: never, a member that dies ends the run)")
+    run.add_argument("--checkpoint-dir", metavar="DIR",
+                     help="on Ray, where hydropy makes this run's checkpoint directory (default: "
+                          "deploy.yaml's checkpoint_dir, else the temporary directory; on a cluster, "
+                          "a directory every node reads)")
     run.set_defaults(handler=_cmd_run)
 
     explain = sub.add_parser("explain", help="print a program's IR (after each step of a plan)")

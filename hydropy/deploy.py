@@ -125,6 +125,8 @@ def validate_manifest(data: Any, root, path: str) -> dict:
             check.fail(f"sink {sink!r} has kind {entry['kind']!r}; kinds are: {', '.join(SINK_KINDS)}",
                        node)
     _check_members(check, data, stages_node)
+    if "checkpoint_dir" in data:  # optional: where Ray runs keep their checkpoints
+        check.text(data["checkpoint_dir"], yamlio.value_node(root, "checkpoint_dir"), "'checkpoint_dir'")
     return data
 
 

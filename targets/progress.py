@@ -71,11 +71,16 @@ class RunMonitor:
         """Take the statuses of one round of every member."""
         for status, label in zip(statuses, labels):
             self.member_done(status, label)
+        self.round_settled()
+
+    def round_settled(self) -> None:
+        """Every member has applied one more round."""
         self.rounds += 1
         self.redraw()
 
     def member_done(self, status, label: tuple[str, int]) -> None:
-        _, _, (records_in, records_out, busy), lines = status
+        """Take one member's status of one round (``StageHost.tick``)."""
+        (records_in, records_out, busy), lines = status[2], status[3]
         stats = self.stats[label[0]]
         stats["records_in"] += records_in
         stats["records_out"] += records_out

@@ -29,9 +29,13 @@ the same seed gives the same run:
   freely. A channel declared ``reorder`` delivers any of the waiting batches, in any order;
   one declared ``duplicates`` (or whose collection is at-least-once) queues a batch twice now
   and then.
-* **Crashes.** A member of a stage that keeps no state (the one kind of member a design
-  claims to survive losing) now and then crashes and restarts from scratch between ticks;
-  its queued input waits in the channels.
+* **Crashes.** A member of a stage that keeps no state now and then crashes and restarts
+  from scratch between ticks; its queued input waits in the channels. A member that keeps
+  state crashes too and recovers as on Ray: its last checkpoint (taken every few of its
+  ticks, :class:`hydropy.runtime.checkpoint.Journal`, the code Ray's members checkpoint
+  with) restored into a fresh member, its ticks since run again on the same batches, what
+  they send dropped (its receivers have it). These crashes draw from their own seeded
+  generator, so the deliveries of a seed are those it has without them.
 
 **Criterion**: :mod:`hydropy.targets.criterion` (which single-node schedules could explain a
 run, and how sinks compare). On a difference, :class:`Mismatch` names the sink, its missing
@@ -57,6 +61,7 @@ from hydropy.errors import InputError, LoadError, PlanError, ProgramError
 from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
 from hydropy.ir.ops import ENTRIES
 from hydropy.runtime.batch import pack, route, unpack
+from hydropy.runtime.checkpoint import Journal
 from hydropy.runtime.ops import UNSET
 
 
@@ -269,6 +274,10 @@ class Simulator:
                          for s in self.stages}
         self.reaches = {s: self._static_reach(s) for s in self.stages}
         self.restartable = {s for s in self.stages if survives_restart(graph, s)}
+        self.crashes = random.Random(f"crashes {seed}")
+        self.journals = {(s, m): Journal(member, self.crashes.choice((1, 2, 3, 5)))
+                         for s in self.stages if s not in self.restartable
+                         for m, member in enumerate(self.members[s])}
         self.queues: dict[tuple[str, int, int], list[Batch]] = defaultdict(list)  # (channel, from, to)
         self.loop_events = {(s, m): defaultdict(set) for s in self.stages
                             for m in range(graph.members_of(s))}
@@ -342,6 +351,12 @@ class Simulator:
             m = self.rng.randrange(n)
             self.members[stage][m] = self._start(stage, m)
             notes.append(f"{stage}[{m}] crashes and restarts")
+        elif stage not in self.restartable and self.crashes.random() < 0.05:
+            m = self.crashes.randrange(n)
+            journal = self.journals[(stage, m)]
+            self.members[stage][m] = journal.recover(self._start(stage, m))
+            notes.append(f"{stage}[{m}] crashes and recovers (its checkpoint, then "
+                         f"{len(journal.log)} tick(s) replayed)")
         for src in self.sources[stage]:
             name, queue = src.params["name"], self.pending.get(src.params["name"])
             if self.tick_sizes is not None:  # the target's ticks: tick `index` of this input
@@ -439,6 +454,8 @@ class Simulator:
         queued per receiving member, twice now and then on an at-least-once channel."""
         before = {name: len(member.streams[name]) for name in self.streams if name in member.streams}
         routed = member.run_tick(batches)
+        if (stage, m) in self.journals:
+            self.journals[(stage, m)].ticked(member, batches)
         for name, start in before.items():
             self.streams[name].extend(member.streams[name][start:])
         loops = self.loop_events[(stage, m)]

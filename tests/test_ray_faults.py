@@ -8,6 +8,8 @@ that directory and no other session's are touched).
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,9 +41,9 @@ def slow(x):
             fh.write(str(os.getpid()))
     if x == {stall!r}:
         time.sleep(600)
-    if x == {kill!r}:
-        import ray
-        ray.kill(ray.get_runtime_context().current_actor)
+    if x == {kill!r}:  # the process dies in the middle of the round, every time
+        import signal
+        os.kill(os.getpid(), signal.SIGKILL)
     time.sleep({pause!r})
     return x
 
@@ -77,13 +79,14 @@ def wait_for(path, timeout=120):
 
 # -- faults in-process ------------------------------------------------------------------------
 
-def test_a_member_killed_mid_run_is_named_in_one_line(ray_session, tmp_path):
+def test_a_member_killed_mid_run_is_restarted_and_named_in_one_line(ray_session, tmp_path, capfd):
     out, mark = compiled_slow(tmp_path)
     outcome = {}
 
     def run():
         try:
-            run_compiled(out, {"xs": list(range(400))}, tick_size=10, timeout=60)
+            outcome["result"] = run_compiled(out, {"xs": list(range(400))}, tick_size=10,
+                                             timeout=60, checkpoint_every=3)
         except BaseException as exc:
             outcome["error"] = exc
 
@@ -91,18 +94,33 @@ def test_a_member_killed_mid_run_is_named_in_one_line(ray_session, tmp_path):
     worker.start()
     os.kill(int(wait_for(mark)), signal.SIGKILL)  # the member running the slow function
     worker.join(120)
-    error = outcome.get("error")
-    assert isinstance(error, RunFault) and error.exit_code == 1, error
-    assert "\n" not in str(error)
-    assert str(error).startswith("stage 'main' member 0 died while running round ")
-    assert "worker process has died" in str(error)
+    assert "error" not in outcome, outcome["error"]
+    assert outcome["result"] == {"n": [400]}
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert re.fullmatch(r"hydropy: stage 'main' member 0 died while running round \d+ \(its worker "
+                        r"process has died\); restarted from its (start|checkpoint of round \d+), "
+                        r"\d+\.\d\d s lost", lines[0]), lines[0]
 
 
-def test_a_member_stopped_by_ray_kill_is_named(ray_session, tmp_path):
+def test_a_member_that_dies_three_times_at_one_round_ends_the_run(ray_session, tmp_path):
     out, _ = compiled_slow(tmp_path, kill=25, pause=0)
-    with pytest.raises(RunFault, match=r"^stage 'main' member 0 died while running round \d+: "
-                                       r"it was killed by `ray.kill`$"):
-        run_compiled(out, {"xs": list(range(60))}, tick_size=10)
+    with pytest.raises(RunFault, match=r"^stage 'main' member 0 died 3 times in a row while running "
+                                       r"round 3: its worker process has died; its checkpoints are "
+                                       r"in .*hydropy-checkpoints-slow-\w+$") as caught:
+        run_compiled(out, {"xs": list(range(60))}, tick_size=10, checkpoint_every=1)
+    where = str(caught.value).rsplit(" ", 1)[1]
+    kept = os.listdir(os.path.join(where, "main-0"))  # kept for a look (a .tmp: cut short)
+    assert "round-2.pkl" in kept and all(re.fullmatch(r"round-\d+\.pkl(\.\d+\.tmp)?", name)
+                                         for name in kept), kept
+    shutil.rmtree(where)
+
+
+def test_without_checkpoints_a_dead_member_ends_the_run(ray_session, tmp_path):
+    out, _ = compiled_slow(tmp_path, kill=25, pause=0)
+    with pytest.raises(RunFault, match=r"^stage 'main' member 0 died while running round 3: "
+                                       r"its worker process has died$"):
+        run_compiled(out, {"xs": list(range(60))}, tick_size=10, checkpoint_every=0)
 
 
 def test_a_member_that_stops_answering_is_detected_within_the_timeout(ray_session, tmp_path):
@@ -323,3 +341,60 @@ def test_a_stale_cluster_record_is_not_waited_for(tmp_path, ray_tmpdir):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["n (1 record)", "  3"]
     assert "127.0.0.1" not in proc.stderr
+
+
+SENDS_ONCE = '''
+import os
+import signal
+import sys
+
+import hydropy as hp
+
+MARK = {mark!r}
+
+
+class Reading:
+    """Kills its member's process the first time it is pickled other than for a checkpoint:
+    when the member sends its sinks to the driver."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __eq__(self, other):
+        return isinstance(other, Reading) and other.x == self.x
+
+    def __hash__(self):
+        return hash(self.x)
+
+    def __lt__(self, other):
+        return self.x < other.x
+
+    def __reduce__(self):
+        frame, checkpointing = sys._getframe(), False
+        while frame is not None:
+            checkpointing |= frame.f_code.co_filename.endswith("checkpoint.py")
+            frame = frame.f_back
+        if not checkpointing and not os.path.exists(MARK):
+            open(MARK, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return Reading, (self.x,)
+
+
+def reading(x):
+    return Reading(x)
+
+
+flow = hp.Flow("sends_once")
+flow.source("xs").map(reading, name="reading").sink("readings")
+'''
+
+
+def test_a_member_that_dies_sending_its_sinks_is_restarted_and_replayed(ray_session, tmp_path, capfd):
+    program = tmp_path / "sends_once.py"
+    program.write_text(textwrap.dedent(SENDS_ONCE.format(mark=str(tmp_path / "killed"))))
+    compile_flow(load_flow(str(program)), str(tmp_path / "out"))
+    got = run_compiled(str(tmp_path / "out"), {"xs": list(range(30))}, tick_size=10, checkpoint_every=2)
+    assert sorted(r.x for r in got["readings"]) == list(range(30))  # each record once
+    assert re.fullmatch(r"hydropy: stage 'main' member 0 died while sending its sinks \(.*\); "
+                        r"restarted from its checkpoint of round 2, \d+\.\d\d s lost\n",
+                        capfd.readouterr().err)

@@ -180,14 +180,20 @@ def _load_or_explain(compiled_dir: str, stage_file: str, class_name: str, module
 
 
 class StageHost:
-    """One member of a stage. ``tick`` returns one packed batch per (outgoing channel,
-    receiving member), in the order of ``slots``, then a status ``(records sent, quiescent,
-    (records in, records out, seconds busy), printed lines)``: the counts of this tick, and
-    the (stream, line) pairs stage code printed since the last call (:mod:`.capture`)."""
+    """One member of a stage. ``tick`` of round ``r`` returns one packed batch per (outgoing
+    channel, receiving member), in the order of ``slots``, then a status ``(records sent,
+    quiescent, (records in, records out, seconds busy), printed lines, round of its latest
+    checkpoint)``: the counts of this tick, the (stream, line) pairs stage code printed since
+    the last call (:mod:`.capture`). ``acked`` is the last round whose outputs the driver has
+    (older checkpoints can go). ``checkpoints`` (directory, rounds between checkpoints or None
+    for the automatic cadence) saves its state
+    (:class:`~hydropy.runtime.checkpoint.MemberRecovery`); ``restore`` loads the newest."""
 
     def __init__(self, compiled_dir: str, stage_file: str, class_name: str, member: int,
-                 members: int, receivers: dict[str, int], module: str | None = None):
+                 members: int, receivers: dict[str, int], module: str | None = None,
+                 stage_name: str = "", checkpoints: tuple[str, int | None] | None = None):
         from . import capture
+        from .checkpoint import MemberRecovery
         capture.install()  # before the program is imported: its logging handlers write here
         self.last_out: list = []
         self.failure: BaseException | None = None  # raised by start_info (Ray's report of a
@@ -196,14 +202,22 @@ class StageHost:
             cls = _load_or_explain(base, stage_file, class_name, module)
             self.stage = cls(member, members, receivers)
             self.slots = [(c, j) for c in sorted(cls.CHANNELS_OUT) for j in range(receivers.get(c, 1))]
+            directory, every = checkpoints or (None, 0)
+            self.recovery = MemberRecovery(self.stage, stage_name or cls.NAME, member, directory, every)
         except Exception as exc:
             self.failure = exc
 
-    def tick(self, names: list[str], external: dict[str, list], *received: Any):
+    def tick(self, round_: int, acked: int, names: list[str], external: dict[str, list],
+             *received: Any):
+        from . import capture
+        from .batch import pack
+        if not self.recovery.takes(round_):  # a replayed round this member has applied
+            out = [pack([]) for _ in self.slots]
+            status = (0, self.stage.quiescent, (0, 0, 0.0), capture.drain(), self.recovery.checkpointed)
+            return (*out, status) if out else status
         batches: dict[str, list] = {name: [packed] for name, packed in external.items()}
         for name, packed in zip(names, received):
             batches.setdefault(name, []).append(packed)
-        from . import capture
         stage = self.stage
         sent, received, emitted = stage.sent, stage.received, stage.emitted
         start = time.perf_counter()
@@ -211,9 +225,21 @@ class StageHost:
         busy = time.perf_counter() - start
         out = [routed[c][j] for c, j in self.slots]
         self.last_out = out
+        self.recovery.ticked(stage, round_, busy, acked)
         counts = (stage.received - received, stage.sent - sent + stage.emitted - emitted, busy)
-        status = (stage.sent - sent, stage.quiescent, counts, capture.drain())
+        status = (stage.sent - sent, stage.quiescent, counts, capture.drain(), self.recovery.checkpointed)
         return (*out, status) if out else status
+
+    def restore(self, upto: int) -> int:
+        """Load this member's newest checkpoint at or before round ``upto`` (a restarted
+        member); returns its round."""
+        if self.failure is not None:
+            raise self.failure
+        return self.recovery.restore(self.stage, upto)
+
+    def pid(self) -> int:
+        """This member's process id (the chaos tests kill it)."""
+        return os.getpid()
 
     def results(self):
         return self.stage.results()
