@@ -1,0 +1,113 @@
+"""The explorer: profile, enumerate, estimate (and measure), ranked with the Pareto frontier.
+
+:func:`explore` returns an :class:`Exploration` that :mod:`.report` renders. Design point 0
+is the single-node program on one stage; the others are numbered in enumeration order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from hydropy.errors import InputError
+from hydropy.ir import Graph
+from hydropy.passes.monotonicity import points_of_order
+from hydropy.passes.pipeline import design_point
+from hydropy.passes.plan import Step
+from hydropy.targets.local import DEFAULT_TICK_SIZE
+from hydropy.targets.sim import survives_restart
+
+from .enumerate import Enumeration, enumerate_points
+from .model import Constants, Estimate, estimate
+from .profile import Profile, profile
+
+
+@dataclass
+class DesignPoint:
+    id: int
+    steps: list[Step]
+    design: Graph
+    estimate: Estimate
+    properties: dict
+    pareto: bool = False
+    measured: float | None = None        # records per second on Ray
+    same_sinks: bool | None = None       # whether the Ray run's sinks equal the single-node run's
+
+    @property
+    def error(self) -> float | None:
+        """measured / predicted throughput."""
+        if self.measured is None or not self.estimate.throughput:
+            return None
+        return self.measured / self.estimate.throughput
+
+
+@dataclass
+class Exploration:
+    program: str
+    profile: Profile
+    constants: Constants
+    points: list[DesignPoint]
+    refused: list[tuple[list[Step], str]] = field(default_factory=list)
+    over_budget: int = 0
+    cpus: int = 1
+
+
+def properties(design: Graph) -> dict[str, Any]:
+    """What a design point guarantees: the points of order that channels reach (none:
+    coordination-free), its channels that tolerate reordering or duplication, and the stages
+    whose members may crash and restart without losing anything."""
+    orders = [p.name for p in points_of_order(design)]
+    channels = [n for n in design.nodes() if n.kind == "network"]
+    return {
+        "coordination_free": not orders,
+        "points_of_order": orders,
+        "reordering_channels": [n.name for n in channels if n.params.get("reorder")],
+        "duplicating_channels": [n.name for n in channels if n.params.get("duplicates")],
+        "survives_restart_of": [s for s in design.locations() if survives_restart(design, s)],
+    }
+
+
+def steps_text(steps: Sequence[Step]) -> str:
+    if not steps:
+        return "single node"
+    parts = []
+    for s in steps:
+        args = ", ".join(f"{k}={v}" if not isinstance(v, list) else f"{k}=[{','.join(map(str, v))}]"
+                         for k, v in s.args.items())
+        parts.append(f"{s.kind}({args})")
+    return "; ".join(parts)
+
+
+def pareto(points: Sequence[DesignPoint], value=lambda p: p.estimate.throughput) -> None:
+    """Marks the points no other beats on throughput without using more actors."""
+    for p in points:
+        p.pareto = not any(
+            (value(q) >= value(p) and q.estimate.actors <= p.estimate.actors)
+            and (value(q) > value(p) or q.estimate.actors < p.estimate.actors)
+            for q in points if q is not p)
+
+
+def explore(graph: Graph, inputs: Mapping[str, Any], *, program: str, constants: Constants,
+            cpus: int, members: Sequence[int] = (2, 3, 4), depth: int = 3,
+            tick_size: int = DEFAULT_TICK_SIZE) -> Exploration:
+    """Profile ``graph`` on ``inputs``, enumerate its design points within ``cpus`` stage
+    members, and estimate each."""
+    if cpus < 1:
+        raise InputError(f"--cpus must be at least 1, got {cpus}")
+    if depth < 0:
+        raise InputError(f"--depth must be at least 0, got {depth}")
+    if not members or any(n < 2 for n in members):
+        raise InputError(f"--members must list counts of at least 2, got {list(members)}")
+    prof = profile(graph, inputs, tick_size=tick_size, members=members)
+
+    def predict(design: Graph) -> tuple[float, str]:
+        e = estimate(design, prof, constants, cpus)
+        return e.throughput, e.bottleneck
+
+    found: Enumeration = enumerate_points(graph, depth=depth, members=members, cpus=cpus,
+                                          bottleneck=predict)
+    base = design_point(graph)
+    points = [DesignPoint(0, [], base, estimate(base, prof, constants, cpus), properties(base))]
+    points += [DesignPoint(k, c.steps, c.design, estimate(c.design, prof, constants, cpus),
+                           properties(c.design)) for k, c in enumerate(found.points, 1)]
+    pareto(points)
+    return Exploration(program, prof, constants, points, found.refused, found.over_budget, cpus)
