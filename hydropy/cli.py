@@ -298,8 +298,10 @@ def _cmd_explore(args) -> int:
     if (args.save_plan is not None or args.format == "html") and not args.output:
         raise HydropyError("-o FILE is needed with --save-plan and with --format html")
     from hydropy.explore.explorer import explore
-    from hydropy.explore.report import (plan_yaml, ranked, to_html, to_json, to_text,
+    from hydropy.explore.report import (check_output, plan_yaml, ranked, to_html, to_json, to_text,
                                         write_output)
+    if args.output:
+        check_output(args.output)
     from hydropy.loader import load_flow, load_inputs
     flow = load_flow(args.program)
     graph = flow.graph()

@@ -30,11 +30,14 @@ PROFILE_FIELDS = ("name", "kind", "stage", "records_in", "records_out", "seconds
 MARK = "hydropy explore"
 
 
-def write_output(path: str, text: str) -> None:
-    """Write ``text`` to ``path``, which must not exist or be a file the explorer wrote."""
+def check_output(path: str) -> None:
+    """Refuse ``path`` unless it is absent or a file the explorer wrote (checked before the
+    exploration starts, and again when writing)."""
     import os
 
     from hydropy.errors import HydropyError
+    if os.path.isdir(path):
+        raise HydropyError(f"{path} is a directory: -o takes a file")
     if os.path.exists(path):
         try:
             with open(path, encoding="utf-8") as fh:
@@ -43,6 +46,15 @@ def write_output(path: str, text: str) -> None:
             ours = False
         if not ours:
             raise HydropyError(f"{path} exists and was not written by hydropy explore: not replacing it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise HydropyError(f"cannot write {path}: no directory {parent}")
+
+
+def write_output(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` (see :func:`check_output`)."""
+    from hydropy.errors import HydropyError
+    check_output(path)
     try:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -146,7 +158,8 @@ def to_text(ex: Exploration, *, verbose: bool = False, top: int | None = None) -
 def _svg(fig) -> str:
     import matplotlib.pyplot as plt
     out = io.StringIO()
-    fig.savefig(out, format="svg", bbox_inches="tight")
+    fig.savefig(out, format="svg", bbox_inches="tight",
+                metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     plt.close(fig)
     text = out.getvalue()
     return text[text.index("<svg"):]
