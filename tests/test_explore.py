@@ -127,17 +127,17 @@ def _explore(*args) -> list[str]:
 
 
 def test_saved_plan_round_trips_through_compile_and_check(tmp_path, capsys):
-    assert main(_explore("--format", "json")) == 0
+    assert main(_explore("--format", "json", "--depth", "1")) == 0
     doc = json.loads(capsys.readouterr().out)
-    point = next(p for p in doc["design_points"] if len(p["plan"]) == 2)
+    point = next(p for p in doc["design_points"] if p["plan"] and "partition" not in p["plan"][0])
     plan = tmp_path / "plan.yaml"
-    assert main(_explore("--save-plan", str(point["id"]), "-o", str(plan))) == 0
+    assert main(_explore("--save-plan", str(point["id"]), "-o", str(plan), "--depth", "1")) == 0
     graph = _wordcount()
     assert signature(design_point(graph, str(plan))) == signature(design_point(graph, point["plan"]))
     assert main(["check", str(EXAMPLES / "wordcount.py"), "--plan", str(plan), "--seeds", "2"]) == 0
     assert main(["compile", str(EXAMPLES / "wordcount.py"), "--plan", str(plan),
                  "-o", str(tmp_path / "out")]) == 0
-    assert main(_explore("--save-plan", str(point["id"]), "-o", str(plan))) == 0   # its own file
+    assert main(_explore("--save-plan", str(point["id"]), "-o", str(plan), "--depth", "1")) == 0  # its own
 
 
 def _schema(value, path="$") -> set[str]:
@@ -207,3 +207,28 @@ def test_html_report_renders_in_headless_chromium(tmp_path, capsys):
     assert dom.count('class="design-point"') == count
     assert dom.count('class="graph"><svg') == count
     assert re.search(r'(src|href)="(https?:)?//', dom) is None and "<script" not in dom  # self-contained
+
+
+def test_explore_takes_a_plain_function(capsys):
+    assert main(["explore", f"{PLAIN / 'shop.py'}:revenue", "--inputs", str(PLAIN / "revenue.yaml"),
+                 "--cpus", "3", "--members", "2", "--depth", "2", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert any("partition" in step for p in doc["design_points"] for step in p["plan"])
+    assert {o["name"] for o in doc["profile"]} >= {"orders", "prices", "lookup_price_of_18", "totals"}
+
+
+def test_measure_runs_a_design_point_on_ray_and_compares_its_sinks(ray_session):
+    """The lifted revenue's partitioned design point (examples/plain/plans), measured on the
+    session's Ray: a throughput, and the same sinks as the single-node run."""
+    from hydropy.explore.explorer import DesignPoint, properties
+    from hydropy.explore.measure import measure
+    from hydropy.passes.pipeline import plan_steps
+    flow = load_flow(f"{PLAIN / 'shop.py'}:revenue")
+    inputs = load_inputs(str(PLAIN / "revenue.yaml"))
+    steps = plan_steps(str(PLAIN / "plans" / "revenue_partitioned.yaml"))
+    design = design_point(flow.graph(), steps)
+    prof = profile(flow.graph(), inputs)
+    point = DesignPoint(1, steps, design, estimate(design, prof, DEFAULTS, 4), properties(design))
+    measure(flow, [point], inputs, progress=False)
+    assert point.measured and point.measured > 0 and point.same_sinks is True
+    assert point.error is not None
