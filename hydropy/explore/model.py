@@ -53,7 +53,7 @@ def load_constants() -> Constants:
         with open(cache_path(), encoding="utf-8") as f:
             data = json.load(f)
         return Constants(**{k: data[k] for k in ("round_s", "byte_s", "record_s", "actor_start_s")},
-                         source=f"calibrated {data.get('when', '')} ({cache_path()})")
+                         source=f"calibrated {data.get('when', '')}")
     except (OSError, ValueError, KeyError, TypeError):
         return DEFAULTS
 
@@ -103,7 +103,7 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
         json.dump({"round_s": round_s, "byte_s": byte_s, "record_s": record_s,
                    "actor_start_s": actor_start, "when": when}, f)
     os.replace(tmp, path)
-    return Constants(round_s, byte_s, record_s, actor_start, source=f"calibrated {when} ({path})")
+    return Constants(round_s, byte_s, record_s, actor_start, source=f"calibrated {when}")
 
 
 @dataclass

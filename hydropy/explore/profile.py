@@ -40,6 +40,8 @@ class OperatorProfile:
     #: members -> share of the sampled keys on the fullest member (1/n when perfectly even)
     key_spread: dict[int, float] = field(default_factory=dict)
     sample: list = field(default_factory=list, repr=False)   # its first emitted records
+    #: the operator whose Numba kernel runs this one too (its counts and time are that kernel's)
+    fused_into: str | None = None
 
 
 @dataclass
@@ -89,7 +91,7 @@ def key_spread(keys: Sequence[Any], members: Sequence[int]) -> dict[int, float]:
             out[n] = 1.0 / n
             continue
         parts = route([(k,) for k in keys], "hash", n, (0,))
-        out[n] = max(len(p) for p in parts) / len(keys)
+        out[n] = round(max(len(p) for p in parts) / len(keys), 4)
     return out
 
 
@@ -107,6 +109,12 @@ def profile(graph: Graph, inputs: Mapping[str, Any], *, tick_size: int = DEFAULT
         samples[node.id], inputs_seen[node.id] = [], []
     for nid, op in runner.ops.items():
         op.step = _timed(op.step, stats[nid], samples[nid], inputs_seen[nid])
+    if runner.feeds:  # some operators run as Numba kernels, a chain of them in one
+        from hydropy.passes.kernel_plan import plan as kernel_plan
+        for head, unit in kernel_plan(graph, columnar_dtypes(batches)).units.items():
+            for node in unit.nodes:
+                if node.id != head:
+                    stats[node.id].fused_into = graph.node(head).name
     start = time.perf_counter()
     for batch in batches:
         for node in runner.sources.values():

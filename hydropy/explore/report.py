@@ -23,7 +23,7 @@ from .explorer import DesignPoint, Exploration, steps_text
 
 SCHEMA = 1
 PROFILE_FIELDS = ("name", "kind", "stage", "records_in", "records_out", "seconds",
-                  "bytes_per_record", "state_bytes", "key_spread")
+                  "bytes_per_record", "state_bytes", "key_spread", "fused_into")
 
 
 #: what marks a file as the explorer's own (it replaces no other file)
@@ -184,6 +184,8 @@ def throughput_plot(ex: Exploration) -> str:
     if done:
         ax.scatter([p.estimate.actors for p in done], [p.measured for p in done],
                    marker="x", color="tab:green", label="measured")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("actors (stage members)")
     ax.set_ylabel("throughput (records/s)")
     ax.legend()
