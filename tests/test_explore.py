@@ -101,6 +101,21 @@ def test_every_enumerated_design_point_agrees_with_the_single_node_program():
         assert check_run(graph, point.design, inputs, point.id % 7) is None, point.steps
 
 
+def test_properties_say_which_channels_tolerate_reordering():
+    """Word count partitioned: the words reach the keyed count (a sum of ints) in any order
+    without harm, and a duplicated word would count twice, so the count channel tolerates
+    reordering but not duplication."""
+    from hydropy.explore.explorer import properties
+    graph = _wordcount()
+    steps = [{"decouple": {"operators": ["count_per_word"], "to": "agg"}}]
+    from hydropy.passes.pipeline import plan_steps
+    design = design_point(graph, steps)
+    props = properties(graph, plan_steps(steps), design)
+    assert props["channels"] == ["ones_to_agg"]
+    assert props["tolerates_reordering"] == ["ones_to_agg"] and props["tolerates_duplication"] == []
+    assert props["coordination_free"] and props["survives_restart_of"] == []
+
+
 def test_candidates_are_built_through_design_point(monkeypatch):
     """Every candidate's whole plan goes through design_point: a plan it refuses (here, by a
     stand-in refusing every partition) is listed as refused, never kept."""
@@ -228,7 +243,8 @@ def test_measure_runs_a_design_point_on_ray_and_compares_its_sinks(ray_session):
     steps = plan_steps(str(PLAIN / "plans" / "revenue_partitioned.yaml"))
     design = design_point(flow.graph(), steps)
     prof = profile(flow.graph(), inputs)
-    point = DesignPoint(1, steps, design, estimate(design, prof, DEFAULTS, 4), properties(design))
+    point = DesignPoint(1, steps, design, estimate(design, prof, DEFAULTS, 4),
+                        properties(flow.graph(), steps, design))
     measure(flow, [point], inputs, progress=False)
     assert point.measured and point.measured > 0 and point.same_sinks is True
     assert point.error is not None

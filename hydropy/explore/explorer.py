@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from hydropy.errors import InputError
+from hydropy.errors import HydropyError, InputError
 from hydropy.ir import Graph
 from hydropy.passes.monotonicity import points_of_order
 from hydropy.passes.pipeline import design_point
@@ -51,17 +51,30 @@ class Exploration:
     cpus: int = 1
 
 
-def properties(design: Graph) -> dict[str, Any]:
+def tolerates(graph: Graph, steps: Sequence[Step], channel: str, duplicates: bool) -> bool:
+    """Whether the plan still holds with ``channel`` declared to reorder (and duplicate): the
+    ``reorder`` step's precondition, checked through :func:`design_point` like any plan."""
+    try:
+        design_point(graph, list(steps) + [Step("reorder", {"channel": channel, "duplicates": duplicates})])
+    except HydropyError:
+        return False
+    return True
+
+
+def properties(graph: Graph, steps: Sequence[Step], design: Graph) -> dict[str, Any]:
     """What a design point guarantees: the points of order that channels reach (none:
-    coordination-free), its channels that tolerate reordering or duplication, and the stages
-    whose members may crash and restart without losing anything."""
+    coordination-free), its channels that tolerate reordering and duplication (the ``reorder``
+    step accepted on them), and the stages whose members may crash and restart without
+    losing anything."""
     orders = [p.name for p in points_of_order(design)]
-    channels = [n for n in design.nodes() if n.kind == "network"]
+    channels = [n.name for n in design.nodes() if n.kind == "network"]
+    reordering = [c for c in channels if tolerates(graph, steps, c, False)]
     return {
         "coordination_free": not orders,
         "points_of_order": orders,
-        "reordering_channels": [n.name for n in channels if n.params.get("reorder")],
-        "duplicating_channels": [n.name for n in channels if n.params.get("duplicates")],
+        "tolerates_reordering": reordering,
+        "tolerates_duplication": [c for c in reordering if tolerates(graph, steps, c, True)],
+        "channels": channels,
         "survives_restart_of": [s for s in design.locations() if survives_restart(design, s)],
     }
 
@@ -106,8 +119,9 @@ def explore(graph: Graph, inputs: Mapping[str, Any], *, program: str, constants:
     found: Enumeration = enumerate_points(graph, depth=depth, members=members, cpus=cpus,
                                           bottleneck=predict)
     base = design_point(graph)
-    points = [DesignPoint(0, [], base, estimate(base, prof, constants, cpus), properties(base))]
+    points = [DesignPoint(0, [], base, estimate(base, prof, constants, cpus),
+                          properties(graph, [], base))]
     points += [DesignPoint(k, c.steps, c.design, estimate(c.design, prof, constants, cpus),
-                           properties(c.design)) for k, c in enumerate(found.points, 1)]
+                           properties(graph, c.steps, c.design)) for k, c in enumerate(found.points, 1)]
     pareto(points)
     return Exploration(program, prof, constants, points, found.refused, found.over_budget, cpus)
