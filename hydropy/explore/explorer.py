@@ -90,6 +90,28 @@ def steps_text(steps: Sequence[Step]) -> str:
     return "; ".join(parts)
 
 
+def short_steps(steps: Sequence[Step]) -> str:
+    """A plan in a few words, for the table (the JSON and HTML hold it whole)."""
+    if not steps:
+        return "single node"
+    words = []
+    for s in steps:
+        a = s.args
+        if s.kind == "decouple":
+            ops = a["operators"]
+            what = ",".join(ops) if len(ops) <= 2 else f"{len(ops)} ops"
+            words.append(f"decouple {what} -> {a['to']}")
+        elif s.kind in ("partition", "replicate"):
+            words.append(f"{s.kind} {a['stage']} x{a['n']}")
+        elif s.kind == "split_fold":
+            words.append(f"split_fold {a['operator']} -> {a['to']}")
+        elif s.kind == "lattice":
+            words.append(f"lattice {a['operator']} as {a['as']}")
+        else:
+            words.append(steps_text([s]))
+    return "; ".join(words)
+
+
 def pareto(points: Sequence[DesignPoint], value=lambda p: p.estimate.throughput) -> None:
     """Marks the points no other beats on throughput without using more actors."""
     for p in points:

@@ -19,7 +19,7 @@ import yaml
 
 from hydropy.ir import Graph
 
-from .explorer import DesignPoint, Exploration, steps_text
+from .explorer import DesignPoint, Exploration, short_steps, steps_text
 
 SCHEMA = 1
 PROFILE_FIELDS = ("name", "kind", "stage", "records_in", "records_out", "seconds",
@@ -72,7 +72,7 @@ def plan_yaml(point: DesignPoint) -> str:
 def ranked(ex: Exploration) -> list[DesignPoint]:
     measured = any(p.measured is not None for p in ex.points)
     key = (lambda p: -(p.measured or 0.0)) if measured else (lambda p: -p.estimate.throughput)
-    return sorted(ex.points, key=lambda p: (key(p), p.id))
+    return sorted(ex.points, key=lambda p: (key(p), p.estimate.actors, p.id))
 
 
 def _finite(x: float | None):
@@ -125,14 +125,14 @@ def to_text(ex: Exploration, *, verbose: bool = False, top: int | None = None) -
     measured = any(p.measured is not None for p in ex.points)
     for col in ("id", "pareto", "plan", "actors", "predicted", "bottleneck", "hops", "memory",
                 "coordination"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", min_width=36 if col == "plan" else None)
     if measured:
         for col in ("measured", "meas/pred", "sinks"):
             table.add_column(col)
     rows = ranked(ex)[:top] if top else ranked(ex)
     for p in rows:
         e = p.estimate
-        row = [str(p.id), "*" if p.pareto else "", steps_text(p.steps), str(e.actors),
+        row = [str(p.id), "*" if p.pareto else "", short_steps(p.steps), str(e.actors),
                _rate(e.throughput), e.bottleneck, str(e.hops), f"{max(e.memory.values(), default=0):,} B",
                "free" if p.properties["coordination_free"] else ", ".join(p.properties["points_of_order"])]
         if measured:
@@ -140,7 +140,9 @@ def to_text(ex: Exploration, *, verbose: bool = False, top: int | None = None) -
                     {None: "-", True: "same", False: "DIFFERENT"}[p.same_sinks]]
         table.add_row(*(escape(cell) for cell in row))
     out = io.StringIO()
-    console = Console(file=out, width=160, force_terminal=False, color_system=None)
+    import shutil
+    console = Console(file=out, width=max(shutil.get_terminal_size((120, 24)).columns, 100),
+                      force_terminal=False, color_system=None)
     console.print(table)
     console.print(f"model constants: {ex.constants.source}: round {ex.constants.round_s * 1e3:.3f} ms, "
                   f"{ex.constants.byte_s * 1e9:.3f} ns/byte, {ex.constants.record_s * 1e6:.3f} us/record, "
