@@ -318,16 +318,17 @@ def _cmd_explore(args) -> int:
                     cpus=args.cpus, members=args.members, depth=args.depth,
                     tick_size=args.tick_size)
     if args.save_plan is not None:
-        point = next((p for p in found.points if p.id == args.save_plan), None)
+        point = next((p for p in found.points if p.id == args.save_plan.strip()), None)
         if point is None:
-            raise HydropyError(f"no design point {args.save_plan}: ids are 0 to {len(found.points) - 1}")
+            raise HydropyError(f"no design point {args.save_plan} among the {len(found.points)} of this "
+                               f"exploration (ids are in its table; 0 is the single-node program)")
         write_output(args.output, plan_yaml(point))
         print(f"wrote {args.output}: design point {point.id}; compile it with: hydropy compile "
               f"{args.program} --target ray --plan {args.output} -o DIR")
         return 0
     if args.measure:
         from hydropy.explore.measure import measure
-        chosen = [p for p in ranked(found) if p.id != 0][:args.top or 3]
+        chosen = [p for p in ranked(found) if p.id != "0"][:args.top or 3]
         measure(flow, [found.points[0]] + chosen, inputs, address=args.address,
                 tick_size=args.tick_size)
     if args.format == "json":
@@ -435,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--address", metavar="ADDR", help="a Ray cluster to measure on")
     explore.add_argument("--format", choices=["text", "json", "html"], default="text")
     explore.add_argument("-o", "--output", metavar="FILE", help="write the report (or plan) here")
-    explore.add_argument("--save-plan", type=int, metavar="ID", help="write design point ID's plan to -o")
+    explore.add_argument("--save-plan", metavar="ID", help="write design point ID's plan to -o")
     explore.add_argument("--calibrate", action="store_true",
                          help="measure the model's constants on a local Ray and cache them")
     explore.add_argument("--verbose", action="store_true", help="list the refused proposals")

@@ -97,8 +97,8 @@ def test_every_enumerated_design_point_agrees_with_the_single_node_program():
     assert len(found.points) > 20 and found.refused
     assert any(len(p.steps) == 3 for p in found.points)          # deeper than check --all-plans
     assert all(p.estimate.actors <= 4 for p in found.points)
-    for point in found.points:
-        assert check_run(graph, point.design, inputs, point.id % 7) is None, point.steps
+    for k, point in enumerate(found.points):
+        assert check_run(graph, point.design, inputs, k % 7) is None, point.steps
 
 
 def test_properties_say_which_channels_tolerate_reordering():
@@ -181,6 +181,8 @@ def test_json_schema_is_stable(capsys, snapshot):
     (["explore"], "needs a PROGRAM"),
     (["explore", str(EXAMPLES / "wordcount.py"), "--inputs", str(EXAMPLES / "wordcount.yaml"),
       "--save-plan", "9999", "-o", "/nonexistent-dir/p.yaml"], "no directory"),
+    (["explore", str(EXAMPLES / "wordcount.py"), "--inputs", str(EXAMPLES / "wordcount.yaml"),
+      "--depth", "1", "--save-plan", "zzzzzz", "-o", "unused-plan.yaml"], "no design point zzzzzz"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, says, capsys):
     assert main(args) == 2
@@ -243,7 +245,7 @@ def test_measure_runs_a_design_point_on_ray_and_compares_its_sinks(ray_session):
     steps = plan_steps(str(PLAIN / "plans" / "revenue_partitioned.yaml"))
     design = design_point(flow.graph(), steps)
     prof = profile(flow.graph(), inputs)
-    point = DesignPoint(1, steps, design, estimate(design, prof, DEFAULTS, 4),
+    point = DesignPoint("1", steps, design, estimate(design, prof, DEFAULTS, 4),
                         properties(flow.graph(), steps, design))
     measure(flow, [point], inputs, progress=False)
     assert point.measured and point.measured > 0 and point.same_sinks is True

@@ -1,10 +1,13 @@
 """The explorer: profile, enumerate, estimate (and measure), ranked with the Pareto frontier.
 
 :func:`explore` returns an :class:`Exploration` that :mod:`.report` renders. Design point 0
-is the single-node program on one stage; the others are numbered in enumeration order.
+is the single-node program on one stage; the others are named by a hash of their plan
+(:func:`plan_id`), listed in enumeration order.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -21,9 +24,19 @@ from .model import Constants, Estimate, estimate
 from .profile import Profile, profile
 
 
+def plan_id(steps: Sequence[Step]) -> str:
+    """A design point's id, the same in every run: ``0`` for the single-node program, else
+    six hex digits of a hash of its plan (so ``--save-plan ID`` finds the same plan again
+    even where the search past two steps, guided by measured times, visits others)."""
+    if not steps:
+        return "0"
+    text = json.dumps([[s.kind, s.args] for s in steps], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
 @dataclass
 class DesignPoint:
-    id: int
+    id: str
     steps: list[Step]
     design: Graph
     estimate: Estimate
@@ -141,9 +154,9 @@ def explore(graph: Graph, inputs: Mapping[str, Any], *, program: str, constants:
     found: Enumeration = enumerate_points(graph, depth=depth, members=members, cpus=cpus,
                                           bottleneck=predict)
     base = design_point(graph)
-    points = [DesignPoint(0, [], base, estimate(base, prof, constants, cpus),
+    points = [DesignPoint("0", [], base, estimate(base, prof, constants, cpus),
                           properties(graph, [], base))]
-    points += [DesignPoint(k, c.steps, c.design, estimate(c.design, prof, constants, cpus),
-                           properties(graph, c.steps, c.design)) for k, c in enumerate(found.points, 1)]
+    points += [DesignPoint(plan_id(c.steps), c.steps, c.design, estimate(c.design, prof, constants, cpus),
+                           properties(graph, c.steps, c.design)) for c in found.points]
     pareto(points)
     return Exploration(program, prof, constants, points, found.refused, found.over_budget, cpus)

@@ -72,7 +72,7 @@ def plan_yaml(point: DesignPoint) -> str:
 def ranked(ex: Exploration) -> list[DesignPoint]:
     measured = any(p.measured is not None for p in ex.points)
     key = (lambda p: -(p.measured or 0.0)) if measured else (lambda p: -p.estimate.throughput)
-    return sorted(ex.points, key=lambda p: (key(p), p.estimate.actors, p.id))
+    return sorted(ex.points, key=lambda p: (key(p), p.estimate.actors, len(p.steps), p.id))
 
 
 def _finite(x: float | None):
@@ -125,7 +125,7 @@ def to_text(ex: Exploration, *, verbose: bool = False, top: int | None = None) -
     measured = any(p.measured is not None for p in ex.points)
     for col in ("id", "pareto", "plan", "actors", "predicted", "bottleneck", "hops", "memory",
                 "coordination"):
-        table.add_column(col, overflow="fold", min_width=36 if col == "plan" else None)
+        table.add_column(col, overflow="fold", min_width=26 if col == "plan" else None)
     if measured:
         for col in ("measured", "meas/pred", "sinks"):
             table.add_column(col)
@@ -141,7 +141,7 @@ def to_text(ex: Exploration, *, verbose: bool = False, top: int | None = None) -
         table.add_row(*(escape(cell) for cell in row))
     out = io.StringIO()
     import shutil
-    console = Console(file=out, width=max(shutil.get_terminal_size((120, 24)).columns, 100),
+    console = Console(file=out, width=max(shutil.get_terminal_size((120, 24)).columns, 120),
                       force_terminal=False, color_system=None)
     console.print(table)
     console.print(f"model constants: {ex.constants.source}: round {ex.constants.round_s * 1e3:.3f} ms, "
