@@ -6,7 +6,7 @@ work divided by the CPUs. A member's time is the profiled seconds of its stage's
 times the share of the stage's input it receives, plus what its channels cost (per record
 and per pickled byte, paid by sender and receiver), plus one Ray round per tick and input
 channel. The share comes from the routing of each entry of the stage: ``1/n`` dealt round
-robin or to any replica, the whole for a broadcast, and for hash routing the fullest
+robin, whole ticks to any one replica (``ceil(ticks/n)/ticks``), the whole for a broadcast, and for hash routing the fullest
 member's share of the sender's sampled records under :func:`hydropy.runtime.batch.route`,
 so skewed keys predict less. Constants come from :func:`calibrate` (cached per machine) or,
 uncalibrated, from :data:`DEFAULTS`.
@@ -140,6 +140,9 @@ def entry_share(graph: Graph, profile: Profile, entry: Node) -> float:
         return 1.0
     if routing == "broadcast":
         return 1.0
+    if routing == "any":  # whole batches, one per tick, to one replica each
+        ticks = max(profile.ticks, 1)
+        return -(-ticks // n) / ticks
     if routing != "hash":
         return 1.0 / n
     sender = graph.node(entry.inputs[0]) if entry.kind == "network" else entry
