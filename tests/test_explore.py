@@ -68,6 +68,7 @@ def test_more_members_never_predict_less_throughput_for_a_partitioned_cpu_bound_
     lines = [f"w{i} w{i + 1}" for i in range(400)]
     prof = profile(graph, {"lines": lines})
     prof.operators["count_per_word"].seconds = seconds       # CPU-bound: the fold's work dominates
+    prof.operators["count_per_word"].cpu_seconds = seconds
     prof.operators["ones"].sample = [(f"k{i}", 1) for i in range(840)]   # keys a hash spreads evenly
     constants = Constants(round_s=1e-3, byte_s=1e-9, record_s=1e-6, actor_start_s=1.0)
     rates = [estimate(_partitioned(graph, n), prof, constants, cpus=16).throughput for n in range(1, 9)]
@@ -75,10 +76,24 @@ def test_more_members_never_predict_less_throughput_for_a_partitioned_cpu_bound_
     assert rates[-1] > 2 * rates[0]
 
 
+def test_waiting_stages_gain_from_more_members_than_cpus():
+    """Time spent sleeping (a log write) takes a member's time but no CPU: on 2 CPUs, 6
+    members of a waiting stage predict more than 2; of a CPU-bound one, not."""
+    graph = _wordcount()
+    prof = profile(graph, {"lines": [f"w{i} w{i + 1}" for i in range(400)]})
+    prof.operators["ones"].sample = [(f"k{i}", 1) for i in range(840)]
+    waiting, busy = copy.deepcopy(prof), copy.deepcopy(prof)
+    waiting.operators["count_per_word"].seconds, waiting.operators["count_per_word"].cpu_seconds = 5.0, 0.0
+    busy.operators["count_per_word"].seconds = busy.operators["count_per_word"].cpu_seconds = 5.0
+    rate = lambda p, n: estimate(_partitioned(graph, n), p, DEFAULTS, cpus=2).throughput  # noqa: E731
+    assert rate(waiting, 6) > 2 * rate(waiting, 2)
+    assert rate(busy, 6) < 1.5 * rate(busy, 2)
+
+
 def test_skewed_keys_predict_less_than_uniform_ones():
     graph = _wordcount()
     prof = profile(graph, {"lines": [f"w{i} w{i + 1}" for i in range(400)]})
-    prof.operators["count_per_word"].seconds = 5.0
+    prof.operators["count_per_word"].seconds = prof.operators["count_per_word"].cpu_seconds = 5.0
     skewed = copy.deepcopy(prof)
     skewed.operators["ones"].sample = [("hot", 1)] * 700 + [(f"k{i}", 1) for i in range(100)]
     design = _partitioned(graph, 4)

@@ -2,7 +2,8 @@
 
 Every stage member runs concurrently with the others (stages pipeline, members of a stage
 split its input), so the run takes as long as its slowest member, and no less than all the
-work divided by the CPUs. A member's time is the profiled seconds of its stage's operators
+CPU work divided by the CPUs (time an operator spends waiting, e.g. sleeping on a log
+write, takes a member's time but no CPU). A member's time is the profiled seconds of its stage's operators
 times the share of the stage's input it receives, plus what its channels cost (per record
 and per pickled byte, paid by sender and receiver), plus one Ray round per tick and input
 channel. The share comes from the routing of each entry of the stage: ``1/n`` dealt round
@@ -173,8 +174,10 @@ def estimate(graph: Graph, profile: Profile, constants: Constants, cpus: int) ->
         weights = [(entry_records(profile, graph, e), entry_share(graph, profile, e)) for e in entries]
         total = sum(w for w, _ in weights)
         share = sum(w * s for w, s in weights) / total if total else 1.0 / n
-        compute = sum(p.seconds for p in (operator_profile(profile, x) for x in nodes
-                                          if x.kind != "network") if p is not None)
+        profiled = [p for p in (operator_profile(profile, x) for x in nodes if x.kind != "network")
+                    if p is not None]
+        compute = sum(p.seconds for p in profiled)
+        cpu = sum(min(p.cpu_seconds, p.seconds) for p in profiled)
         channel = 0.0
         for x in graph.nodes():
             if x.kind != "network":
@@ -186,7 +189,7 @@ def estimate(graph: Graph, profile: Profile, constants: Constants, cpus: int) ->
                 channel += entry_records(profile, graph, x) * per_record * copies
         rounds = profile.ticks * constants.round_s * (1 + sum(1 for e in entries if e.kind == "network"))
         stage_time[stage] = (compute + channel) * share + rounds
-        work += (compute + channel) * max(share * n, 1.0) + rounds * n
+        work += (cpu + channel) * max(share * n, 1.0) + rounds * n
         hashed = any(e.params.get("routing") == "hash" for e in entries)
         memory[stage] = int(sum((p.state_bytes * (share if hashed and x.kind in KEYED_STATE else 1.0))
                                 for x in nodes for p in [operator_profile(profile, x)] if p is not None))

@@ -34,7 +34,8 @@ class OperatorProfile:
     stage: str
     records_in: int = 0
     records_out: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0              # wall-clock time in its step (sleeps and waits included)
+    cpu_seconds: float = 0.0          # of which this process used the CPU
     bytes_per_record: float = 0.0     # pickled size of an emitted record (a channel's load)
     state_bytes: int = 0              # pickled size of its state at the end
     #: members -> share of the sampled keys on the fullest member (1/n when perfectly even)
@@ -152,9 +153,10 @@ def _timed(step, stats: OperatorProfile, sample: list, seen: list):
         stats.records_in += sum(_length(b) for b in counted)
         if counted and len(seen) < SAMPLE:
             seen.extend(_head(counted[0], SAMPLE - len(seen)))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = step(*batches)
         stats.seconds += time.perf_counter() - t0
+        stats.cpu_seconds += time.process_time() - c0
         stats.records_out += _length(out)
         if len(sample) < SAMPLE:
             sample.extend(_head(out, SAMPLE - len(sample)))

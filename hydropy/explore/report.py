@@ -22,7 +22,7 @@ from hydropy.ir import Graph
 from .explorer import DesignPoint, Exploration, short_steps, steps_text
 
 SCHEMA = 1
-PROFILE_FIELDS = ("name", "kind", "stage", "records_in", "records_out", "seconds",
+PROFILE_FIELDS = ("name", "kind", "stage", "records_in", "records_out", "seconds", "cpu_seconds",
                   "bytes_per_record", "state_bytes", "key_spread", "fused_into")
 
 
