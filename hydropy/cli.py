@@ -323,8 +323,9 @@ def _cmd_explore(args) -> int:
             raise HydropyError(f"no design point {args.save_plan} among the {len(found.points)} of this "
                                f"exploration (ids are in its table; 0 is the single-node program)")
         write_output(args.output, plan_yaml(point))
-        print(f"wrote {args.output}: design point {point.id}; compile it with: hydropy compile "
-              f"{args.program} --target ray --plan {args.output} -o DIR")
+        print(f"wrote {args.output}: design point {point.id}; run it on Ray with: hydropy run "
+              f"{args.program} --target ray --plan {args.output} --inputs {args.inputs} --check "
+              f"(or hydropy compile {args.program} --target ray --plan {args.output} -o DIR)")
         return 0
     if args.measure:
         from hydropy.explore.measure import measure
