@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import networkx as nx
 
 from hydropy.ir import Graph, Node
-from hydropy.ir.ops import KEYED_STATE
+from hydropy.ir.ops import ENTRIES, KEYED_STATE
 from hydropy.runtime.batch import route
 
 from .profile import OperatorProfile, Profile
@@ -170,7 +170,7 @@ def estimate(graph: Graph, profile: Profile, constants: Constants, cpus: int) ->
     for stage in graph.locations():
         nodes = [n for n in graph.nodes() if n.location == stage]
         n = graph.members_of(stage)
-        entries = [x for x in nodes if x.kind in ("source", "network")]
+        entries = [x for x in nodes if x.kind in ENTRIES]
         weights = [(entry_records(profile, graph, e), entry_share(graph, profile, e)) for e in entries]
         total = sum(w for w, _ in weights)
         share = sum(w * s for w, s in weights) / total if total else 1.0 / n

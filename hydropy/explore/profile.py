@@ -129,9 +129,10 @@ def profile(graph: Graph, inputs: Mapping[str, Any], *, tick_size: int = DEFAULT
     total = time.perf_counter() - start
     for node in graph.nodes():
         s = stats[node.id]
-        if node.kind in ("source", "sink"):
-            s.records_in = s.records_out if node.kind == "source" else sum(
-                stats[i].records_out for i in node.inputs)
+        if node.kind == "source":
+            s.records_in = s.records_out
+        elif node.kind == "sink":
+            s.records_in = sum(stats[i].records_out for i in node.inputs)
         s.sample = samples[node.id]
         if samples[node.id]:
             s.bytes_per_record = sum(_pickled(r) for r in samples[node.id]) / len(samples[node.id])
