@@ -46,7 +46,7 @@ def two_phase_commit():
 def sensor_stats():
     from hydropy.loader import load_flow
     rng = random.Random(2)
-    readings = [(rng.randrange(1000), rng.uniform(-10, 40)) for _ in range(200_000)]
+    readings = [(rng.randrange(1000), rng.uniform(-10, 40)) for _ in range(100_000)]
     return load_flow(os.path.join(ROOT, "examples", "sensor_stats.py")), {"readings": readings}
 
 
