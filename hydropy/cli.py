@@ -306,6 +306,89 @@ def _cmd_lift(args) -> int:
     return 0
 
 
+def _members(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected member counts like 2,3,4, got {text!r}") from None
+    if not values or any(v < 2 for v in values):
+        raise argparse.ArgumentTypeError(f"member counts must be at least 2, got {text!r}")
+    return values
+
+
+def _cmd_explore(args) -> int:
+    """Profile, enumerate, estimate (and measure) design points; print or write the report,
+    or save one design point's plan."""
+    from hydropy.explore import model
+    if args.calibrate:
+        constants = model.calibrate()
+        print(f"calibrated: round {constants.round_s * 1e3:.3f} ms, {constants.byte_s * 1e9:.3f} ns/byte, "
+              f"{constants.record_s * 1e6:.3f} us/record, actor start {constants.actor_start_s:.2f} s; "
+              f"cached in {model.cache_path()}")
+        if not args.program:
+            return 0
+    if not args.program:
+        raise HydropyError("explore needs a PROGRAM (or --calibrate alone)")
+    if args.cpus < 1:
+        raise HydropyError(f"--cpus must be at least 1, got {args.cpus}")
+    if args.top is not None and args.top < 1:
+        raise HydropyError(f"--top must be at least 1, got {args.top}")
+    if (args.save_plan is not None or args.format == "html") and not args.output:
+        raise HydropyError("-o FILE is needed with --save-plan and with --format html")
+    from hydropy.explore.explorer import explore
+    from hydropy.explore.report import (check_output, plan_yaml, ranked, to_html, to_json, to_text,
+                                        write_output)
+    if args.output:
+        check_output(args.output)
+    from hydropy.loader import load_flow, load_inputs
+    flow = load_flow(args.program)
+    graph = flow.graph()
+    names = source_names(graph)
+    if not names:
+        raise HydropyError(f"{args.program} has no source: there is no input to profile it on")
+    if not args.inputs:
+        raise HydropyError(f"explore needs --inputs FILE: the records to profile "
+                           f"{args.program} on (inputs: {', '.join(names)})")
+    inputs = load_inputs(args.inputs, names)
+    if not any(len(v) for v in inputs.values()):
+        raise HydropyError(f"{args.inputs} holds no records: there is nothing to profile")
+    found = explore(graph, inputs, program=args.program, constants=model.load_constants(),
+                    cpus=args.cpus, members=args.members, depth=args.depth,
+                    tick_size=args.tick_size)
+    if args.save_plan is not None:
+        point = next((p for p in found.points if p.id == args.save_plan.strip()), None)
+        if point is None:
+            raise HydropyError(f"no design point {args.save_plan} among the {len(found.points)} of this "
+                               f"exploration (ids are in its table; 0 is the single-node program)")
+        write_output(args.output, plan_yaml(point))
+        print(f"wrote {args.output}: design point {point.id}; run it on Ray with: hydropy run "
+              f"{args.program} --target ray --plan {args.output} --inputs {args.inputs} --check "
+              f"(or hydropy compile {args.program} --target ray --plan {args.output} -o DIR)")
+        return 0
+    if args.measure:
+        from hydropy.explore.measure import measure
+        chosen = [p for p in ranked(found) if p.id != "0"][:args.top or 3]
+        measure(flow, [found.points[0]] + chosen, inputs, address=args.address,
+                tick_size=args.tick_size)
+    if args.format == "json":
+        text = to_json(found)
+    elif args.format == "html":
+        text = to_html(found)
+    else:
+        text = to_text(found, verbose=args.verbose)
+    if args.output:
+        write_output(args.output, text)
+        print(f"wrote {args.output}: {len(found.points)} design points")
+    else:
+        print(text)
+    different = [p.id for p in found.points if p.same_sinks is False]
+    if different:
+        print(f"hydropy: BUG: design point(s) {', '.join(map(str, different))} gave different sinks "
+              f"from the single-node program on Ray; please report it", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hydropy", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -384,6 +467,30 @@ def build_parser() -> argparse.ArgumentParser:
     lift.add_argument("-o", "--output", metavar="FILE", required=True, help="the .py file to write")
     lift.add_argument("--force", action="store_true", help="replace a file hydropy wrote that was edited")
     lift.set_defaults(handler=_cmd_lift)
+
+    explore = sub.add_parser("explore", help="profile a program, enumerate and estimate its design "
+                                              "points, and compare them")
+    explore.add_argument("program", nargs="?", help=program_help)
+    explore.add_argument("--inputs", metavar="FILE", help="the records to profile on (YAML or JSON)")
+    explore.add_argument("--cpus", type=int, default=os.cpu_count() or 1, metavar="N",
+                         help="stage members across all stages at most (default: this machine's CPUs)")
+    explore.add_argument("--members", type=_members, default=[2, 3, 4], metavar="2,3,4",
+                         help="member counts to try for partition and replicate")
+    explore.add_argument("--depth", type=int, default=3, metavar="D",
+                         help="plan steps at most (default 3; beyond 2 guided by the bottleneck)")
+    explore.add_argument("--measure", action="store_true",
+                         help="run the single-node design and the top K on Ray and compare")
+    explore.add_argument("--top", type=int, metavar="K", help="how many design points to measure (3)")
+    explore.add_argument("--address", metavar="ADDR", help="a Ray cluster to measure on")
+    explore.add_argument("--format", choices=["text", "json", "html"], default="text")
+    explore.add_argument("-o", "--output", metavar="FILE", help="write the report (or plan) here")
+    explore.add_argument("--save-plan", metavar="ID", help="write design point ID's plan to -o")
+    explore.add_argument("--calibrate", action="store_true",
+                         help="measure the model's constants on a local Ray and cache them")
+    explore.add_argument("--verbose", action="store_true", help="list the refused proposals")
+    explore.add_argument("--tick-size", type=int, default=DEFAULT_TICK_SIZE, metavar="N",
+                         help=f"records per input in one tick (default {DEFAULT_TICK_SIZE})")
+    explore.set_defaults(handler=_cmd_explore)
     return parser
 
 
@@ -397,8 +504,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if from_command_line and args.command == "run" and (
-            args.target == "ray" or args.address or os.path.isdir(args.program)):
+    if from_command_line and ((args.command == "run" and (
+            args.target == "ray" or args.address or os.path.isdir(args.program)))
+            or (args.command == "explore" and args.measure)):
         from hydropy.targets.ray import reexec_under_hash_seed
         reexec_under_hash_seed(argv)  # the driver must hash str as the actors do
     try:

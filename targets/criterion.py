@@ -40,11 +40,12 @@ two relaxations, each named in the verdict:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
+from hydropy.errors import UserCodeError
 from hydropy.ir import STREAM, Graph
 from hydropy.ir.ops import PER_RECORD
 
@@ -428,8 +429,13 @@ class Mismatch:
     explanation: str
     trace: list[str]
     relaxed: list[str] = field(default_factory=list)
+    error: str | None = None   # the design point raised this where the program does not
 
     def __str__(self) -> str:
+        if self.error is not None:
+            return "\n".join([f"the design point raises where the single-node program does not (seed "
+                              f"{self.seed}; compared with {self.explanation}): {self.error}",
+                              "  deliveries that led there:"] + [f"    {t}" for t in self.trace])
         lines = [f"sink '{self.sink}' differs from the single-node program (seed {self.seed}; "
                  f"compared with {self.explanation})"]
         if self.missing:
@@ -449,6 +455,8 @@ def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]
     explanation's first differing sink."""
     inputs = inputs if isinstance(inputs, Ticks) else {k: list(v) for k, v in (inputs or {}).items()}
     sim = simulate(design, whole_inputs(inputs), seed, program or program_of(original))
+    if sim.error is not None:
+        return _check_error(original, design, sim, inputs, tick_size)
     rules = sink_rules(original, design)
     oracle = with_clean_parts(original, rules)
     got = canonical(original, sim.results)
@@ -471,6 +479,44 @@ def check_run(original: Graph, design: Graph, inputs: Mapping[str, Iterable[Any]
             best = (size, Mismatch(sink, *diffs[sink], seed, label, _trace_for(design, sim, sink),
                                    [n for n in (rules[sink].notes() if sink in rules else [])]))
     return best[1]
+
+
+def same_failure(a: UserCodeError, b: UserCodeError) -> bool:
+    """Two runs failed alike: the same operator's function raised the same kind of exception
+    (not necessarily on the same record: members of a stage take records in their own order)."""
+    return (_operator(a) is not None and _operator(a) == _operator(b)
+            and type(a.__cause__) is type(b.__cause__))
+
+
+def _operator(error: UserCodeError) -> str | None:
+    """The operator a user function raised in: its ``where`` without the file:line (which
+    emitted stages and the local target print with different paths)."""
+    where = getattr(error, "where", None)
+    return where.rsplit(" (", 1)[0] if where and where.endswith(")") else where
+
+
+def _check_error(original: Graph, design: Graph, sim: SimRun, inputs, tick_size: int) -> Mismatch | None:
+    """A simulated run stopped by a user function raising is explained when the single-node
+    program, fed one of the schedules that could explain the deliveries so far, raises alike
+    (a lookup answered before its table was written, as the environment may deliver: the
+    program itself fails on that delivery). Besides :func:`schedules`: what the failing stage
+    (or member) took, in the order it took it, and nothing after (the failure came first). Otherwise the design point fails where the
+    program does not: a mismatch naming the error."""
+    stage = sim.error_stage
+    reached = {ev for arrivals in sim.reached[stage].values() for ev in arrivals}
+    prefix = replace(sim, events=[ev for ev in sim.events if ev.id in reached])
+    feeding = frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle")
+    members = range(design.members_of(stage)) if design.members_of(stage) > 1 else []
+    failing_stage = [_arrival_schedule(prefix, stage, feeding)] + [
+        _arrival_schedule(prefix, stage, feeding, member=m) for m in members]
+    for ticks in failing_stage + [t for _, t in schedules(design, sim, inputs, tick_size)]:
+        try:
+            run(original, ticks=ticks)
+        except UserCodeError as exc:
+            if same_failure(exc, sim.error):
+                return None
+    return Mismatch("", [], [], sim.seed, "every schedule that explains its deliveries",
+                    [line for _, line in sim.trace][-TRACE_LINES:], error=str(sim.error))
 
 
 def _trace_for(design: Graph, sim: SimRun, sink: str) -> list[str]:

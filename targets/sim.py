@@ -57,7 +57,7 @@ from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from hydropy.errors import InputError, LoadError, PlanError, ProgramError
+from hydropy.errors import InputError, LoadError, PlanError, ProgramError, UserCodeError
 from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
 from hydropy.ir.ops import ENTRIES
 from hydropy.runtime.batch import pack, route, unpack
@@ -244,6 +244,9 @@ class SimRun:
     #                                      -> receiving member -> (its tick there, position)
     settled: dict[int, int]                                    # event -> last step it arrived anywhere
     trace: list[tuple[str, str]]                               # (stage, what happened in one step)
+    error: UserCodeError | None = None   # a user function raised: the run stopped there (an
+    #                                      outcome the criterion compares, as it compares sinks)
+    error_stage: str | None = None       # the stage whose member raised
 
 
 class Simulator:
@@ -290,6 +293,8 @@ class Simulator:
         self.reached = {s: defaultdict(dict) for s in self.stages}
         self.settled: dict[int, int] = {}
         self.trace: list[tuple[str, str]] = []
+        self.error: UserCodeError | None = None
+        self.error_stage: str | None = None
 
     def _start(self, stage: str, member: int):
         return self.classes[stage](member, self.graph.members_of(stage), self.receivers[stage])
@@ -316,8 +321,10 @@ class Simulator:
             stage = self.rng.choice(busy if self.rng.random() > 0.05 else self.stages)
             self._tick(stage)
             self.step += 1
+            if self.error is not None:
+                break
         return SimRun(self.graph, self.seed, self._results(), self.events, self.ticks, self.reached,
-                      self.settled, self.trace)
+                      self.settled, self.trace, self.error, self.error_stage)
 
     def _senders(self, net: Node) -> range:
         return range(self.graph.members_of(self.graph.node(net.inputs[0]).location))
@@ -409,7 +416,12 @@ class Simulator:
         for m, member in enumerate(self.members[stage]):
             for name, evs in self.loop_events[(stage, m)].items():
                 carried[m][name] |= evs  # a loop's records keep the events they came from
-            self._tick_member(stage, m, member, dict(batches[m]), carried[m])
+            try:
+                self._tick_member(stage, m, member, dict(batches[m]), carried[m])
+            except UserCodeError as exc:  # the program's own failure on this delivery: the
+                self.error, self.error_stage = exc, stage  # run ends here, arrivals recorded below
+                notes.append(f"{stage}[{m}] raises: {exc}")
+                break
         for entry, evs in arrived.items():
             for ev, members in evs.items():
                 seen = self.reached[stage][entry].setdefault(ev, {})

@@ -38,8 +38,10 @@ class Op:
             return fn(*args)
         except Exception as exc:  # a user function failed: report it at the operator
             name = getattr(fn, "__qualname__", repr(fn))
-            raise UserCodeError(f"{self.where}: {role} {name} raised {type(exc).__name__}: {exc}",
-                                self.loc) from exc
+            error = UserCodeError(f"{self.where}: {role} {name} raised {type(exc).__name__}: {exc}",
+                                  self.loc)
+            error.where = self.where  # the operator, alike in every target (the checker compares)
+            raise error from exc
 
     def pair(self, rec: Any) -> tuple[Any, Any]:
         if isinstance(rec, (tuple, list)) and len(rec) == 2:

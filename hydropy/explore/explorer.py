@@ -1,0 +1,162 @@
+"""The explorer: profile, enumerate, estimate (and measure), ranked with the Pareto frontier.
+
+:func:`explore` returns an :class:`Exploration` that :mod:`.report` renders. Design point 0
+is the single-node program on one stage; the others are named by a hash of their plan
+(:func:`plan_id`), listed in enumeration order.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from hydropy.errors import HydropyError, InputError
+from hydropy.ir import Graph
+from hydropy.passes.monotonicity import points_of_order
+from hydropy.passes.pipeline import design_point
+from hydropy.passes.plan import Step
+from hydropy.targets.local import DEFAULT_TICK_SIZE
+from hydropy.targets.sim import survives_restart
+
+from .enumerate import Enumeration, enumerate_points
+from .model import Constants, Estimate, estimate
+from .profile import Profile, profile
+
+
+def plan_id(steps: Sequence[Step]) -> str:
+    """A design point's id, the same in every run: ``0`` for the single-node program, else
+    six hex digits of a hash of its plan (so ``--save-plan ID`` finds the same plan again
+    even where the search past two steps, guided by measured times, visits others)."""
+    if not steps:
+        return "0"
+    text = json.dumps([[s.kind, s.args] for s in steps], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
+@dataclass
+class DesignPoint:
+    id: str
+    steps: list[Step]
+    design: Graph
+    estimate: Estimate
+    properties: dict
+    pareto: bool = False
+    measured: float | None = None        # records per second on Ray
+    same_sinks: bool | None = None       # whether the Ray run's sinks equal the single-node run's
+
+    @property
+    def error(self) -> float | None:
+        """measured / predicted throughput."""
+        if self.measured is None or not self.estimate.throughput:
+            return None
+        return self.measured / self.estimate.throughput
+
+
+@dataclass
+class Exploration:
+    program: str
+    profile: Profile
+    constants: Constants
+    points: list[DesignPoint]
+    refused: list[tuple[list[Step], str]] = field(default_factory=list)
+    over_budget: int = 0
+    cpus: int = 1
+
+
+def tolerates(graph: Graph, steps: Sequence[Step], channel: str, duplicates: bool) -> bool:
+    """Whether the plan still holds with ``channel`` declared to reorder (and duplicate): the
+    ``reorder`` step's precondition, checked through :func:`design_point` like any plan."""
+    try:
+        design_point(graph, list(steps) + [Step("reorder", {"channel": channel, "duplicates": duplicates})])
+    except HydropyError:
+        return False
+    return True
+
+
+def properties(graph: Graph, steps: Sequence[Step], design: Graph) -> dict[str, Any]:
+    """What a design point guarantees: the points of order that channels reach (none:
+    coordination-free), its channels that tolerate reordering and duplication (the ``reorder``
+    step accepted on them), and the stages whose members may crash and restart without
+    losing anything."""
+    orders = [p.name for p in points_of_order(design)]
+    channels = [n.name for n in design.nodes() if n.kind == "network"]
+    reordering = [c for c in channels if tolerates(graph, steps, c, False)]
+    return {
+        "coordination_free": not orders,
+        "points_of_order": orders,
+        "tolerates_reordering": reordering,
+        "tolerates_duplication": [c for c in reordering if tolerates(graph, steps, c, True)],
+        "channels": channels,
+        "survives_restart_of": [s for s in design.locations() if survives_restart(design, s)],
+    }
+
+
+def steps_text(steps: Sequence[Step]) -> str:
+    if not steps:
+        return "single node"
+    parts = []
+    for s in steps:
+        args = ", ".join(f"{k}={v}" if not isinstance(v, list) else f"{k}=[{','.join(map(str, v))}]"
+                         for k, v in s.args.items())
+        parts.append(f"{s.kind}({args})")
+    return "; ".join(parts)
+
+
+def short_steps(steps: Sequence[Step]) -> str:
+    """A plan in a few words, for the table (the JSON and HTML hold it whole)."""
+    if not steps:
+        return "single node"
+    words = []
+    for s in steps:
+        a = s.args
+        if s.kind == "decouple":
+            ops = a["operators"]
+            what = ",".join(ops) if len(ops) <= 2 else f"{len(ops)} ops"
+            words.append(f"decouple {what} -> {a['to']}")
+        elif s.kind in ("partition", "replicate"):
+            words.append(f"{s.kind} {a['stage']} x{a['n']}")
+        elif s.kind == "split_fold":
+            words.append(f"split_fold {a['operator']} -> {a['to']}")
+        elif s.kind == "lattice":
+            words.append(f"lattice {a['operator']} as {a['as']}")
+        else:
+            words.append(steps_text([s]))
+    return "; ".join(words)
+
+
+def pareto(points: Sequence[DesignPoint], value=lambda p: p.estimate.throughput) -> None:
+    """Marks the points no other beats on throughput without using more actors."""
+    for p in points:
+        p.pareto = not any(
+            (value(q) >= value(p) and q.estimate.actors <= p.estimate.actors)
+            and (value(q) > value(p) or q.estimate.actors < p.estimate.actors)
+            for q in points if q is not p)
+
+
+def explore(graph: Graph, inputs: Mapping[str, Any], *, program: str, constants: Constants,
+            cpus: int, members: Sequence[int] = (2, 3, 4), depth: int = 3,
+            tick_size: int = DEFAULT_TICK_SIZE) -> Exploration:
+    """Profile ``graph`` on ``inputs``, enumerate its design points within ``cpus`` stage
+    members, and estimate each."""
+    if cpus < 1:
+        raise InputError(f"--cpus must be at least 1, got {cpus}")
+    if depth < 0:
+        raise InputError(f"--depth must be at least 0, got {depth}")
+    if not members or any(n < 2 for n in members):
+        raise InputError(f"--members must list counts of at least 2, got {list(members)}")
+    prof = profile(graph, inputs, tick_size=tick_size, members=members)
+
+    def predict(design: Graph) -> tuple[float, str]:
+        e = estimate(design, prof, constants, cpus)
+        return e.throughput, e.bottleneck
+
+    found: Enumeration = enumerate_points(graph, depth=depth, members=members, cpus=cpus,
+                                          bottleneck=predict)
+    base = design_point(graph)
+    points = [DesignPoint("0", [], base, estimate(base, prof, constants, cpus),
+                          properties(graph, [], base))]
+    points += [DesignPoint(plan_id(c.steps), c.steps, c.design, estimate(c.design, prof, constants, cpus),
+                           properties(graph, c.steps, c.design)) for c in found.points]
+    pareto(points)
+    return Exploration(program, prof, constants, points, found.refused, found.over_budget, cpus)
