@@ -213,6 +213,8 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
             for child in region.nodes:
                 if region.parent.get(child.id) == m.id:
                     body(child, rec, depth)
+            if w.lines[-1].endswith(":"):  # records nothing reads: the calls still happen
+                w.line(depth, "pass")
             return
         s = state[m.id]
         if cls in KEYED_FOLDS:

@@ -113,3 +113,14 @@ def test_a_flat_map_returning_no_iterable_is_named(monkeypatch):
     flow.source("lines").flat_map(not_iterable, name="words").sink("words")
     with pytest.raises(UserCodeError, match="flat_map 'words'.*must return an iterable, returned 7"):
         flow.run({"lines": ["a"]})
+
+
+def test_an_operator_nobody_reads_still_runs_in_the_loop(monkeypatch):
+    """A filter whose records nothing reads (a lifted ``if ...: continue``) is still called on
+    every record, as its own step would be."""
+    flow = hp.Flow("dangling")
+    words = flow.source("lines").flat_map(split, name="words")
+    words.filter(lambda w: w.startswith("a"), name="unread")
+    words.map(word_pair, name="pairs").sink("pairs")
+    looped, stepped = run_both(flow, {"lines": ["a b", "c"]}, monkeypatch)
+    assert looped == stepped == {"pairs": [("a", 1), ("b", 1), ("c", 1)]}
