@@ -95,6 +95,7 @@ def test_generated_programs_exercise_what_rewrites_must_respect():
 
     probe()
     for what in ("join", "anti_join", "snapshot", "fold_keyed", "lattice_fold_keyed", "cycle", "unique",
-                 "UserMax", "FirstWins", "Summed", "cycle into anti_join", "partitioned or replicated",
-                 "relay", "reorder"):
+                 "partitioned or replicated", "relay", "reorder"):
         assert seen[what] >= 2, (what, seen)
+    for what in ("UserMax", "FirstWins", "Summed", "cycle into anti_join"):  # rarer shapes
+        assert seen[what] >= 1, (what, seen)
