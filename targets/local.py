@@ -87,9 +87,12 @@ class LocalRunner:
 
     ``dtypes`` (input name -> element type) adds to the types the sources declare; where
     types are known, operators run as Numba kernels (:mod:`hydropy.passes.kernel_plan`).
+    Chains of Python operators run as one generated loop each; ``loops=False`` steps every
+    operator on its own (same sinks; the explorer's profile times each operator so).
     """
 
-    def __init__(self, graph: Graph, dtypes: Mapping[str, str] | None = None):
+    def __init__(self, graph: Graph, dtypes: Mapping[str, str] | None = None, *,
+                 loops: bool = True):
         self.graph = verify(graph)
         self.order = graph.topo_order()
         self.sources = {n.params["name"]: n for n in self.order if n.kind == "source"}
@@ -113,7 +116,7 @@ class LocalRunner:
         # chains of per-record Python operators: one generated loop each (targets/loops.py)
         self.loops: dict[int, tuple] = {}  # root id -> (Loop, ids of the members it returns)
         self.in_loop: set[int] = set()     # members run by their root's loop
-        for region in find_regions(graph, python):
+        for region in find_regions(graph, python) if loops else ():
             loop = compile_loop(graph, region, [self.ops[m.id] for m in region.nodes])
             self.loops[region.root.id] = (loop, [m.id for m in region.collected])
             self.in_loop.update(m.id for m in region.nodes[1:])
