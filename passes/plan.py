@@ -186,6 +186,8 @@ def apply_plan(graph: Graph, steps: list[Step], *, verify_steps: bool = True) ->
         try:
             graph = STEP_KINDS[step.kind].apply(graph, **step.args)
             check_route_keys(graph)
+        except PassFailed:
+            raise
         except HydropyError as exc:
             where = f"{exc.loc}: " if exc.loc else ""
             raise type(exc)(f"plan step '{step.kind}' refused: {where}{exc.message}", step.loc) from exc

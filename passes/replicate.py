@@ -61,9 +61,23 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
     entries = [x for x in members if x.kind in ENTRIES]
     reach = {e.id: reach_in_stage(g, stage, e.id) for e in entries}
     writes = {e.id for e in entries if any(g.node(x).kind in LATTICE_STATE for x in reach[e.id])}
+    check_writes_only_write(g, stage, [e for e in entries if e.id in writes], reach)
+    check_one_write_order(g, stage, members, {e: reach[e] for e in writes})
+    g.members[stage] = n
     for e in entries:
-        if e.id not in writes:
-            continue
+        params = dict(e.params, routing="broadcast" if e.id in writes else "any", key=None)
+        g.replace(e.copy(params=params))
+    g = insert_channels(g)
+    check_no_divergent_delays(g)
+    check_order_downstream(g, stage)
+    return g
+
+
+def check_writes_only_write(g: Graph, stage: str, writers: list[Node], reach: dict[int, set[int]]) -> None:
+    """An entry that writes the replicated lattices (broadcast to every replica) does nothing
+    else: no lookup of its records (each replica would answer it) and no records of it leaving
+    the stage (each replica would send them)."""
+    for e in writers:
         for x in reach[e.id]:
             node = g.node(x)
             if node.kind == "lookup":
@@ -76,15 +90,6 @@ def replicate(graph: Graph, stage: str, n: int) -> Graph:
                 raise RewriteRefused(f"{node.kind} '{node.name}' passes records of the write "
                                      f"'{e.name}' out of the stage; every replica would send them",
                                      node.loc)
-    check_one_write_order(g, stage, members, {e: reach[e] for e in writes})
-    g.members[stage] = n
-    for e in entries:
-        params = dict(e.params, routing="broadcast" if e.id in writes else "any", key=None)
-        g.replace(e.copy(params=params))
-    g = insert_channels(g)
-    check_no_divergent_delays(g)
-    check_order_downstream(g, stage)
-    return g
 
 
 def check_one_write_order(g: Graph, stage: str, members: list[Node], writes: dict[int, set[int]]) -> None:

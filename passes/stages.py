@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import networkx as nx
 
-from hydropy.errors import RewriteRefused
+from hydropy.errors import PassFailed, ProgramError, RewriteRefused
 from hydropy.ir import AT_LEAST_ONCE, STREAM, Graph, Node, verify
 from hydropy.ir import ops
 from hydropy.ir.ops import output_collection
@@ -89,7 +89,12 @@ def insert_channels(graph: Graph) -> Graph:
             inputs[port] = channels[key]
         if tuple(inputs) != node.inputs:
             g.replace(node.copy(inputs=tuple(inputs)))
-    g = _retype(verify(g))
+    try:
+        verify(g)
+    except ProgramError as exc:
+        raise PassFailed(f"placing channels produced an invalid graph ({exc}); this is a bug in "
+                         f"hydropy, please report it") from exc
+    g = _retype(g)
     check_delivery_requirements(g)
     return g
 
