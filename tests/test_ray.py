@@ -84,8 +84,8 @@ def test_hand_edited_stage_runs_as_edited(ray_session, repo_root, tmp_path):
     compile_flow(flow, str(out), plan=str(repo_root / "examples" / "plans" / "wordcount_2stage.yaml"))
     stage = out / "stages" / "main.py"
     text = stage.read_text()
-    edited = text.replace("words = self.words.step(lines)",
-                          "words = [w for w in self.words.step(lines) if w != 'the']")
+    edited = text.replace("for words_record in words_out:",
+                          "for words_record in [w for w in words_out if w != 'the']:")
     assert edited != text
     stage.write_text(edited)
     got = run_compiled(str(out), {"lines": ["the cat", "the dog"]})
