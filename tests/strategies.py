@@ -345,10 +345,11 @@ def build(source: str) -> hp.Flow:
 
 
 @st.composite
-def programs(draw, max_ops: int = 6) -> Program:
-    inputs = draw(st.sampled_from([("xs",), ("kv",), ("xs", "kv"), ("xs", "kv"), ("kv", "ck"),
-                                   ("ck", "bk"), ("kv", "bk"), ("xs", "ck", "bk"), ("sk", "kv"),
-                                   ("sk",), ("xs", "sk")]))
+def programs(draw, max_ops: int = 6, input_sets: list[tuple[str, ...]] | None = None) -> Program:
+    """A random program over one of ``input_sets`` (default: every combination below)."""
+    inputs = draw(st.sampled_from(input_sets or [
+        ("xs",), ("kv",), ("xs", "kv"), ("xs", "kv"), ("kv", "ck"), ("ck", "bk"), ("kv", "bk"),
+        ("xs", "ck", "bk"), ("sk", "kv"), ("sk",), ("xs", "sk")]))
     lines = ["flow = hp.Flow('random')"]
     streams: list[tuple[str, str]] = []  # (variable, shape)
     for name in inputs:
