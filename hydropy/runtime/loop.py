@@ -64,9 +64,18 @@ class Loop:
         if what == HASH and isinstance(exc, TypeError) and not inside:
             return InputError(f"{op.where} needs hashable keys, got {value!r}", op.loc)
         if what == ITERATE and isinstance(exc, TypeError) and not inside:
-            return UserCodeError(f"{op.where}: fn must return an iterable, returned {value!r}", op.loc)
+            return _at(op, UserCodeError(f"{op.where}: fn must return an iterable, returned {value!r}",
+                                         op.loc))
         if what in (HASH, PAIR):
             return None  # a key's own __hash__ / __eq__ failed: as the operator's step lets it
         fn = getattr(op, role)
         name = getattr(fn, "__qualname__", repr(fn))
-        return UserCodeError(f"{op.where}: {role} {name} raised {type(exc).__name__}: {exc}", op.loc)
+        return _at(op, UserCodeError(f"{op.where}: {role} {name} raised {type(exc).__name__}: {exc}",
+                                     op.loc))
+
+
+def _at(op, error: UserCodeError) -> UserCodeError:
+    """``error`` naming ``op`` as where it was raised, as :meth:`Op.call` does (the checker
+    compares the operators two runs failed in)."""
+    error.where = op.where
+    return error
