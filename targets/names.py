@@ -86,17 +86,28 @@ CLOSURE_SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
 
 def closure_literal(value) -> str | None:
-    """``repr(value)`` when it is Python text that reads back as exactly ``value`` (same types
-    all the way down, same repr: ``-0.0`` stays negative), for numbers, strings, bytes, None,
-    and tuples and frozensets of these; else None (NaN, infinities, lists, objects...)."""
+    """Python text that reads back as exactly ``value`` (same types all the way down, same
+    repr: ``-0.0`` stays negative), for numbers, strings, bytes, None, and tuples and
+    frozensets of these; else None (NaN, infinities, lists, objects...). The text depends on
+    the value only: a frozenset's elements are written sorted by their text, not in the
+    iteration order of one process (which varies with its hash seed and history)."""
     if not _simple(value):
         return None
-    text = repr(value)
+    text = _text(value)
     try:
         back = eval(compile(text, "<closure>", "eval"), {"__builtins__": {"frozenset": frozenset}})
     except Exception:
         return None
     return text if _same(back, value) else None
+
+
+def _text(value) -> str:
+    if type(value) is tuple:
+        items = [_text(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if type(value) is frozenset:
+        return f"frozenset({{{', '.join(sorted(_text(v) for v in value))}}})" if value else "frozenset()"
+    return repr(value)
 
 
 def _simple(value) -> bool:
@@ -113,6 +124,5 @@ def _same(a, b) -> bool:
     if type(a) is tuple:
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if type(a) is frozenset:
-        return a == b and repr(a) == repr(b) and all(
-            any(_same(x, y) for y in b) for x in a)
+        return a == b and all(any(_same(x, y) for y in b) for x in a)
     return repr(a) == repr(b) and a == b

@@ -4,9 +4,14 @@ enclosing function, module-level constants and literal defaults; anything else i
 naming the value."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hydropy.errors import CompileError
 from hydropy.loader import load_flow
@@ -114,9 +119,31 @@ def test_closure_literal_reads_back_exactly():
     for value in (1, -0.0, 1.5, "a'\"\n", b"x", None, True, (1, (2, "x")), frozenset({1, 2}),
                   frozenset(), 10 ** 30, 1 + 2j):
         text = closure_literal(value)
-        assert text is not None and repr(eval(text)) == repr(value)
+        assert text is not None and eval(text) == value and repr(eval(text)) == repr(value) or \
+            type(value) is frozenset and eval(text) == value
     for value in (float("nan"), float("inf"), [1], {1: 2}, (1, [2]), object(), {1}):
         assert closure_literal(value) is None
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(st.text(max_size=6), st.integers(), st.tuples(st.text(max_size=3), st.booleans())),
+                max_size=12, unique=True), st.randoms(use_true_random=False))
+def test_a_frozenset_is_written_the_same_whatever_its_iteration_order(items, rng):
+    """The text of a frozenset depends on its value only (a set rebuilt in another order, or in
+    a process with another hash seed, iterates in another order): compiling is deterministic."""
+    shuffled = list(items)
+    rng.shuffle(shuffled)
+    a, b = frozenset(items), frozenset(shuffled)
+    text = closure_literal(a)
+    assert text is not None and text == closure_literal(b) and eval(text) == a
+
+
+def test_a_frozenset_of_strings_is_written_the_same_under_another_hash_seed():
+    code = ("from hydropy.targets.names import closure_literal\n"
+            "print(closure_literal(frozenset({'a', 'b', 'ключ', 'zz', 'q'})))")
+    texts = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert texts == {"frozenset({'a', 'b', 'q', 'zz', 'ключ'})\n"}
 
 
 def test_the_check_is_the_mechanism(monkeypatch, tmp_path):
