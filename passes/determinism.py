@@ -13,6 +13,7 @@ design whose keys were moved through ``hash()`` (see docs/rewrites.md, ``partiti
 """
 from __future__ import annotations
 
+import builtins
 import types
 
 #: builtins whose result is a deterministic function of their arguments (``hash``: within a
@@ -76,3 +77,22 @@ def plain_data(value, frozen: bool, depth: int = 0) -> bool:
         return False
     items = list(value.items()) if isinstance(value, dict) else value
     return all(plain_data(i, frozen, depth + 1) for i in items)
+
+
+def calls_hash(fn, depth: int = 0) -> bool:
+    """Whether ``fn`` (a Python function) may call the builtin ``hash``: by name in its code (nested
+    functions and lambdas included) where its module does not rebind the name, or through a
+    function of its module it names (read up to a few levels). Conservative: a name is enough."""
+    code, globals_ = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+    if code is None or depth > 4:
+        return False
+    names: set[str] = set()
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        names.update(c.co_names)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    if "hash" in names and globals_.get("hash", builtins.hash) is builtins.hash:
+        return True
+    return any(calls_hash(globals_[n], depth + 1) for n in names
+               if isinstance(globals_.get(n), types.FunctionType) and globals_[n] is not fn)
