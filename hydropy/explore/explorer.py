@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from hydropy.errors import HydropyError, InputError
 from hydropy.ir import Graph
+from hydropy.passes.explore import signature
 from hydropy.passes.monotonicity import points_of_order
 from hydropy.passes.pipeline import design_point
 from hydropy.passes.plan import Step
@@ -20,8 +21,9 @@ from hydropy.targets.local import DEFAULT_TICK_SIZE
 from hydropy.targets.sim import survives_restart
 
 from .enumerate import Enumeration, enumerate_points
-from .model import Constants, Estimate, estimate
+from .model import Constants, Estimate, estimate, stage_records
 from .profile import Profile, profile
+from .replay import BUDGET_SECONDS, Replay, replay
 
 
 def plan_id(steps: Sequence[Step]) -> str:
@@ -134,6 +136,33 @@ def pareto(points: Sequence[DesignPoint], value=lambda p: p.estimate.throughput)
             for q in points if q is not p)
 
 
+class StageCosts:
+    """The replay of each design point's emitted stages (:func:`.replay.replay`), once per
+    design (by signature), on a sample cut to about :data:`.replay.BUDGET_SECONDS` of
+    single-node work. None for a program whose stages cannot be emitted (functions not at
+    module level): its estimates then rest on the profile alone."""
+
+    def __init__(self, prof: Profile, inputs: Mapping[str, Any], tick_size: int):
+        self.profile, self.inputs, self.tick_size = prof, inputs, tick_size
+        self.fraction = min(1.0, BUDGET_SECONDS / max(prof.seconds, 1e-9))
+        self.done: dict[Any, Replay | None] = {}
+        self.unavailable: str | None = None
+
+    def of(self, design: Graph) -> Replay | None:
+        if self.unavailable is not None:
+            return None
+        key = signature(design)
+        if key not in self.done:
+            try:
+                self.done[key] = replay(design, self.inputs, tick_size=self.tick_size,
+                                        whole_records=stage_records(design, self.profile),
+                                        fraction=self.fraction)
+            except HydropyError as exc:  # cannot be emitted: the profile model for all
+                self.unavailable = str(exc)
+                return None
+        return self.done[key]
+
+
 def explore(graph: Graph, inputs: Mapping[str, Any], *, program: str, constants: Constants,
             cpus: int, members: Sequence[int] = (2, 3, 4), depth: int = 3,
             tick_size: int = DEFAULT_TICK_SIZE) -> Exploration:
@@ -146,17 +175,19 @@ def explore(graph: Graph, inputs: Mapping[str, Any], *, program: str, constants:
     if not members or any(n < 2 for n in members):
         raise InputError(f"--members must list counts of at least 2, got {list(members)}")
     prof = profile(graph, inputs, tick_size=tick_size, members=members)
+    costs = StageCosts(prof, inputs, tick_size)
 
     def predict(design: Graph) -> tuple[float, str]:
-        e = estimate(design, prof, constants, cpus)
+        e = estimate(design, prof, constants, cpus, costs.of(design))
         return e.throughput, e.bottleneck
 
     found: Enumeration = enumerate_points(graph, depth=depth, members=members, cpus=cpus,
                                           bottleneck=predict)
     base = design_point(graph)
-    points = [DesignPoint("0", [], base, estimate(base, prof, constants, cpus),
+    points = [DesignPoint("0", [], base, estimate(base, prof, constants, cpus, costs.of(base)),
                           properties(graph, [], base))]
-    points += [DesignPoint(plan_id(c.steps), c.steps, c.design, estimate(c.design, prof, constants, cpus),
+    points += [DesignPoint(plan_id(c.steps), c.steps, c.design,
+                           estimate(c.design, prof, constants, cpus, costs.of(c.design)),
                            properties(graph, c.steps, c.design)) for c in found.points]
     pareto(points)
     return Exploration(program, prof, constants, points, found.refused, found.over_budget, cpus)
