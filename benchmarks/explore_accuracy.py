@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from hydropy.explore.explorer import TIE, tied_ranks
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TOP = 5
@@ -69,26 +71,8 @@ CASES = {"word count": word_count, "two-phase commit": two_phase_commit,
          "sensor statistics": sensor_stats, "shopping cart": shopping_cart}
 
 
-#: predictions within this ratio of each other are tied: the replay's timing noise
-TIE = 1.25
 #: measured runs of each design point, interleaved over the design points (the median counts)
 REPEATS = 3
-
-
-def tied_ranks(values: list[float], tie: float = 1.0) -> list[float]:
-    """Ranks (1 = smallest) with ties averaged; with ``tie`` > 1, values within that ratio of
-    the smallest of their run of neighbours are one tie."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] <= values[order[i]] * tie:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
 
 
 def spearman(predicted: list[float], measured: list[float]) -> float:

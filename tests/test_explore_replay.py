@@ -171,3 +171,16 @@ def test_estimate_without_a_replay_is_the_profile_model():
     graph, design = _wordcount_agg(2)
     prof = profile(graph, {"lines": LINES}, tick_size=100)
     assert estimate(design, prof, CONSTANTS, 4).cost_source == "profile"
+
+
+def test_predictions_within_the_noise_share_a_rank():
+    from hydropy.explore.explorer import DesignPoint, rank_predictions, tied_ranks
+    assert tied_ranks([1.0, 1.1, 2.0, 5.0, 5.5], 1.25) == [1.5, 1.5, 3.0, 4.5, 4.5]
+    assert tied_ranks([3.0, 1.0, 2.0]) == [3.0, 1.0, 2.0]
+    graph, design = _wordcount_agg()
+    prof = profile(graph, {"lines": LINES}, tick_size=100)
+    base = estimate(design, prof, CONSTANTS, 4)
+    points = [DesignPoint(str(i), [], design, model.Estimate(**{**base.__dict__, "throughput": t}), {})
+              for i, t in enumerate([100.0, 1000.0, 1100.0, 50.0])]
+    rank_predictions(points)
+    assert [p.rank for p in points] == ["3", "1=", "1=", "4"]

@@ -44,6 +44,7 @@ class DesignPoint:
     estimate: Estimate
     properties: dict
     pareto: bool = False
+    rank: str = ""                       # by prediction, fastest 1; "2=" for tied predictions
     measured: float | None = None        # records per second on Ray
     same_sinks: bool | None = None       # whether the Ray run's sinks equal the single-node run's
 
@@ -127,6 +128,41 @@ def short_steps(steps: Sequence[Step]) -> str:
     return "; ".join(words)
 
 
+#: predictions within this ratio of each other are tied: the replay's timing noise (a stage
+#: replayed twice on a loaded machine differs by up to about a fifth)
+TIE = 1.25
+
+
+def tied_ranks(values: Sequence[float], tie: float = 1.0) -> list[float]:
+    """Ranks (1 = smallest) with ties averaged; with ``tie`` > 1, a value within that ratio of
+    the smallest of its run of sorted neighbours ties with them."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] <= values[order[i]] * tie:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def rank_predictions(points: Sequence[DesignPoint]) -> None:
+    """Sets each point's ``rank`` by predicted throughput, fastest 1, predictions within
+    :data:`TIE` of each other sharing the best rank of their tie, marked ``=``."""
+    slow_first = tied_ranks([p.estimate.throughput for p in points], TIE)
+    n = len(points)
+    groups: dict[float, list[DesignPoint]] = {}
+    for p, r in zip(points, slow_first):
+        groups.setdefault(r, []).append(p)
+    for r, members in groups.items():
+        best = n - (r + (len(members) - 1) / 2) + 1
+        for p in members:
+            p.rank = f"{int(best)}{'=' if len(members) > 1 else ''}"
+
+
 def pareto(points: Sequence[DesignPoint], value=lambda p: p.estimate.throughput) -> None:
     """Marks the points no other beats on throughput without using more actors."""
     for p in points:
@@ -179,7 +215,8 @@ def explore(graph: Graph, inputs: Mapping[str, Any], *, program: str, constants:
 
     def predict(design: Graph) -> tuple[float, str]:
         e = estimate(design, prof, constants, cpus, costs.of(design))
-        return e.throughput, e.bottleneck
+        # the stage to relieve: the bottleneck, or the slowest stage where it is the driver
+        return e.throughput, max(e.stage_seconds, key=e.stage_seconds.get)
 
     found: Enumeration = enumerate_points(graph, depth=depth, members=members, cpus=cpus,
                                           bottleneck=predict)
@@ -190,4 +227,5 @@ def explore(graph: Graph, inputs: Mapping[str, Any], *, program: str, constants:
                            estimate(c.design, prof, constants, cpus, costs.of(c.design)),
                            properties(graph, c.steps, c.design)) for c in found.points]
     pareto(points)
+    rank_predictions(points)
     return Exploration(program, prof, constants, points, found.refused, found.over_budget, cpus)
