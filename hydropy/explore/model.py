@@ -1,17 +1,26 @@
-"""The cost model: a design point's throughput, bottleneck, latency and memory, from the profile.
+"""The cost model: a design point's throughput, bottleneck, latency and memory.
 
 Every stage member runs concurrently with the others (stages pipeline, members of a stage
-split its input), so the run takes as long as its slowest member, and no less than all the
-CPU work divided by the CPUs (time an operator spends waiting, e.g. sleeping on a log
-write, takes a member's time but no CPU). A member's time is the profiled seconds of its stage's operators
-times the share of the stage's input it receives, plus what its channels cost (per record
-and per pickled byte, paid by sender and receiver), plus one Ray round per tick and input
-channel. The share comes from the routing of each entry of the stage: ``1/n`` dealt round
-robin, whole ticks to any one replica (``ceil(ticks/n)/ticks``), the whole for a broadcast, and for hash routing the fullest
-member's share of the sender's sampled records under :func:`hydropy.runtime.batch.route`,
-so skewed keys predict less. Constants come from :func:`calibrate` (cached per machine) or,
-uncalibrated, from :data:`DEFAULTS`. The per-record constant is Ray's transfer of a list of
-records plus what a channel's code does to each (hash routing, packing, unpacking).
+split its input), so the run takes as long as its slowest member (or the driver), and no
+less than all the CPU work divided by the cores (time spent waiting, e.g. sleeping on a log
+write, takes a member's time but no CPU).
+
+Where the design point's stages can be emitted, a member's time comes from running them
+(:mod:`.replay`, :func:`replay_estimate`): its measured ``run_tick`` seconds and the pickling
+of what it sends and receives, scaled from the sample to the whole input, plus per round
+what a queued Ray call costs it; the driver's from its routing and pickling of the sources'
+parts plus per round and member what submitting and collecting a call costs; plus what a run
+costs besides (starting, gathering the sinks). These run costs come from :func:`calibrate`
+(a real ``run_compiled`` of a program doing nothing, over few and many rounds, on one member
+and on four), cached per machine, or uncalibrated from :data:`DEFAULTS`.
+
+Otherwise (:func:`profile_estimate`) a member's time is the profiled seconds of its stage's
+operators times the share of the stage's input it receives, plus what its channels cost (per
+record and per pickled byte, paid by sender and receiver), plus one Ray round per tick and
+input channel. The share comes from the routing of each entry of the stage: ``1/n`` dealt
+round robin, whole ticks to any one replica (``ceil(ticks/n)/ticks``), the whole for a
+broadcast, and for hash routing the fullest member's share of the sender's sampled records
+under :func:`hydropy.runtime.batch.route`, so skewed keys predict less.
 """
 from __future__ import annotations
 
