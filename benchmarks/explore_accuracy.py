@@ -133,8 +133,7 @@ def main(argv: list[str]) -> int:
             old = lambda p: profiled[p.id]  # noqa: E731
             picks = {("replay", "top 5"): sorted(found.points, key=lambda p: -replayed(p))[:TOP],
                      ("replay", "top 5 distinct"): distinct_top(found.points, replayed),
-                     ("profile", "top 5"): sorted(found.points, key=lambda p: -old(p))[:TOP],
-                     ("profile", "top 5 distinct"): distinct_top(found.points, old)}
+                     ("profile", "top 5"): sorted(found.points, key=lambda p: -old(p))[:TOP]}
             todo = list({p.id: p for top in picks.values() for p in top}.values())
             runs: dict[str, list[float]] = {p.id: [] for p in todo}
             for _ in range(REPEATS):   # interleaved: each repeat measures every design point once
