@@ -134,17 +134,17 @@ TIE = 1.25
 
 
 def tied_ranks(values: Sequence[float], tie: float = 1.0) -> list[float]:
-    """Ranks (1 = smallest) with ties averaged; with ``tie`` > 1, a value within that ratio of
-    the smallest of its run of sorted neighbours ties with them."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
+    """Ranks (1 = smallest) with ties averaged; with ``tie`` > 1, from the largest down, the
+    values within that ratio of the largest not yet ranked tie with it."""
+    order = sorted(range(len(values)), key=lambda i: -values[i])
     ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
+    n, i = len(values), 0
+    while i < n:
         j = i
-        while j + 1 < len(order) and values[order[j + 1]] <= values[order[i]] * tie:
+        while j + 1 < n and values[order[j + 1]] * tie >= values[order[i]]:
             j += 1
         for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
+            ranks[order[k]] = n - (i + j) / 2
         i = j + 1
     return ranks
 

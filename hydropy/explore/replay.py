@@ -36,6 +36,9 @@ from hydropy.targets.local import split_ticks
 BUDGET_SECONDS = 0.1
 #: a sample keeps at least this many records of each input (all of a smaller one)
 MIN_RECORDS = 50
+#: a sample this small is replayed SMALL_REPEATS times, the least time of each member counting
+SMALL_SAMPLE = 1000
+SMALL_REPEATS = 3
 #: rounds without input after the last tick while a stage holds cycle records, at most
 MAX_DRAIN_ROUNDS = 1000
 
@@ -110,11 +113,33 @@ def replay(design: Graph, inputs: Mapping[str, Any], *, tick_size: int,
            whole_records: Mapping[str, float], program=None, fraction: float = 1.0) -> Replay:
     """Run ``design``'s emitted stages on a ``fraction`` of ``inputs`` (module doc).
     ``whole_records``: stage -> records that enter it over the whole inputs (from the
-    single-node profile), for the scale. Raises the emitter's error for a program that
-    cannot be emitted."""
-    from hydropy.targets.sim import emitted_stages, entry_name, outgoing
+    single-node profile), for the scale. A sample of at most :data:`SMALL_SAMPLE` records
+    runs :data:`SMALL_REPEATS` times and each time counts its least (a few microseconds of
+    work would otherwise show a preemption of the process as the stage's cost). Raises the
+    emitter's error for a program that cannot be emitted."""
+    from ray import cloudpickle  # noqa: F401  (imported here, not in a timed section)
+
+    from hydropy.targets.sim import emitted_stages
     classes = emitted_stages(design, program)
     sample = sample_inputs(inputs, fraction)
+    small = sum(len(v) for v in sample.values()) <= SMALL_SAMPLE
+    runs = [_replay_once(design, classes, inputs, sample, tick_size, whole_records, fraction)
+            for _ in range(SMALL_REPEATS if small else 1)]
+    best = runs[0]
+    for other in runs[1:]:
+        for stage, members in best.members.items():
+            for mine, theirs in zip(members, other.members[stage]):
+                for name in ("seconds", "cpu_seconds", "send_seconds", "receive_seconds"):
+                    setattr(mine, name, min(getattr(mine, name), getattr(theirs, name)))
+        best.driver_seconds = min(best.driver_seconds, other.driver_seconds)
+        best.results_seconds = min(best.results_seconds, other.results_seconds)
+    return best
+
+
+def _replay_once(design: Graph, classes: Mapping[str, type], inputs: Mapping[str, Any],
+                 sample: Mapping[str, list], tick_size: int, whole_records: Mapping[str, float],
+                 fraction: float) -> Replay:
+    from hydropy.targets.sim import entry_name, outgoing
     ticks = split_ticks(sample, tick_size)
     order = stage_order(design)
     members = {s: design.members_of(s) for s in order}
