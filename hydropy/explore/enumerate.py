@@ -4,8 +4,9 @@ Proposals come from :data:`hydropy.passes.explore.PROPOSERS` (the same proposers
 --all-plans`` uses), with partition and replicate tried at every member count asked for.
 Every candidate is built by :func:`hydropy.passes.pipeline.design_point` from its whole plan,
 so every precondition is checked; a refused proposal is kept with its reason. The first two
-steps are searched exhaustively; deeper steps only from the ``beam`` design points the model
-predicts fastest, and only steps that touch their bottleneck stage. Designs with more stage
+steps are searched exhaustively; deeper steps only from the :data:`BEAM` design points the
+model predicts fastest among those that have such a step left, and only steps that touch
+their bottleneck stage. Designs with more stage
 members than ``cpus`` are not kept.
 """
 from __future__ import annotations
@@ -74,9 +75,12 @@ def enumerate_points(graph: Graph, *, depth: int, members: Sequence[int], cpus: 
     for level in range(depth):
         ranked = frontier
         if level >= EXHAUSTIVE_DEPTH:
-            ranked = sorted(frontier, key=lambda c: -bottleneck(c.design)[0])[:BEAM]
-        next_frontier = []
+            ranked = sorted(frontier, key=lambda c: -bottleneck(c.design)[0])
+        next_frontier, expanded = [], 0
         for cand in ranked:
+            if level >= EXHAUSTIVE_DEPTH and expanded == BEAM:
+                break
+            found_before = len(next_frontier)
             focus = bottleneck(cand.design)[1] if level >= EXHAUSTIVE_DEPTH else None
             for kind, args in proposals(cand.graph, members):
                 if focus is not None and not touches(cand.graph, kind, args, focus):
@@ -103,5 +107,6 @@ def enumerate_points(graph: Graph, *, depth: int, members: Sequence[int], cpus: 
                 found = Candidate(steps, after, design)
                 out.points.append(found)
                 next_frontier.append(found)
+            expanded += len(next_frontier) > found_before
         frontier = next_frontier
     return out

@@ -1,17 +1,26 @@
-"""The cost model: a design point's throughput, bottleneck, latency and memory, from the profile.
+"""The cost model: a design point's throughput, bottleneck, latency and memory.
 
 Every stage member runs concurrently with the others (stages pipeline, members of a stage
-split its input), so the run takes as long as its slowest member, and no less than all the
-CPU work divided by the CPUs (time an operator spends waiting, e.g. sleeping on a log
-write, takes a member's time but no CPU). A member's time is the profiled seconds of its stage's operators
-times the share of the stage's input it receives, plus what its channels cost (per record
-and per pickled byte, paid by sender and receiver), plus one Ray round per tick and input
-channel. The share comes from the routing of each entry of the stage: ``1/n`` dealt round
-robin, whole ticks to any one replica (``ceil(ticks/n)/ticks``), the whole for a broadcast, and for hash routing the fullest
-member's share of the sender's sampled records under :func:`hydropy.runtime.batch.route`,
-so skewed keys predict less. Constants come from :func:`calibrate` (cached per machine) or,
-uncalibrated, from :data:`DEFAULTS`. The per-record constant is Ray's transfer of a list of
-records plus what a channel's code does to each (hash routing, packing, unpacking).
+split its input), so the run takes as long as its slowest member (or the driver), and no
+less than all the CPU work divided by the cores (time spent waiting, e.g. sleeping on a log
+write, takes a member's time but no CPU).
+
+Where the design point's stages can be emitted, a member's time comes from running them
+(:mod:`.replay`, :func:`replay_estimate`): its measured ``run_tick`` seconds and the pickling
+of what it sends and receives, scaled from the sample to the whole input, plus per round
+what a queued Ray call costs it; the driver's from its routing and pickling of the sources'
+parts plus per round and member what submitting and collecting a call costs; plus what a run
+costs besides (starting, gathering the sinks). These run costs come from :func:`calibrate`
+(a real ``run_compiled`` of a program doing nothing, over few and many rounds, on one member
+and on four), cached per machine, or uncalibrated from :data:`DEFAULTS`.
+
+Otherwise (:func:`profile_estimate`) a member's time is the profiled seconds of its stage's
+operators times the share of the stage's input it receives, plus what its channels cost (per
+record and per pickled byte, paid by sender and receiver), plus one Ray round per tick and
+input channel. The share comes from the routing of each entry of the stage: ``1/n`` dealt
+round robin, whole ticks to any one replica (``ceil(ticks/n)/ticks``), the whole for a
+broadcast, and for hash routing the fullest member's share of the sender's sampled records
+under :func:`hydropy.runtime.batch.route`, so skewed keys predict less.
 """
 from __future__ import annotations
 
@@ -27,21 +36,34 @@ from hydropy.ir.ops import ENTRIES, KEYED_STATE
 from hydropy.runtime.batch import route
 
 from .profile import OperatorProfile, Profile
+from .replay import Replay
 
 
 @dataclass(frozen=True)
 class Constants:
-    """Seconds per Ray round, per pickled byte and per record on a channel, per actor start."""
+    """Seconds per Ray round trip, per pickled byte and per record on a channel (the profile
+    model's), per actor start; per call of a member's tick when calls queue up: the driver's
+    time to submit one (``submit_s``), the member's time to take one (``call_s``), the CPU
+    that takes in all (``call_cpu_s``); and the machine's ``cores``."""
 
     round_s: float
     byte_s: float
     record_s: float
     actor_start_s: float
+    submit_s: float = 3e-4
+    call_s: float = 5e-4
+    call_cpu_s: float = 6e-4
+    cores: int = 0
+    run_s: float = 0.05
+    driver_round_s: float = 5e-4
     source: str = "defaults (not calibrated: run hydropy explore --calibrate)"
 
 
-DEFAULTS = Constants(round_s=1e-3, byte_s=2e-9, record_s=2e-6, actor_start_s=1.0)
+DEFAULTS = Constants(round_s=1e-3, byte_s=2e-9, record_s=2e-6, actor_start_s=1.0,
+                     cores=os.cpu_count() or 1)
 CALIBRATION_FILE = "explore-calibration.json"
+KEYS = ("round_s", "byte_s", "record_s", "actor_start_s", "submit_s", "call_s", "call_cpu_s", "cores",
+        "run_s", "driver_round_s")
 
 
 def cache_path() -> str:
@@ -54,8 +76,7 @@ def load_constants() -> Constants:
     try:
         with open(cache_path(), encoding="utf-8") as f:
             data = json.load(f)
-        return Constants(**{k: data[k] for k in ("round_s", "byte_s", "record_s", "actor_start_s")},
-                         source=f"calibrated {data.get('when', '')}")
+        return Constants(**{k: data[k] for k in KEYS}, source=f"calibrated {data.get('when', '')}")
     except (OSError, ValueError, KeyError, TypeError):
         return DEFAULTS
 
@@ -75,6 +96,13 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
             def call(self, x):
                 return len(x) if isinstance(x, (bytes, list)) else 0
 
+            def tick(self, round_, acked, names, external, *received):
+                """As StageHost.tick: a few arguments in, a batch and a status out."""
+                return [], (0, True, (0, 0, 0.0), [], 0)
+
+            def cpu(self):
+                return time.process_time()
+
         t0 = time.perf_counter()
         actor = Echo.remote()
         ray.get(actor.call.remote(b""))
@@ -83,6 +111,7 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
         for _ in range(rounds):
             ray.get(actor.call.remote(b""))
         round_s = (time.perf_counter() - t0) / rounds
+        _, call_s, call_cpu_s = queued_calls(ray, actor, 5 * rounds)
         blob = os.urandom(payload)
         t0 = time.perf_counter()
         for _ in range(10):
@@ -95,18 +124,73 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
         record_s = max((time.perf_counter() - t0) / 5 - round_s, 0.0) / len(records)
         record_s += channel_seconds(records) / len(records)
         ray.kill(actor)
+        run_s, driver_round_s, submit_s = run_overheads()
     finally:
         if started:
             ray.shutdown()
+    found = {"round_s": round_s, "byte_s": byte_s, "record_s": record_s, "actor_start_s": actor_start,
+             "submit_s": submit_s, "call_s": call_s, "call_cpu_s": call_cpu_s,
+             "cores": os.cpu_count() or 1, "run_s": run_s, "driver_round_s": driver_round_s}
     path = cache_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime())
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"round_s": round_s, "byte_s": byte_s, "record_s": record_s,
-                   "actor_start_s": actor_start, "when": when}, f)
+        json.dump({**found, "when": when}, f)
     os.replace(tmp, path)
-    return Constants(round_s, byte_s, record_s, actor_start, source=f"calibrated {when}")
+    return Constants(**found, source=f"calibrated {when}")
+
+
+def run_overheads(rounds: int = 150, members: int = 4) -> tuple[float, float, float]:
+    """What a Ray run costs besides its stages' work, measured by running
+    :mod:`.calibration_flow` (one record per tick) with :func:`hydropy.targets.ray.run_compiled`
+    over few and many rounds, on one member and on ``members``: seconds per run (starting the
+    rounds, gathering the sinks), of the driver per round, and of the driver per member and
+    round (submitting its call, collecting its status)."""
+    import importlib
+    import shutil
+    import tempfile
+
+    from hydropy.targets.compile import compile_flow
+    from hydropy.targets.ray import run_compiled
+    program = importlib.import_module("hydropy.explore.calibration_flow")
+    tmp = tempfile.mkdtemp(prefix="hydropy-calibrate-")
+    try:
+        def seconds(n: int, ticks: int) -> float:
+            out = os.path.join(tmp, f"x{n}")
+            if not os.path.isdir(out):
+                compile_flow(program.flow, out, plan=[{"partition": {"stage": "main", "n": n}}] if n > 1 else None)
+            best = float("inf")
+            for _ in range(2):
+                stats: dict = {}
+                run_compiled(out, {"records": list(range(ticks))}, tick_size=1, stats=stats,
+                             program=program, allow_oversubscribe=True, progress=False)
+                best = min(best, stats["run_seconds"])
+            return best
+
+        few, many, wide = seconds(1, 10), seconds(1, rounds), seconds(members, rounds)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    per_round = max(many - few, 0.0) / (rounds - 10)
+    per_member = max(wide - many, 0.0) / (rounds * (members - 1))
+    return max(few - 10 * per_round, 0.0), max(per_round - per_member, 0.0), per_member
+
+
+def queued_calls(ray, actor, calls: int) -> tuple[float, float, float]:
+    """Per call of a tick-like method submitted without waiting (as the driver keeps rounds
+    in flight): the seconds per call until all are done (the driver's per call, submitting
+    and collecting, when it is the slower), the actor's CPU per call (a member's share), and
+    the CPU per call of the driver and the actor together."""
+    ray.get(actor.tick.options(num_returns=2).remote(0, 0, [], {})[1])
+    actor_cpu = ray.get(actor.cpu.remote())
+    t0, c0 = time.perf_counter(), time.process_time()
+    refs = [actor.tick.options(num_returns=2).remote(r, 0, ["c"], {"s": [1, 2]}, b"x")[1]
+            for r in range(calls)]
+    for ref in refs:
+        ray.get(ref)
+    elapsed, driver_cpu = time.perf_counter() - t0, time.process_time() - c0
+    actor_cpu = ray.get(actor.cpu.remote()) - actor_cpu
+    return elapsed / calls, actor_cpu / calls, (driver_cpu + actor_cpu) / calls
 
 
 def channel_seconds(records: list, repeats: int = 3) -> float:
@@ -132,6 +216,9 @@ class Estimate:
     actors: int                          # stage members in all
     memory: dict[str, int] = field(default_factory=dict)       # stage -> bytes per member
     stage_seconds: dict[str, float] = field(default_factory=dict)  # stage -> a member's time
+    #: what the stage times rest on: "replay" (the emitted stages run, :mod:`.replay`) or
+    #: "profile" (the single-node profile, where the program cannot be emitted)
+    cost_source: str = "profile"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -177,8 +264,70 @@ def entry_records(profile: Profile, graph: Graph, entry: Node) -> int:
     return found.records_out
 
 
-def estimate(graph: Graph, profile: Profile, constants: Constants, cpus: int) -> Estimate:
-    """The model's prediction for the design point ``graph`` (see the module doc)."""
+def estimate(graph: Graph, profile: Profile, constants: Constants, cpus: int,
+             replayed: Replay | None = None) -> Estimate:
+    """The model's prediction for the design point ``graph``: from the replay of its emitted
+    stages when given (:func:`replay_estimate`), else from the profile alone."""
+    if replayed is not None:
+        return replay_estimate(graph, profile, constants, cpus, replayed)
+    return profile_estimate(graph, profile, constants, cpus)
+
+
+def stage_records(graph: Graph, profile: Profile) -> dict[str, float]:
+    """stage -> records that enter its members over the whole inputs (a broadcast's records
+    once per member), from the single-node profile: what :func:`~.replay.replay` scales by."""
+    out: dict[str, float] = {}
+    for stage in graph.locations():
+        n = graph.members_of(stage)
+        out[stage] = sum(entry_records(profile, graph, e) *
+                         (n if e.params.get("routing") == "broadcast" else 1)
+                         for e in graph.nodes() if e.location == stage and e.kind in ENTRIES)
+    return out
+
+
+def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: int,
+                    replayed: Replay) -> Estimate:
+    """The prediction from the replay of the design point's emitted stages.
+
+    A member's time over the whole inputs is its replayed ``run_tick`` time, pickling of what
+    it sends and unpickling of what it receives, scaled from the sample to the whole input,
+    plus one queued call per round (``call_s``). The driver's is its routing and pickling of
+    the sources' parts (scaled) plus one submitted call per member and round. The run takes
+    as long as the slowest of these, and no less than all their CPU over the cores that run
+    them (the machine's, at most ``cpus``), plus filling the pipeline (one round of each
+    stage along the longest path but the slowest) and gathering the sinks."""
+    rounds = profile.ticks + max(replayed.rounds - replayed.sample_ticks, 0)
+    actors = sum(graph.members_of(s) for s in graph.locations())
+    stage_time, cpu = {}, 0.0
+    for stage, members in replayed.members.items():
+        scale = replayed.scale.get(stage, 1.0)
+        times = []
+        for m in members:
+            moved = m.send_seconds + m.receive_seconds + m.bytes_out * constants.byte_s
+            times.append(scale * (m.seconds + moved) + rounds * constants.call_s)
+            cpu += scale * (min(m.cpu_seconds, m.seconds) + moved) + rounds * constants.call_cpu_s
+        stage_time[stage] = max(times)
+    driver = (replayed.driver_seconds * replayed.driver_scale
+              + rounds * (constants.driver_round_s + actors * constants.submit_s))
+    cpu += driver
+    cores = max(1, min(cpus, constants.cores or cpus))
+    slowest = max(stage_time, key=stage_time.get)
+    busiest = max(stage_time[slowest], driver)
+    hops, path_stages = longest_path(graph)
+    per_round = [stage_time[s] / max(rounds, 1) for s in path_stages]
+    fill = sum(per_round) - max(per_round, default=0.0)
+    seconds = max(busiest, cpu / cores) + fill + replayed.results_seconds + constants.run_s
+    return Estimate(
+        throughput=profile.input_records / seconds if seconds > 0 else float("inf"),
+        bottleneck=slowest if stage_time[slowest] >= driver else "driver", seconds=seconds, hops=hops,
+        tick_seconds=sum(per_round) + constants.round_s * (hops + 1),
+        actors=actors, memory=profile_estimate(graph, profile, constants, cpus).memory,
+        stage_seconds=stage_time, cost_source="replay")
+
+
+def profile_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: int) -> Estimate:
+    """The model's prediction for the design point ``graph`` from the single-node profile
+    alone (see the module doc)."""
     stage_time, memory, work = {}, {}, 0.0
     for stage in graph.locations():
         nodes = [n for n in graph.nodes() if n.location == stage]

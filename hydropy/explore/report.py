@@ -96,6 +96,7 @@ def to_json(ex: Exploration) -> str:
             "plan": [{s.kind: s.args} for s in p.steps],
             "summary": steps_text(p.steps),
             "pareto": p.pareto,
+            "rank": p.rank,
             "predicted": {**p.estimate.to_json(), "throughput": _finite(p.estimate.throughput)},
             "properties": p.properties,
             "measured": p.measured,
@@ -122,7 +123,7 @@ def to_text(ex: Exploration, *, verbose: bool = False, top: int | None = None) -
     table = Table(title=f"hydropy explore {ex.program}: {len(ex.points)} design points "
                         f"({len(ex.refused)} proposals refused, {ex.over_budget} over {ex.cpus} CPUs)")
     measured = any(p.measured is not None for p in ex.points)
-    for col in ("id", "pareto", "plan", "actors", "predicted", "bottleneck", "hops", "memory",
+    for col in ("rank", "id", "pareto", "plan", "actors", "predicted", "bottleneck", "hops", "memory",
                 "coordination"):
         table.add_column(col, overflow="fold", min_width=26 if col == "plan" else None)
     if measured:
@@ -131,7 +132,7 @@ def to_text(ex: Exploration, *, verbose: bool = False, top: int | None = None) -
     rows = ranked(ex)[:top] if top else ranked(ex)
     for p in rows:
         e = p.estimate
-        row = [str(p.id), "*" if p.pareto else "", short_steps(p.steps), str(e.actors),
+        row = [p.rank, str(p.id), "*" if p.pareto else "", short_steps(p.steps), str(e.actors),
                _rate(e.throughput), e.bottleneck, str(e.hops), f"{max(e.memory.values(), default=0):,} B",
                "free" if p.properties["coordination_free"] else ", ".join(p.properties["points_of_order"])]
         if measured:

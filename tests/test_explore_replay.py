@@ -1,0 +1,186 @@
+"""The explorer's cost source (issue 12): each design point's emitted stages replayed in one
+process (hydropy.explore.replay), and the estimate built on it (model.replay_estimate).
+
+The timing tests make one stage slower by sleeping (a lower bound on its time, far above what
+the code around it costs even on a loaded machine), so they cannot pass by chance nor fail
+by noise."""
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from hydropy.explore import model
+from hydropy.explore.explorer import explore
+from hydropy.explore.model import Constants, estimate, replay_estimate, stage_records
+from hydropy.explore.profile import profile
+from hydropy.explore.replay import MemberCost, Replay, replay, sample_inputs
+from hydropy.loader import load_flow
+from hydropy.passes.pipeline import design_point
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+CONSTANTS = Constants(round_s=1e-3, byte_s=1e-9, record_s=1e-6, actor_start_s=1.0, submit_s=3e-4,
+                      call_s=3e-4, call_cpu_s=6e-4, cores=64, run_s=0.01, driver_round_s=2e-4)
+LINES = [f"w{i} w{i + 1} w{i % 7}" for i in range(300)]
+
+
+def _wordcount_agg(n: int = 1):
+    graph = load_flow(str(EXAMPLES / "wordcount.py")).graph()
+    steps = [{"decouple": {"operators": ["count_per_word"], "to": "agg"}}]
+    if n > 1:
+        steps.append({"partition": {"stage": "agg", "n": n}})
+    return graph, design_point(graph, steps)
+
+
+def _replayed(graph, design, inputs, tick_size=100):
+    prof = profile(graph, inputs, tick_size=tick_size)
+    return prof, replay(design, inputs, tick_size=tick_size, whole_records=stage_records(design, prof))
+
+
+def test_replay_runs_every_member_on_the_records_the_design_routes_to_it():
+    graph, design = _wordcount_agg(2)
+    prof, rep = _replayed(graph, design, {"lines": LINES})
+    words = sum(len(line.split()) for line in LINES)
+    assert rep.sample_ticks == rep.rounds == 3 and rep.sample_records == len(LINES)
+    assert [c.records_in for c in rep.members["main"]] == [len(LINES)]
+    assert sum(c.records_in for c in rep.members["agg"]) == words
+    assert all(c.records_in > 0 and c.ticks == 3 for c in rep.members["agg"])
+    assert rep.members["main"][0].bytes_out > 0 and rep.scale == {"main": 1.0, "agg": 1.0}
+
+
+def test_sample_keeps_every_kth_record_and_small_inputs_whole():
+    got = sample_inputs({"big": list(range(1000)), "small": list(range(30))}, 0.1)
+    assert got["big"] == list(range(0, 1000, 10)) and got["small"] == list(range(30))
+    graph, design = _wordcount_agg(2)
+    prof = profile(graph, {"lines": LINES * 4}, tick_size=100)
+    rep = replay(design, {"lines": LINES * 4}, tick_size=100,
+                 whole_records=stage_records(design, prof), fraction=0.25)
+    assert rep.sample_records == 300
+    assert rep.scale["main"] == pytest.approx(4.0) and rep.scale["agg"] == pytest.approx(4.0, rel=0.05)
+
+
+def test_a_stage_made_slower_in_its_emitted_code_predicts_less(monkeypatch):
+    """The emitted class of stage 'agg' sleeping 1 ms per record it receives: the estimate
+    names it the bottleneck and predicts less than for the code as emitted."""
+    from hydropy.targets import sim
+    graph, design = _wordcount_agg()
+    prof, plain = _replayed(graph, design, {"lines": LINES})
+    real = sim.emitted_stages
+
+    def slowed(design_, program=None):
+        classes = dict(real(design_, program))
+
+        class Slow(classes["agg"]):
+            def run_tick(self, batches):
+                before = self.received
+                out = super().run_tick(batches)
+                time.sleep(1e-3 * (self.received - before))
+                return out
+        classes["agg"] = Slow
+        return classes
+
+    monkeypatch.setattr(sim, "emitted_stages", slowed)
+    _, slow = _replayed(graph, design, {"lines": LINES})
+    fast_e = replay_estimate(design, prof, CONSTANTS, 4, plain)
+    slow_e = replay_estimate(design, prof, CONSTANTS, 4, slow)
+    assert slow_e.bottleneck == "agg" and slow_e.stage_seconds["agg"] >= 0.9
+    assert slow_e.throughput < fast_e.throughput / 2
+
+
+def _synthetic(members: int, seconds: float, cpu: bool = True) -> Replay:
+    """A replay of main -> agg where agg's work (``seconds``) splits evenly over ``members``."""
+    share = seconds / members
+    return Replay({"main": [MemberCost(ticks=10, records_in=1000, seconds=0.01, cpu_seconds=0.01)],
+                   "agg": [MemberCost(ticks=10, records_in=1000 // members, seconds=share,
+                                      cpu_seconds=share if cpu else 0.0) for _ in range(members)]},
+                  {"main": 1.0, "agg": 1.0}, rounds=10, sample_ticks=10, sample_records=1000)
+
+
+@pytest.mark.parametrize("seconds", [0.5, 5.0, 50.0])
+def test_more_members_never_predict_less_for_a_perfectly_partitioned_cpu_bound_stage(seconds):
+    graph = load_flow(str(EXAMPLES / "wordcount.py")).graph()
+    prof = profile(graph, {"lines": LINES}, tick_size=30)
+    rates = [replay_estimate(_wordcount_agg(n)[1], prof, CONSTANTS, 16, _synthetic(n, seconds)).throughput
+             for n in range(1, 9)]
+    assert all(b >= a for a, b in zip(rates, rates[1:])), rates
+    assert rates[-1] > 2 * rates[0]
+
+
+def test_cpu_bound_members_beyond_the_cores_gain_nothing_waiting_ones_do():
+    graph = load_flow(str(EXAMPLES / "wordcount.py")).graph()
+    prof = profile(graph, {"lines": LINES}, tick_size=30)
+    two_cores = Constants(**{**CONSTANTS.__dict__, "cores": 2})
+    rate = lambda n, cpu: replay_estimate(_wordcount_agg(n)[1], prof, two_cores, 16,  # noqa: E731
+                                          _synthetic(n, 5.0, cpu)).throughput
+    assert rate(6, True) < 1.2 * rate(2, True)
+    assert rate(6, False) > 2 * rate(2, False)
+
+
+SLOW_FOLD = '''
+import time
+import hydropy as hp
+
+
+def add(total, n):
+    time.sleep(0.0005)
+    return total + n
+
+
+flow = hp.Flow("slow_fold")
+flow.source("items").map(lambda k: (k, 1), name="pairs").fold_keyed(int, add, name="per_key").sink("counts")
+'''
+
+
+def test_skewed_keys_predict_less_than_uniform_ones(tmp_path):
+    """The fold sleeps per record, so each member's time is its share of the records: with
+    one hot key, the member holding it takes most of them."""
+    path = tmp_path / "slow_fold.py"
+    path.write_text(textwrap.dedent(SLOW_FOLD))
+    graph = load_flow(str(path)).graph()
+    design = design_point(graph, [{"decouple": {"operators": ["per_key"], "to": "agg"}},
+                                  {"partition": {"stage": "agg", "n": 4}}])
+    uniform = {"items": [f"k{i}" for i in range(400)]}
+    skewed = {"items": ["hot"] * 340 + [f"k{i}" for i in range(60)]}
+    rates = {}
+    for name, inputs in (("uniform", uniform), ("skewed", skewed)):
+        prof, rep = _replayed(graph, design, inputs)
+        rates[name] = replay_estimate(design, prof, CONSTANTS, 8, rep).throughput
+        if name == "skewed":  # the hot key's member received all of its records
+            assert max(c.records_in for c in rep.members["agg"]) >= 340
+    assert rates["skewed"] < rates["uniform"] / 2
+
+
+def test_explore_estimates_from_the_replay_and_falls_back_to_the_profile():
+    graph = load_flow(str(EXAMPLES / "wordcount.py")).graph()
+    found = explore(graph, {"lines": LINES}, program="wordcount", constants=model.DEFAULTS, cpus=3,
+                    members=(2,), depth=1, tick_size=100)
+    assert {p.estimate.cost_source for p in found.points} == {"replay"}
+
+    namespace: dict = {}  # a program with no file: its stages cannot be emitted
+    exec(compile(textwrap.dedent(SLOW_FOLD).replace("0.0005", "0"), "<no file>", "exec"), namespace)
+    flow = namespace["flow"]
+    found = explore(flow.graph(), {"items": list(range(50))}, program="nofile", constants=model.DEFAULTS,
+                    cpus=3, members=(2,), depth=1, tick_size=10)
+    assert {p.estimate.cost_source for p in found.points} == {"profile"}
+    assert all(p.estimate.throughput > 0 for p in found.points)
+
+
+def test_estimate_without_a_replay_is_the_profile_model():
+    graph, design = _wordcount_agg(2)
+    prof = profile(graph, {"lines": LINES}, tick_size=100)
+    assert estimate(design, prof, CONSTANTS, 4).cost_source == "profile"
+
+
+def test_predictions_within_the_noise_share_a_rank():
+    from hydropy.explore.explorer import DesignPoint, rank_predictions, tied_ranks
+    assert tied_ranks([1.0, 1.1, 2.0, 5.0, 5.5], 1.25) == [1.5, 1.5, 3.0, 4.5, 4.5]
+    assert tied_ranks([3.0, 1.0, 2.0]) == [3.0, 1.0, 2.0]
+    graph, design = _wordcount_agg()
+    prof = profile(graph, {"lines": LINES}, tick_size=100)
+    base = estimate(design, prof, CONSTANTS, 4)
+    points = [DesignPoint(str(i), [], design, model.Estimate(**{**base.__dict__, "throughput": t}), {})
+              for i, t in enumerate([100.0, 1000.0, 1100.0, 50.0])]
+    rank_predictions(points)
+    assert [p.rank for p in points] == ["3", "1=", "1=", "4"]
