@@ -254,3 +254,11 @@ def test_parametric_values_pickle():
 
 def test_module_imports_without_hypothesis_at_top_level():
     assert "hypothesis" not in lattices.__dict__
+
+
+def test_lww_values_tied_on_the_timestamp_that_are_equal_but_shown_differently_are_different_points():
+    """Found by the law property: LWW(0, 0).merge(LWW(0, 0.0)) moves to 0.0 (shown later) and says
+    so, so the two must not compare equal, or the changed-flag law breaks."""
+    a = LWW(0, 0)
+    assert a.merge(LWW(0, 0.0)) and a == LWW(0, 0.0) and LWW(0, 0) != LWW(0, 0.0)
+    assert not a.merge(LWW(0, 0))  # 0.0 is shown after 0: it stays

@@ -376,7 +376,9 @@ class LWW(Lattice):
         return self.value
 
     def _state(self):
-        return (self.timestamp, _NAN_STATE if _is_nan(self.value) else self.value)
+        # values tied on the timestamp are ordered by how they are shown, so two that are ==
+        # but shown differently (0 and 0.0) are different points: the state keeps what decides
+        return (self.timestamp, _NAN_STATE if _is_nan(self.value) else self.value, _shown(self.value))
 
     def copy(self):
         return type(self)(self.timestamp, self.value)
