@@ -22,7 +22,7 @@ from numba import njit
 
 from hydropy.errors import InputError, UserCodeError
 
-from .columns import SCALARS, Columns, fields
+from .columns import SCALARS, Columns, collector_paused, fields, shape_of
 
 _MASK63 = np.int64(0x7FFFFFFFFFFFFFFF)
 
@@ -261,7 +261,7 @@ class ChainKernel(KernelOp):
 
     def step(self, batch) -> Columns:
         cols = self.columns(batch)
-        return Columns(*self.run(*cols.cols))
+        return Columns(*self.run(*cols.cols), shape=shape_of(self.out_dtype))
 
     def prime(self):
         self.kernel(*Columns.empty(self.in_dtype).cols)
@@ -350,8 +350,7 @@ class KeyedKernel(KernelOp):
         return self._dict
 
     def sorted_items(self) -> list[tuple]:
-        keys, vals = self.table.items()
-        return list(zip(keys.tolist(), vals.tolist()))
+        return Columns(*self.table.items()).tolist()
 
     def columns_items(self) -> Columns:
         """The table as (key, value) columns sorted by key."""
@@ -429,23 +428,24 @@ class JoinSide:
 class JoinKernel(KernelOp):
     """``join`` of two ``(int64 key, number)`` streams (:func:`join_pairs`): both sides are
     :class:`JoinSide` arrays; ``step`` returns the Python ``Join``'s records ``(k, (x, y))``,
-    in its order.
+    in its order, as nested Columns (``(int64, (x, y))``: three columns), so a kernel after
+    it reads them as they are and a Python operator gets the tuples when it iterates."""
 
-    The output is a list of records, not Columns: columns hold flat tuples only, so operators
-    after a join run as Python (``explain --kernels`` says so)."""
+    SHAPE = (0, (1, 2))
 
     def __init__(self, left_dtype: str, right_dtype: str, **kw):
-        super().__init__(join_pairs, left_dtype, None, **kw)
+        out = f"(int64, ({fields(left_dtype)[1]}, {fields(right_dtype)[1]}))"
+        super().__init__(join_pairs, left_dtype, out, **kw)
         self.right_dtype = right_dtype
         self.left, self.right = JoinSide(fields(left_dtype)[1]), JoinSide(fields(right_dtype)[1])
 
-    def step(self, left, right) -> list:
+    def step(self, left, right) -> Columns:
         lk, lv = self.columns(left).cols
         rk, rv = self.columns(right, self.right_dtype).cols
         self.left.insert(lk, lv)
         k, x, y = self.run(*self.left.index(), *self.right.index(), lk, lv, rk, rv)
         self.right.insert(rk, rv)
-        return list(zip(k.tolist(), zip(x.tolist(), y.tolist())))
+        return Columns(k, x, y, shape=self.SHAPE)
 
     def prime(self):
         left, right = JoinSide(fields(self.in_dtype)[1], 2), JoinSide(fields(self.right_dtype)[1], 2)
