@@ -556,6 +556,8 @@ def main(argv: list[str]) -> None:
     sys.path.insert(0, PROGRAMS)
     from cases_wordcount import CASES as WORD_COUNT  # B8, in a module of its own
     CASES.update(WORD_COUNT)
+    from cases_join import CASES as JOIN  # B9, in a module of its own
+    CASES.update(JOIN)
     out = CASES[name](int(n), int(repeats), **params)
     out.setdefault("peak_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(out))
