@@ -105,29 +105,34 @@ def unique_insert(tkeys, used, count, out, m, keys, start):
 
 
 @njit(cache=True)
-def _join_count(tkeys, used, cnt, keys):
-    """How many stored rows of a :class:`JoinSide` match ``keys``, each key counted."""
+def _join_heads(tkeys, used, head, cnt, keys):
+    """For each batch key, the first stored row of its key (-1: none), and how many stored
+    rows match the batch in all: one probe per batch record."""
     mask, n = tkeys.shape[0] - 1, 0
+    heads = np.empty(keys.shape[0], np.int64)
     for i in range(keys.shape[0]):
         s = probe(tkeys, used, mask, keys[i])
         if used[s]:
+            heads[i] = head[s]
             n += cnt[s]
-    return n
+        else:
+            heads[i] = -1
+    return heads, n
 
 
 @njit(cache=True)
-def _join_fill(tkeys, used, head, nxt, stored, keys, vals, ok, obatch, ostored):
+def _join_fill(heads, nxt, stored, keys, vals, ok, obatch, ostored):
     """For each batch record ``(keys[i], vals[i])`` in order, each stored row of its key in
-    arrival order: writes the key, the batch value and the stored value; returns how many."""
-    mask, m = tkeys.shape[0] - 1, 0
+    arrival order (from ``heads[i]`` along ``nxt``): writes the key, the batch value and the
+    stored value; returns how many."""
+    m = 0
     for i in range(keys.shape[0]):
-        s = probe(tkeys, used, mask, keys[i])
-        if used[s]:
-            r = head[s]
-            while r >= 0:
-                ok[m], obatch[m], ostored[m] = keys[i], vals[i], stored[r]
-                m += 1
-                r = nxt[r]
+        r = heads[i]
+        k, v = keys[i], vals[i]
+        while r >= 0:
+            ok[m], obatch[m], ostored[m] = k, v, stored[r]
+            m += 1
+            r = nxt[r]
     return m
 
 
@@ -138,10 +143,11 @@ def join_pairs(ltkeys, lused, lhead, lcnt, lvals, lnxt, rtkeys, rused, rhead, rc
     each left record of the batch (already stored, see :class:`JoinSide`) with the stored
     right rows of its key, then each right record (stored after) with every left row of its
     key."""
-    n = _join_count(rtkeys, rused, rcnt, lk) + _join_count(ltkeys, lused, lcnt, rk)
-    ok, ox, oy = np.empty(n, np.int64), np.empty(n, lvals.dtype), np.empty(n, rvals.dtype)
-    m = _join_fill(rtkeys, rused, rhead, rnxt, rvals, lk, lv, ok, ox, oy)
-    _join_fill(ltkeys, lused, lhead, lnxt, lvals, rk, rv, ok[m:], oy[m:], ox[m:])
+    lheads, nl = _join_heads(rtkeys, rused, rhead, rcnt, lk)
+    rheads, nr = _join_heads(ltkeys, lused, lhead, lcnt, rk)
+    ok, ox, oy = np.empty(nl + nr, np.int64), np.empty(nl + nr, lvals.dtype), np.empty(nl + nr, rvals.dtype)
+    m = _join_fill(lheads, rnxt, rvals, lk, lv, ok, ox, oy)
+    _join_fill(rheads, lnxt, lvals, rk, rv, ok[m:], oy[m:], ox[m:])
     return ok, ox, oy
 
 
