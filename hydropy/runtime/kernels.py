@@ -233,6 +233,14 @@ def split_by_hash(batch: Columns, column: int, members: int) -> list[Columns]:
 
 # -- runtime operators -------------------------------------------------------------------
 
+def empty_inputs(dtype: str, readonly: bool) -> tuple[np.ndarray, ...]:
+    """Empty input columns of ``dtype``, read-only if asked (to prime a kernel's signature)."""
+    cols = Columns.empty(dtype).cols
+    for c in cols:
+        c.flags.writeable = not readonly
+    return cols
+
+
 class KernelOp:
     """Base of kernel operators: ``step`` takes a list or Columns batch, returns Columns."""
 
@@ -255,9 +263,13 @@ class KernelOp:
                                 self.loc) from exc
 
     def warm_up(self) -> float:
-        """Compile (or load from the disk cache) now; returns the seconds it took."""
+        """Compile (or load from the disk cache) now, for writable input columns and for
+        read-only ones (what a batch that crossed Ray's object store arrives as: Numba types
+        them apart, so the first tick of a member would compile again); returns the seconds
+        it took."""
         start = time.perf_counter()
-        self.prime()
+        self.prime(False)
+        self.prime(True)
         self.compile_seconds = time.perf_counter() - start
         return self.compile_seconds
 
@@ -269,8 +281,8 @@ class ChainKernel(KernelOp):
         cols = self.columns(batch)
         return Columns(*self.run(*cols.cols), shape=shape_of(self.out_dtype))
 
-    def prime(self):
-        self.kernel(*Columns.empty(self.in_dtype).cols)
+    def prime(self, readonly: bool):
+        self.kernel(*empty_inputs(self.in_dtype, readonly))
 
 
 class KeyedTable:
@@ -342,8 +354,8 @@ class KeyedKernel(KernelOp):
         changed = first_occurrences(keys)
         return Columns(changed, tab.lookup(changed))
 
-    def prime(self):
-        keys, vals = Columns.empty(self.in_dtype).cols
+    def prime(self, readonly: bool):
+        keys, vals = empty_inputs(self.in_dtype, readonly)
         tab = KeyedTable(self.acc, 2)
         self.kernel(self.init, tab.keys, tab.vals, tab.used, 0, keys, vals, 0)
         _gather(tab.keys, tab.vals, tab.used, keys)
@@ -382,10 +394,10 @@ class UniqueKernel(KernelOp):
                 return Columns(out[:m])
             tab.grow()
 
-    def prime(self):
+    def prime(self, readonly: bool):
         tab = KeyedTable("bool", 2)
-        empty = np.empty(0, np.int64)
-        self.kernel(tab.keys, tab.used, 0, empty, 0, empty, 0)
+        (empty,) = empty_inputs("int64", readonly)
+        self.kernel(tab.keys, tab.used, 0, np.empty(0, np.int64), 0, empty, 0)
 
 
 class JoinSide:
@@ -453,10 +465,10 @@ class JoinKernel(KernelOp):
         self.right.insert(rk, rv)
         return Columns(k, x, y, shape=self.SHAPE)
 
-    def prime(self):
+    def prime(self, readonly: bool):
         left, right = JoinSide(fields(self.in_dtype)[1], 2), JoinSide(fields(self.right_dtype)[1], 2)
-        lk, lv = Columns.empty(self.in_dtype).cols
-        rk, rv = Columns.empty(self.right_dtype).cols
+        lk, lv = empty_inputs(self.in_dtype, readonly)
+        rk, rv = empty_inputs(self.right_dtype, readonly)
         left.insert(lk, lv)
         right.insert(rk, rv)
         self.kernel(*left.index(), *right.index(), lk, lv, rk, rv)
