@@ -30,18 +30,22 @@ def case(fn):
 def timed(fn, repeats: int, inner: bool = False) -> dict:
     """Time one first run, then ``repeats`` runs. With ``inner``, ``fn`` returns
     ``(seconds, result)``: the seconds it measured itself (e.g. from actors ready to results),
-    and ``setup`` holds the rest of each run (e.g. starting actors)."""
-    times, setup = [], []
+    and ``setup`` holds the rest of each run (e.g. starting actors). ``cpu``: this process's
+    CPU seconds per run (without ``inner``: a local case's work, less moved by load)."""
+    times, setup, cpu = [], [], []
+    result = None
     for _ in range(repeats + 1):
-        start = time.perf_counter()
+        result = None  # the previous run's result freed before the next is built
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         total = time.perf_counter() - start
+        cpu.append(time.process_time() - start_cpu)
         if inner:
             seconds, result = result
             setup.append(total - seconds)
         times.append(seconds if inner else total)
     out = {"times": times[1:], "first": times[0], "result": result}
-    return {**out, "setup": setup[1:]} if inner else out
+    return {**out, "setup": setup[1:]} if inner else {**out, "cpu": cpu[1:]}
 
 
 def digest(value) -> str:
@@ -556,6 +560,8 @@ def main(argv: list[str]) -> None:
     sys.path.insert(0, PROGRAMS)
     from cases_wordcount import CASES as WORD_COUNT  # B8, in a module of its own
     CASES.update(WORD_COUNT)
+    from cases_join import CASES as JOIN  # B9, in a module of its own
+    CASES.update(JOIN)
     out = CASES[name](int(n), int(repeats), **params)
     out.setdefault("peak_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(out))

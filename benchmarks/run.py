@@ -1,4 +1,4 @@
-"""hydropy's benchmarks B1-B8: every case in its own process, ratios from one run.
+"""hydropy's benchmarks B1-B9: every case in its own process, ratios from one run.
 
     python benchmarks/run.py [--quick] [--only B1,B3] [--repeats 5]
 
@@ -60,6 +60,12 @@ SUITE = {
            ("word count, hydropy on Ray, 2+2 members, combiner", "b8_ray", 200_000, 2_000, {}),
            ("word count, hydropy on Ray, 2+2 members, no combiner", "b8_ray", 200_000, 2_000,
             {"combined": 0})],
+    "B9": [("join 2 x 500,000 -> 5M pairs, pandas.merge", "b9_pandas", 1_000_000, 20_000, {}),
+           ("join 2 x 500,000 -> 5M pairs, hydropy, Columns sink", "b9_hydropy", 1_000_000, 20_000, {}),
+           ("join 2 x 500,000 -> 5M pairs, hydropy, Python tuples", "b9_hydropy", 1_000_000, 20_000,
+            {"columns": 0}),
+           ("join then sum of x*y per key, pandas", "b9_pandas_sum", 1_000_000, 20_000, {}),
+           ("join then sum of x*y per key, hydropy", "b9_hydropy_sum", 1_000_000, 20_000, {})],
 }
 
 
@@ -128,6 +134,14 @@ def targets(res: dict) -> list[tuple[str, str, bool]]:
                / t_of(r, "word count, hydropy, local target"))
         out += [("B8: local within 1.3x of the Counter loop", f"{local:.2f}x", local <= 1.3),
                 ("B8: partitioned on Ray no slower than local", f"{ray:.2f}x", ray <= 1.0)]
+    if "B9" in res and "times" in res["B9"].get("join 2 x 500,000 -> 5M pairs, pandas.merge", {}):
+        r = res["B9"]
+        pandas = t_of(r, "join 2 x 500,000 -> 5M pairs, pandas.merge")
+        for sink in ("Columns sink", "Python tuples"):
+            ratio = t_of(r, f"join 2 x 500,000 -> 5M pairs, hydropy, {sink}") / pandas
+            out.append((f"B9: join within 3x of pandas.merge ({sink})", f"{ratio:.2f}x", ratio <= 3))
+        ratio = t_of(r, "join then sum of x*y per key, hydropy") / t_of(r, "join then sum of x*y per key, pandas")
+        out.append(("B9: join then sum per key against pandas (information)", f"{ratio:.2f}x", True))
     if "B4" in res:
         c = t_of(res["B4"], "compile the 50-operator program (JIT excluded)")
         out += [("B4: compile 50 operators < 1 s (JIT excluded)", f"{c:.3f} s", c < 1.0)]
@@ -180,6 +194,9 @@ def main(argv=None) -> int:
             res = measure(case, n, args.repeats, params)
             res["n"] = n
             results.setdefault(bench, {})[label] = res
+            if "skipped" in res:
+                print(f"| {bench} {label} | {n:,} | skipped: {res['skipped']} | - | - | - | - | - |", flush=True)
+                continue
             med = statistics.median(res["times"])
             rate = f"{n / med:,.0f}" if bench != "B4" else "-"
             start = f"{statistics.median(res['setup']):.3f}" if res.get("setup") else "-"
@@ -218,7 +235,9 @@ SAME_RESULT = {"B1": ("hydropy, local target", "hand-written pure-Python dict lo
                "B7": tuple(label for label, *_ in SUITE["B7"]),
                "B8": ("word count, collections.Counter loop", "word count, hydropy, local target",
                       "word count, hydropy on Ray, 2+2 members, combiner",
-                      "word count, hydropy on Ray, 2+2 members, no combiner")}
+                      "word count, hydropy on Ray, 2+2 members, no combiner"),
+               "B9": tuple(label for label, *_ in SUITE["B9"][:3]),
+               "B9 sum": tuple(label for label, *_ in SUITE["B9"][3:])}
 
 
 def check_agreement(results: dict) -> list[str]:

@@ -5,7 +5,9 @@ read off :class:`~hydropy.runtime.columns.Columns` inputs), :func:`plan` types e
 function with Numba and picks each operator's mode: a ``map``/``filter`` whose function
 Numba compiles for its input type, a ``fold_keyed``/``reduce_keyed`` over ``(int64 key,
 number)`` pairs, a ``unique`` of int64 records and a ``join`` of two streams of such pairs
-(which kinds can, is the spec's ``kernel`` fact). Adjacent kernel ``map``/``filter``
+(which kinds can, is the spec's ``kernel`` fact). A join's ``(k, (x, y))`` records stay
+columns (a nested element type), so a ``map``/``filter`` after it runs as a kernel too, and a
+``count`` of them is the batch's length. Adjacent kernel ``map``/``filter``
 operators of one stage, each the only reader of the one before, fuse into one unit (one
 loop). Every other operator, and one whose function Numba cannot compile (the reason is
 recorded and shown by ``explain --kernels``), runs as the per-record Python operator.
@@ -28,8 +30,9 @@ _NB = {"int64": types.int64, "float64": types.float64, "bool": types.boolean}
 
 
 def numba_type(dtype: str):
+    """The Numba type of a record of ``dtype`` (nested tuples for a join's ``(k, (x, y))``)."""
     if is_tuple(dtype):
-        return types.Tuple([_NB[f] for f in fields(dtype)])
+        return types.Tuple([numba_type(f) for f in fields(dtype)])
     return _NB[dtype]
 
 
@@ -271,16 +274,17 @@ def _mode(graph, n, ins) -> tuple[Mode, Unit | None]:
             what = graph.node(i)
             while what.kind in IDENTITIES:
                 what = graph.node(what.inputs[0])
-            if what.kind == "join":  # its (k, (x, y)) records have no column form
-                raise NoKernel(f"its input, join {what.name!r}, yields (k, (x, y)) records, "
-                               f"which have no column form")
+            if what.kind == "join":  # a join that runs as Python yields Python tuples
+                raise NoKernel(f"its input, join {what.name!r}, runs as Python (its records "
+                               f"are Python tuples)")
             raise NoKernel("the element type of its input is unknown (declare it: "
                            "flow.source(name, dtype=...))")
     src = ins[0]
     if n.kind == "join":
         (key, x), (_, y) = _pair(ins[0]), _pair(ins[1])
-        out = f"({key}, ({x}, {y}))"  # shown by explain; records, not columns, flow on
-        return Mode("kernel"), Unit("join", [n], ins[0], [out], right_dtype=ins[1], helper="join_pairs")
+        out = f"({key}, ({x}, {y}))"  # nested columns: k, x, y
+        return Mode("kernel", dtype=out), Unit("join", [n], ins[0], [out], right_dtype=ins[1],
+                                               helper="join_pairs")
     if n.kind == "unique":
         if src != "int64":
             raise NoKernel(f"its records are {src}; the unique kernel takes int64 records")
@@ -321,7 +325,7 @@ def _label(fn) -> str:
 
 def _pair(dtype: str) -> tuple[str, str]:
     names = fields(dtype) if is_tuple(dtype) else ()
-    if len(names) != 2:
+    if len(names) != 2 or is_tuple(names[1]):
         raise NoKernel(f"its records are {dtype}, not (key, value) pairs of numbers")
     if names[0] != "int64":
         raise NoKernel(f"its keys are {names[0]}; keyed kernels take int64 keys")

@@ -13,7 +13,7 @@ are bound as module globals named by :func:`fn_global`.
 from __future__ import annotations
 
 from hydropy.passes.kernel_plan import Unit
-from hydropy.runtime.columns import SCALARS, fields
+from hydropy.runtime.columns import SCALARS, fields, is_tuple, leaf_paths, leaves
 
 from .names import Namespace, comment_text, doc_repr
 
@@ -48,18 +48,18 @@ def kernel_source(unit: Unit) -> str:
 
 
 def chain_source(unit: Unit) -> str:
-    """A fused loop over the input columns applying each map and filter of ``unit`` in turn."""
-    ins = [f"c{i}" for i in range(len(fields(unit.in_dtype)))]
-    outs = fields(unit.out_dtype)
+    """A fused loop over the input columns applying each map and filter of ``unit`` in turn
+    (a nested record, a join's ``(k, (x, y))``, is rebuilt from its leaf columns and taken
+    apart again by index paths)."""
+    ins = [f"c{i}" for i in range(len(leaves(unit.in_dtype)))]
+    outs = leaves(unit.out_dtype)
     what = " then ".join(f"{n.kind} {doc_repr(n.name)}" for n in unit.nodes)
     lines = ["@njit(cache=True)",
              f"def {kernel_name(unit)}({', '.join(ins)}):",
              f'    """{what}: {unit.in_dtype} columns -> {unit.out_dtype} columns."""',
              f"    n = {ins[0]}.shape[0]"]
     lines += [f"    o{j} = np.empty(n, np.{SCALARS[f].__name__})" for j, f in enumerate(outs)]
-    lines += ["    m = 0", "    for i in range(n):",
-              f"        r0 = {ins[0]}[i]" if len(ins) == 1
-              else f"        r0 = ({', '.join(f'{c}[i]' for c in ins)})"]
+    lines += ["    m = 0", "    for i in range(n):", f"        r0 = {_record(unit.in_dtype, iter(ins))}"]
     cur = "r0"
     for k, node in enumerate(unit.nodes, 1):
         where = f"  # {comment_text(node.loc.short)}" if node.loc else ""
@@ -68,10 +68,21 @@ def chain_source(unit: Unit) -> str:
             cur = f"r{k}"
         else:
             lines += [f"        if not {fn_global(unit, node)}({cur}):{where}", "            continue"]
-    targets = ", ".join(f"o{j}[m]" for j in range(len(outs)))
-    lines += [f"        {targets} = {cur}", "        m += 1",
+    if len(outs) == 1 or not any(len(p) > 1 for p in leaf_paths(unit.out_dtype)):
+        lines.append(f"        {', '.join(f'o{j}[m]' for j in range(len(outs)))} = {cur}")
+    else:
+        lines += [f"        o{j}[m] = {cur}{''.join(f'[{i}]' for i in path)}"
+                  for j, path in enumerate(leaf_paths(unit.out_dtype))]
+    lines += ["        m += 1",
               f"    return ({', '.join(f'o{j}[:m]' for j in range(len(outs)))},)"]
     return "\n".join(lines) + "\n"
+
+
+def _record(dtype: str, columns) -> str:
+    """The expression of a record of ``dtype`` at row ``i`` of ``columns`` (taken in order)."""
+    if not is_tuple(dtype):
+        return f"{next(columns)}[i]"
+    return "(" + ", ".join(_record(f, columns) for f in fields(dtype)) + ")"
 
 
 def keyed_source(unit: Unit) -> str:

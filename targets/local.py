@@ -121,7 +121,7 @@ class LocalRunner:
             self.loops[region.root.id] = (loop, [m.id for m in region.collected])
             self.in_loop.update(m.id for m in region.nodes[1:])
         self.pending: dict[int, list] = defaultdict(list)  # cycle id -> records for next tick
-        self.streams: dict[str, list] = {n.params["name"]: [] for n in self.order if n.kind == "sink"}
+        self.streams: dict[str, list] = {n.params["name"]: [] for n in self.order if n.kind == "sink"}  # batches
         self.ticks = 0
 
     def tick(self, batch: Mapping[str, Iterable[Any]] | None = None) -> None:
@@ -148,7 +148,7 @@ class LocalRunner:
                 out[node.id] = carried.get(node.id, [])
             elif node.kind == "sink":
                 if self.graph.node(node.inputs[0]).coll.kind == STREAM:
-                    self.streams[node.params["name"]].extend(ins[0])
+                    self.streams[node.params["name"]].append(ins[0])
             elif node.id in self.loops:
                 loop, collected = self.loops[node.id]
                 out.update(zip(collected, loop.step(*ins)))
@@ -183,15 +183,23 @@ class LocalRunner:
 
 
 def sink_contents(kind: str, stream: list, op, columns: bool = False) -> list:
-    """What a sink shows: a stream's records; a singleton's ``[value]``; a keyed map's pairs
-    (with ``columns``, a kernel's table as :class:`Columns` of the same pairs, in order)."""
+    """What a sink shows: a stream's records (``stream``: its batches); a singleton's
+    ``[value]``; a keyed map's pairs. With ``columns``, a kernel's table as :class:`Columns`
+    of the same pairs, in order, and a stream whose every batch is Columns of one dtype (a
+    kernel's output) as those Columns concatenated."""
     if kind == SINGLETON:
         return [] if op.value is UNSET else [op.value]
     if kind == KEYED:
         if columns and hasattr(op, "columns_items"):
             return op.columns_items()
         return op.sorted_items() if hasattr(op, "sorted_items") else sorted_items(op.value)
-    return list(stream)
+    if columns and stream and all(isinstance(b, Columns) for b in stream) \
+            and len({b.dtype for b in stream}) == 1:
+        return Columns.concat(stream)
+    records: list = []
+    for batch in stream:
+        records.extend(batch)
+    return records
 
 
 def run(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None = None, *,
@@ -202,7 +210,8 @@ def run(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None = None, *,
     (``tick_size`` records per input and tick, as every target cuts them), or ``ticks`` as
     one batch per tick. With ``columns``, a keyed sink held by a kernel comes back as
     :class:`Columns` (its sorted pairs: iterating it yields the list's records) instead of a
-    list of Python tuples; every other sink as its list."""
+    list of Python tuples, and so does a stream sink fed by a kernel (a join's pairs as nested
+    Columns); every other sink as its list."""
     if inputs is not None and ticks is not None:
         raise InputError("give either inputs (cut into ticks) or ticks (a batch per tick), not both")
     if ticks is not None:

@@ -58,7 +58,7 @@ def test_join_kernel_emits_what_the_python_join_emits_each_tick(left, right, lcu
     lt, rt = lt + [[]] * (n - len(lt)), rt + [[]] * (n - len(rt))
     for i, (a, b) in enumerate(zip(lt, rt)):
         batch = (Columns.from_records(a, "(int64, int64)"), b) if i % 2 else (a, b)  # both forms
-        assert kernel.step(*batch) == oracle.step(a, b)
+        assert kernel.step(*batch).tolist() == oracle.step(a, b)
 
 
 def test_join_state_grows_past_its_initial_capacity_and_survives_pickling():
@@ -72,7 +72,7 @@ def test_join_state_grows_past_its_initial_capacity_and_survives_pickling():
     assert len(kernel.left.tkeys) > 1024 and len(kernel.left.vals) >= 3050
     kernel.left, kernel.right = pickle.loads(pickle.dumps((kernel.left, kernel.right)))
     more = Columns(k[:300], rng.normal(size=300))
-    assert kernel.step([], more) == oracle.step([], list(more))  # 50 keys with two left rows
+    assert kernel.step([], more).tolist() == oracle.step([], list(more))  # 50 keys with two left rows
 
 
 def test_join_of_non_numeric_or_non_int_keyed_inputs_falls_back_with_its_reason():
@@ -92,11 +92,18 @@ def test_join_of_non_numeric_or_non_int_keyed_inputs_falls_back_with_its_reason(
     joined = flow.source("a", dtype=("int64", "int64")).join(flow.source("b", dtype="(int64, bool)"),
                                                               name="jn")
     joined.map(lambda kv: kv[0], name="key").sink("out")
-    got = modes(flow)
-    assert got["jn"].mode == "kernel" and "(k, (x, y)) records" in got["key"].reason
-    graph = decouple(flow.graph(), ["key"], to="after")  # the reason is found across a channel
+    got = modes(flow)  # the join's (k, (x, y)) records stay columns: the map after it is a kernel
+    assert got["jn"].mode == "kernel" and got["key"].mode == "kernel"
+    assert got["jn"].dtype == "(int64, (int64, bool))" and got["key"].dtype == "int64"
+    graph = decouple(flow.graph(), ["key"], to="after")  # and across a channel
     after = {graph.node(i).name: m for i, m in kernel_plan.plan(graph).modes.items()}
-    assert "join 'jn', yields (k, (x, y)) records" in after["key"].reason
+    assert after["key"].mode == "kernel"
+
+    py_flow = hp.Flow("python_join")  # a join that runs as Python: what reads it says so
+    joined = py_flow.source("a", dtype=("float64", "int64")).join(
+        py_flow.source("b", dtype="(float64, bool)"), name="jn")
+    joined.map(lambda kv: kv[1][0], name="left_value").sink("out")
+    assert "join 'jn', runs as Python" in modes(py_flow)["left_value"].reason
     assert "kernel kernels.join_pairs ((int64, int64) x (int64, bool) -> (int64, (int64, bool)))" in \
         kernel_plan.report(flow.graph())
 

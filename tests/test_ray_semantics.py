@@ -14,6 +14,7 @@ import pytest
 
 from hydropy.loader import load_flow
 from hydropy.targets import ray as ray_target
+from hydropy.targets import ray_session as session_setup  # (ray_session: the fixture)
 from hydropy.targets.compile import compile_flow
 from hydropy.targets.local import canonical, run
 from hydropy.targets.ray import hash_seed, run_compiled
@@ -75,7 +76,7 @@ def test_every_member_hashes_str_under_hydropys_seed(ray_session, tmp_path, monk
 
     monkeypatch.setattr(ray_target._Driver, "start", start)
     run_compiled(str(tmp_path / "out"), {"names": ["a"], "scores": [("a", 1)]})
-    monkeypatch.setattr(ray_target, "_SEEDED_SESSIONS", set())  # a Ray hydropy did not start
+    monkeypatch.setattr(session_setup, "_SEEDED_SESSIONS", set())  # a Ray hydropy did not start
     run_compiled(str(tmp_path / "out"), {"names": ["a"], "scores": [("a", 1)]})
     assert seen == [{expected}, {expected}]
 

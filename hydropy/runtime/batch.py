@@ -16,7 +16,7 @@ import numpy as np
 
 from hydropy.errors import PlanError
 
-from .columns import Columns
+from .columns import Columns, leaf_paths
 
 
 #: the types a column holds; a batch whose first record (or field) is of another type is sent
@@ -41,6 +41,8 @@ def _column(values: list) -> np.ndarray | None:
 def pack(records: list) -> Any:
     """``records`` in their most compact transport form (see module docstring)."""
     if isinstance(records, Columns):
+        if records.shape is not None:
+            return ("nested", list(records.cols), records.shape)
         return ("col", records.cols[0]) if len(records.cols) == 1 else ("cols", list(records.cols))
     if not records:
         return records
@@ -62,6 +64,8 @@ def unpack(batch: Any) -> list | Columns:
         return Columns(batch[1])
     if isinstance(batch, tuple) and len(batch) == 2 and batch[0] == "cols":
         return Columns(*batch[1])
+    if isinstance(batch, tuple) and len(batch) == 3 and batch[0] == "nested":
+        return Columns(*batch[1], shape=batch[2])
     return list(batch)
 
 
@@ -170,7 +174,11 @@ def _route_columns(batch: Columns, routing: str, members: int, key: tuple[int, .
 
 
 def _key_column(batch: Columns, key: tuple[int, ...]) -> int | None:
-    """The column that holds the routing key, or None when the key is not one whole column."""
+    """The column that holds the routing key, or None when the key is not one whole column
+    (a nested batch's leaf columns are found by their paths)."""
     if len(batch.cols) == 1:
         return 0 if not key else None
-    return key[0] if len(key) == 1 else None
+    if batch.shape is None:
+        return key[0] if len(key) == 1 else None
+    paths = leaf_paths(batch.dtype)
+    return paths.index(key) if key in paths else None

@@ -4,9 +4,15 @@ An element type (dtype) is a string: a scalar ``int64``, ``float64`` or ``bool``
 tuple of scalars ``(int64, float64)``. A :class:`Columns` batch holds one column per tuple
 field (one column for scalars). Iterating it yields the same Python records a list batch
 would hold (ints, floats, bools, tuples of them), so every per-record operator accepts it.
+
+A join's output ``(k, (x, y))`` is a *nested* element type, ``(int64, (float64, float64))``:
+its Columns hold one column per scalar leaf (``k``, ``x``, ``y``) and a ``shape`` saying how
+the leaves nest. Users declare flat types only; nested ones come from kernels.
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -17,12 +23,73 @@ _ACCEPTS = {"int64": (int,), "float64": (float, int), "bool": (bool,)}
 
 
 def fields(dtype: str) -> tuple[str, ...]:
-    """The scalar fields of ``dtype``: ``"(int64, float64)"`` -> ``("int64", "float64")``."""
-    return tuple(f.strip() for f in dtype[1:-1].split(",")) if is_tuple(dtype) else (dtype,)
+    """The fields of ``dtype`` (one level): ``"(int64, float64)"`` -> ``("int64", "float64")``,
+    ``"(int64, (float64, bool))"`` -> ``("int64", "(float64, bool)")``; a scalar is its one field."""
+    if not is_tuple(dtype):
+        return (dtype,)
+    out, depth, start = [], 0, 1
+    for i, ch in enumerate(dtype[1:-1], 1):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            out.append(dtype[start:i].strip())
+            start = i + 1
+    out.append(dtype[start:-1].strip())
+    return tuple(out)
+
+
+def leaves(dtype: str) -> tuple[str, ...]:
+    """The scalar leaves of ``dtype`` in order, one per column: ``"(int64, (float64, bool))"``
+    -> ``("int64", "float64", "bool")``."""
+    return tuple(leaf for f in fields(dtype) for leaf in (leaves(f) if is_tuple(f) else (f,)))
 
 
 def is_tuple(dtype: str) -> bool:
     return dtype.startswith("(")
+
+
+def is_nested(dtype: str) -> bool:
+    """Whether some field of ``dtype`` is itself a tuple."""
+    return is_tuple(dtype) and any(is_tuple(f) for f in fields(dtype))
+
+
+def shape_of(dtype: str):
+    """The nesting of ``dtype``'s columns: None when flat, else a tuple of column indices and
+    tuples of them (``"(int64, (float64, bool))"`` -> ``(0, (1, 2))``)."""
+    if not is_nested(dtype):
+        return None
+    counter = iter(range(len(leaves(dtype))))
+
+    def walk(d):
+        return tuple(walk(f) if is_tuple(f) else next(counter) for f in fields(d))
+    return walk(dtype)
+
+
+def leaf_paths(dtype: str) -> list[tuple[int, ...]]:
+    """The index path of each leaf in a record of ``dtype`` (``[(0,), (1, 0), (1, 1)]`` for
+    ``(int64, (float64, float64))``; ``[()]`` for a scalar)."""
+    if not is_tuple(dtype):
+        return [()]
+    return [(i,) + p for i, f in enumerate(fields(dtype)) for p in leaf_paths(f)]
+
+
+@contextmanager
+def collector_paused():
+    """The cyclic garbage collector off while records are built in bulk, and what was built
+    moved to its oldest generation after: tuples of numbers hold no cycles, yet a collector
+    run every 700 new tuples scans them again and again, and even one run of the young
+    generation over millions of them costs as much as building them. (``freeze`` then
+    ``unfreeze`` moves every tracked object to the oldest generation without scanning it;
+    not done when the program froze objects itself, which ``unfreeze`` would undo.)"""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def normalize(dtype: Any) -> str | None:
@@ -54,11 +121,15 @@ def _scalar(d: Any) -> str:
 
 
 class Columns:
-    """A batch of records as numpy columns of equal length (one column: scalar records)."""
+    """A batch of records as numpy columns of equal length (one column: scalar records).
 
-    __slots__ = ("cols",)
+    ``shape`` (keyword) nests the columns: None for flat records, else a tuple of the column
+    indices 0..n-1 in order, some grouped in inner tuples (``(0, (1, 2))``: ``(k, (x, y))``
+    records), as :func:`shape_of` gives for a nested dtype."""
 
-    def __init__(self, *cols: np.ndarray):
+    __slots__ = ("cols", "shape")
+
+    def __init__(self, *cols: np.ndarray, shape: tuple | None = None):
         if not cols:
             raise ValueError("Columns needs at least one column")
         arrays = tuple(_column(c) for c in cols)
@@ -66,11 +137,16 @@ class Columns:
         for a in arrays:
             if a.ndim != 1 or len(a) != n:
                 raise ValueError("Columns needs 1-D columns of equal length")
-        self.cols = arrays
+        if shape is not None and (_shape_leaves(shape) != list(range(len(arrays)))
+                                  or not _groups_ok(shape)):
+            raise ValueError(f"shape {shape!r} does not nest columns 0..{len(arrays) - 1} in order")
+        self.cols, self.shape = arrays, shape
 
     @property
     def dtype(self) -> str:
         names = [_NAMES[c.dtype] for c in self.cols]
+        if self.shape is not None:
+            return _shape_text(self.shape, names)
         return names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
     def __len__(self) -> int:
@@ -85,27 +161,35 @@ class Columns:
         return self.take(index)
 
     def tolist(self) -> list:
-        """The records as Python objects."""
+        """The records as Python objects (tuples built with the collector paused)."""
         if len(self.cols) == 1:
             return self.cols[0].tolist()
-        return list(zip(*(c.tolist() for c in self.cols)))
+        with collector_paused():
+            values = [c.tolist() for c in self.cols]
+            if self.shape is None:
+                return list(zip(*values))
+
+            def build(s):
+                return values[s] if isinstance(s, int) else zip(*(build(x) for x in s))
+            return list(build(self.shape))
 
     def take(self, index) -> "Columns":
         """The records at ``index`` (a slice, an index array or a boolean mask)."""
-        return Columns(*(c[index] for c in self.cols))
+        return Columns(*(c[index] for c in self.cols), shape=self.shape)
 
     def __repr__(self) -> str:
         return f"Columns[{self.dtype}]({len(self)} records)"
 
     @staticmethod
     def empty(dtype: str) -> "Columns":
-        return Columns(*(np.empty(0, SCALARS[f]) for f in fields(dtype)))
+        return Columns(*(np.empty(0, SCALARS[f]) for f in leaves(dtype)), shape=shape_of(dtype))
 
     @staticmethod
     def concat(parts: list["Columns"]) -> "Columns":
         if len(parts) == 1:
             return parts[0]
-        return Columns(*(np.concatenate(cs) for cs in zip(*(p.cols for p in parts))))
+        return Columns(*(np.concatenate(cs) for cs in zip(*(p.cols for p in parts))),
+                       shape=parts[0].shape)
 
     @staticmethod
     def from_records(records: Iterable[Any], dtype: str) -> "Columns":
@@ -116,8 +200,12 @@ class Columns:
                 raise ValueError(f"got columns of {records.dtype}, expected {dtype}")
             return records
         records = list(records)
-        names = fields(dtype)
-        if is_tuple(dtype):
+        names = leaves(dtype)
+        if is_nested(dtype):
+            for r in records:
+                _check_nesting(r, dtype)
+            values = [[_at(r, path) for r in records] for path in leaf_paths(dtype)]
+        elif is_tuple(dtype):
             for r in records:
                 if type(r) is not tuple or len(r) != len(names):
                     raise ValueError(f"record {r!r} is not a {dtype} tuple")
@@ -134,7 +222,38 @@ class Columns:
                 cols.append(np.asarray(vals, dtype=SCALARS[name]))
             except OverflowError:
                 raise ValueError(f"a value in the records does not fit {dtype}") from None
-        return Columns(*cols)
+        return Columns(*cols, shape=shape_of(dtype))
+
+
+def _check_nesting(record: Any, dtype: str) -> None:
+    def fits(r, d):
+        if not is_tuple(d):
+            return True
+        fs = fields(d)
+        return type(r) is tuple and len(r) == len(fs) and all(fits(x, f) for x, f in zip(r, fs))
+    if not fits(record, dtype):
+        raise ValueError(f"record {record!r} is not a {dtype} tuple")
+
+
+def _at(record: Any, path: tuple[int, ...]) -> Any:
+    for i in path:
+        record = record[i]
+    return record
+
+
+def _shape_leaves(shape) -> list:
+    return [shape] if isinstance(shape, int) else [i for s in shape for i in _shape_leaves(s)]
+
+
+def _groups_ok(shape) -> bool:
+    return isinstance(shape, int) or (isinstance(shape, tuple) and len(shape) >= 2
+                                      and all(_groups_ok(s) for s in shape))
+
+
+def _shape_text(shape, names: list[str]) -> str:
+    if isinstance(shape, int):
+        return names[shape]
+    return "(" + ", ".join(_shape_text(s, names) for s in shape) + ")"
 
 
 def _column(c) -> np.ndarray:

@@ -22,7 +22,7 @@ from numba import njit
 
 from hydropy.errors import InputError, UserCodeError
 
-from .columns import SCALARS, Columns, fields
+from .columns import SCALARS, Columns, collector_paused, fields, shape_of
 
 _MASK63 = np.int64(0x7FFFFFFFFFFFFFFF)
 
@@ -105,29 +105,34 @@ def unique_insert(tkeys, used, count, out, m, keys, start):
 
 
 @njit(cache=True)
-def _join_count(tkeys, used, cnt, keys):
-    """How many stored rows of a :class:`JoinSide` match ``keys``, each key counted."""
+def _join_heads(tkeys, used, head, cnt, keys):
+    """For each batch key, the first stored row of its key (-1: none), and how many stored
+    rows match the batch in all: one probe per batch record."""
     mask, n = tkeys.shape[0] - 1, 0
+    heads = np.empty(keys.shape[0], np.int64)
     for i in range(keys.shape[0]):
         s = probe(tkeys, used, mask, keys[i])
         if used[s]:
+            heads[i] = head[s]
             n += cnt[s]
-    return n
+        else:
+            heads[i] = -1
+    return heads, n
 
 
 @njit(cache=True)
-def _join_fill(tkeys, used, head, nxt, stored, keys, vals, ok, obatch, ostored):
+def _join_fill(heads, nxt, stored, keys, vals, ok, obatch, ostored):
     """For each batch record ``(keys[i], vals[i])`` in order, each stored row of its key in
-    arrival order: writes the key, the batch value and the stored value; returns how many."""
-    mask, m = tkeys.shape[0] - 1, 0
+    arrival order (from ``heads[i]`` along ``nxt``): writes the key, the batch value and the
+    stored value; returns how many."""
+    m = 0
     for i in range(keys.shape[0]):
-        s = probe(tkeys, used, mask, keys[i])
-        if used[s]:
-            r = head[s]
-            while r >= 0:
-                ok[m], obatch[m], ostored[m] = keys[i], vals[i], stored[r]
-                m += 1
-                r = nxt[r]
+        r = heads[i]
+        k, v = keys[i], vals[i]
+        while r >= 0:
+            ok[m], obatch[m], ostored[m] = k, v, stored[r]
+            m += 1
+            r = nxt[r]
     return m
 
 
@@ -138,10 +143,11 @@ def join_pairs(ltkeys, lused, lhead, lcnt, lvals, lnxt, rtkeys, rused, rhead, rc
     each left record of the batch (already stored, see :class:`JoinSide`) with the stored
     right rows of its key, then each right record (stored after) with every left row of its
     key."""
-    n = _join_count(rtkeys, rused, rcnt, lk) + _join_count(ltkeys, lused, lcnt, rk)
-    ok, ox, oy = np.empty(n, np.int64), np.empty(n, lvals.dtype), np.empty(n, rvals.dtype)
-    m = _join_fill(rtkeys, rused, rhead, rnxt, rvals, lk, lv, ok, ox, oy)
-    _join_fill(ltkeys, lused, lhead, lnxt, lvals, rk, rv, ok[m:], oy[m:], ox[m:])
+    lheads, nl = _join_heads(rtkeys, rused, rhead, rcnt, lk)
+    rheads, nr = _join_heads(ltkeys, lused, lhead, lcnt, rk)
+    ok, ox, oy = np.empty(nl + nr, np.int64), np.empty(nl + nr, lvals.dtype), np.empty(nl + nr, rvals.dtype)
+    m = _join_fill(lheads, rnxt, rvals, lk, lv, ok, ox, oy)
+    _join_fill(rheads, lnxt, lvals, rk, rv, ok[m:], oy[m:], ox[m:])
     return ok, ox, oy
 
 
@@ -227,6 +233,14 @@ def split_by_hash(batch: Columns, column: int, members: int) -> list[Columns]:
 
 # -- runtime operators -------------------------------------------------------------------
 
+def empty_inputs(dtype: str, readonly: bool) -> tuple[np.ndarray, ...]:
+    """Empty input columns of ``dtype``, read-only if asked (to prime a kernel's signature)."""
+    cols = Columns.empty(dtype).cols
+    for c in cols:
+        c.flags.writeable = not readonly
+    return cols
+
+
 class KernelOp:
     """Base of kernel operators: ``step`` takes a list or Columns batch, returns Columns."""
 
@@ -249,9 +263,13 @@ class KernelOp:
                                 self.loc) from exc
 
     def warm_up(self) -> float:
-        """Compile (or load from the disk cache) now; returns the seconds it took."""
+        """Compile (or load from the disk cache) now, for writable input columns and for
+        read-only ones (what a batch that crossed Ray's object store arrives as: Numba types
+        them apart, so the first tick of a member would compile again); returns the seconds
+        it took."""
         start = time.perf_counter()
-        self.prime()
+        self.prime(False)
+        self.prime(True)
         self.compile_seconds = time.perf_counter() - start
         return self.compile_seconds
 
@@ -261,10 +279,10 @@ class ChainKernel(KernelOp):
 
     def step(self, batch) -> Columns:
         cols = self.columns(batch)
-        return Columns(*self.run(*cols.cols))
+        return Columns(*self.run(*cols.cols), shape=shape_of(self.out_dtype))
 
-    def prime(self):
-        self.kernel(*Columns.empty(self.in_dtype).cols)
+    def prime(self, readonly: bool):
+        self.kernel(*empty_inputs(self.in_dtype, readonly))
 
 
 class KeyedTable:
@@ -336,8 +354,8 @@ class KeyedKernel(KernelOp):
         changed = first_occurrences(keys)
         return Columns(changed, tab.lookup(changed))
 
-    def prime(self):
-        keys, vals = Columns.empty(self.in_dtype).cols
+    def prime(self, readonly: bool):
+        keys, vals = empty_inputs(self.in_dtype, readonly)
         tab = KeyedTable(self.acc, 2)
         self.kernel(self.init, tab.keys, tab.vals, tab.used, 0, keys, vals, 0)
         _gather(tab.keys, tab.vals, tab.used, keys)
@@ -350,8 +368,7 @@ class KeyedKernel(KernelOp):
         return self._dict
 
     def sorted_items(self) -> list[tuple]:
-        keys, vals = self.table.items()
-        return list(zip(keys.tolist(), vals.tolist()))
+        return Columns(*self.table.items()).tolist()
 
     def columns_items(self) -> Columns:
         """The table as (key, value) columns sorted by key."""
@@ -377,10 +394,10 @@ class UniqueKernel(KernelOp):
                 return Columns(out[:m])
             tab.grow()
 
-    def prime(self):
+    def prime(self, readonly: bool):
         tab = KeyedTable("bool", 2)
-        empty = np.empty(0, np.int64)
-        self.kernel(tab.keys, tab.used, 0, empty, 0, empty, 0)
+        (empty,) = empty_inputs("int64", readonly)
+        self.kernel(tab.keys, tab.used, 0, np.empty(0, np.int64), 0, empty, 0)
 
 
 class JoinSide:
@@ -429,28 +446,29 @@ class JoinSide:
 class JoinKernel(KernelOp):
     """``join`` of two ``(int64 key, number)`` streams (:func:`join_pairs`): both sides are
     :class:`JoinSide` arrays; ``step`` returns the Python ``Join``'s records ``(k, (x, y))``,
-    in its order.
+    in its order, as nested Columns (``(int64, (x, y))``: three columns), so a kernel after
+    it reads them as they are and a Python operator gets the tuples when it iterates."""
 
-    The output is a list of records, not Columns: columns hold flat tuples only, so operators
-    after a join run as Python (``explain --kernels`` says so)."""
+    SHAPE = (0, (1, 2))
 
     def __init__(self, left_dtype: str, right_dtype: str, **kw):
-        super().__init__(join_pairs, left_dtype, None, **kw)
+        out = f"(int64, ({fields(left_dtype)[1]}, {fields(right_dtype)[1]}))"
+        super().__init__(join_pairs, left_dtype, out, **kw)
         self.right_dtype = right_dtype
         self.left, self.right = JoinSide(fields(left_dtype)[1]), JoinSide(fields(right_dtype)[1])
 
-    def step(self, left, right) -> list:
+    def step(self, left, right) -> Columns:
         lk, lv = self.columns(left).cols
         rk, rv = self.columns(right, self.right_dtype).cols
         self.left.insert(lk, lv)
         k, x, y = self.run(*self.left.index(), *self.right.index(), lk, lv, rk, rv)
         self.right.insert(rk, rv)
-        return list(zip(k.tolist(), zip(x.tolist(), y.tolist())))
+        return Columns(k, x, y, shape=self.SHAPE)
 
-    def prime(self):
+    def prime(self, readonly: bool):
         left, right = JoinSide(fields(self.in_dtype)[1], 2), JoinSide(fields(self.right_dtype)[1], 2)
-        lk, lv = Columns.empty(self.in_dtype).cols
-        rk, rv = Columns.empty(self.right_dtype).cols
+        lk, lv = empty_inputs(self.in_dtype, readonly)
+        rk, rv = empty_inputs(self.right_dtype, readonly)
         left.insert(lk, lv)
         right.insert(rk, rv)
         self.kernel(*left.index(), *right.index(), lk, lv, rk, rv)

@@ -1,0 +1,83 @@
+"""A member's warm-up compiles every signature its ticks use: batches that crossed Ray's
+object store arrive as read-only arrays, which Numba types apart from writable ones, so a
+warm-up for writable columns alone leaves the first tick to compile (a mutant shows it)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import hydropy as hp
+from hydropy.passes import kernel_plan
+from hydropy.runtime import kernels
+from hydropy.runtime.columns import Columns
+from hydropy.targets.local_kernels import load_local_kernel, make_kernel_op
+
+
+def add(acc, v):
+    return acc + v
+
+
+def kernel_ops():
+    flow = hp.Flow("warm")
+    pairs = flow.source("kv", dtype=("int64", "float64"))
+    pairs.map(lambda kv: (kv[0], kv[1] * 2.0), name="double").fold_keyed(float, add, name="sums").sink("sums")
+    pairs.join(flow.source("other", dtype=("int64", "int64")), name="jn").sink("pairs")
+    flow.source("ids", dtype="int64").unique(name="distinct").sink("distinct")
+    return [make_kernel_op(u, load_local_kernel(u)) for u in kernel_plan.plan(flow.graph()).units.values()]
+
+
+def readonly(*cols):
+    for c in cols:
+        c.flags.writeable = False
+    return Columns(*cols)
+
+
+def signatures(op) -> int:
+    fns = [op.kernel, kernels.unique_insert, kernels._join_insert, kernels._join_heads]
+    return sum(len(getattr(f, "signatures", ())) for f in fns)
+
+
+def tick(op):
+    rng = np.random.default_rng(0)
+    if isinstance(op, kernels.JoinKernel):
+        return op.step(readonly(np.arange(5), rng.random(5)), readonly(np.arange(5), np.arange(5)))
+    if isinstance(op, kernels.UniqueKernel):
+        return op.step(readonly(np.arange(5)))
+    return op.step(readonly(np.arange(5), rng.random(5)))
+
+
+def compiles_in_first_tick() -> list[str]:
+    """The kernel operators whose tick on read-only columns compiled after their warm-up."""
+    found = []
+    for op in kernel_ops():
+        op.warm_up()
+        before = signatures(op)
+        tick(op)
+        if signatures(op) != before:
+            found.append(type(op).__name__)
+    return found
+
+
+def in_fresh_process(mutant: bool) -> list[str]:
+    """:func:`compiles_in_first_tick` in a new interpreter (a dispatcher compiled by an
+    earlier test would hide a missing warm-up), with the read-only priming removed if asked."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_kernel_warm_up as t\n"
+            "from hydropy.runtime import kernels, columns\n"
+            "if sys.argv[2] == '1':\n"
+            "    kernels.empty_inputs = lambda dtype, readonly: columns.Columns.empty(dtype).cols\n"
+            "print(','.join(t.compiles_in_first_tick()))")
+    proc = subprocess.run([sys.executable, "-c", code, os.path.dirname(__file__), str(int(mutant))],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return [x for x in proc.stdout.strip().split(",") if x]
+
+
+def test_a_tick_on_read_only_columns_compiles_nothing_after_warm_up():
+    assert in_fresh_process(mutant=False) == []
+
+
+def test_mutant_warm_up_without_read_only_columns_leaves_compiling_to_the_first_tick():
+    assert set(in_fresh_process(mutant=True)) == {"ChainKernel", "KeyedKernel", "JoinKernel", "UniqueKernel"}
