@@ -12,7 +12,8 @@ import textwrap
 
 import pytest
 
-from hydropy.cli import Progress, main
+from hydropy.cli import main
+from hydropy.commands import Progress
 
 EXAMPLES = ["wordcount", "shopping_cart", "kvstore", "voting"]
 
