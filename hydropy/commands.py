@@ -1,9 +1,9 @@
 """What each ``hydropy`` command does, given its parsed arguments (:mod:`hydropy.cli` parses them).
 
-A command returns its exit code: 0 success, 1 a run or check that disagrees with the
-single-node program; bad input raises a :class:`~hydropy.errors.HydropyError`, which
-:func:`hydropy.cli.main` prints as one line (exit 2). Results go to stdout, progress and run
-summaries to stderr.
+A command returns its exit code: 0 success, 1 a run, check or exploration that disagrees
+with the single-node program. A refusal raises a :class:`~hydropy.errors.HydropyError`, which
+:func:`hydropy.cli.main` prints as one line and exits with its code (2: bad input). Results go
+to stdout, progress and run summaries to stderr.
 """
 from __future__ import annotations
 
