@@ -1,7 +1,7 @@
 """B9, the join of issue 11: 2 x 500,000 (int64 key, float64) records over 50,000 keys (about
 5 million pairs), by ``pandas.merge`` and by hydropy's local target (its pairs as nested
 ``hp.Columns`` and as Python tuples), and the same join followed by a sum of ``x * y`` per key
-(kernels after the join) against pandas (see ``cases.py`` for the protocol)."""
+(kernels after the join) against pandas (see ``harness.py`` for the protocol)."""
 from __future__ import annotations
 
 import math
@@ -9,15 +9,10 @@ import os
 
 import numpy as np
 
-from cases import PROGRAMS, timed
+from harness import PROGRAMS, case, timed
 
-CASES = {}
 NO_PANDAS = "pandas is not installed: pip install -e '.[bench]'"
 
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
 
 
 def join_data(n: int):

@@ -1,19 +1,13 @@
 """B8, the word count: 200,000 lines of 8 words counted by a ``collections.Counter`` loop, by
-hydropy's local target and partitioned on Ray (see ``cases.py`` for the protocol)."""
+hydropy's local target and partitioned on Ray (see ``harness.py`` for the protocol)."""
 from __future__ import annotations
 
 import os
 import random
 from collections import Counter
 
-from cases import PROGRAMS, digest, on_ray, timed
-
-CASES = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
+from harness import PROGRAMS, case, digest, timed
+from ray_harness import on_ray
 
 
 def lines_of(n: int, words: int = 8, vocabulary: int = 10_000) -> list[str]:

@@ -12,7 +12,7 @@ import sys
 
 
 def helper_modules(program) -> dict[str, str]:
-    """The program's own modules (``program``: an :class:`~.emit.Program`), shipped beside its copy: the modules its ``import``
+    """The program's own modules (``program``: an :class:`~.program.Program`), shipped beside its copy: the modules its ``import``
     statements (and theirs, transitively) name that live in the program's directory, as the
     program imports its siblings (``helpers.py`` as ``helpers``, ``lib/util.py`` as
     ``lib.util`` with ``lib/__init__.py``); not a standard or installed module this process

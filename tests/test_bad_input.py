@@ -797,7 +797,7 @@ def test_json_output_encodes_nan_and_infinities_as_strings(tmp_path, capsys):
 def test_json_output_encodes_numpy_non_finite():
     import numpy as np
 
-    from hydropy.cli import format_results
+    from hydropy.commands import format_results
     text = format_results({"s": [np.float64("nan"), (np.float32("inf"), 1)]}, "json")
     assert text == '{"s": ["NaN", ["Infinity", 1]]}'
 

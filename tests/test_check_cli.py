@@ -12,7 +12,8 @@ import textwrap
 
 import pytest
 
-from hydropy.cli import Progress, main
+from hydropy.cli import main
+from hydropy.commands import Progress
 
 EXAMPLES = ["wordcount", "shopping_cart", "kvstore", "voting"]
 
@@ -107,13 +108,13 @@ def test_check_runs_the_emitted_code_and_catches_an_emission_bug(monkeypatch, ca
     from hydropy.targets.names import Namespace, identifier
     assert main(["check", two_steps, "--all-plans", "--seeds", "2"]) == 0
     capsys.readouterr()
-    from hydropy.targets import emit as emit_module
+    from hydropy.targets import stage_code
 
     class Colliding(Namespace):  # the stage module's names (a generated loop's locals keep theirs)
         def fresh(self, name):
             return identifier(name.rstrip("0123456789_"))
 
-    monkeypatch.setattr(emit_module, "Namespace", Colliding)
+    monkeypatch.setattr(stage_code, "Namespace", Colliding)
     assert main(["check", two_steps, "--all-plans", "--seeds", "2"]) == 1
     out = capsys.readouterr().out
     assert "DIFFERS from the single-node program" in out and "sink 'out' differs" in out

@@ -149,8 +149,8 @@ def test_a_frozenset_of_strings_is_written_the_same_under_another_hash_seed():
 def test_the_check_is_the_mechanism(monkeypatch, tmp_path):
     """Mutant: with every value accepted, a closure over a list is emitted and the stage code
     then fails to load or computes with another object: the refusal is what prevents it."""
-    import hydropy.targets.emit as emit
-    monkeypatch.setattr(emit, "closure_literal", lambda v: repr(v))
+    import hydropy.targets.references as references
+    monkeypatch.setattr(references, "closure_literal", lambda v: repr(v))
     (tmp_path / "obj.py").write_text(textwrap.dedent('''
         import hydropy as hp
 

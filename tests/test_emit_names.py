@@ -23,7 +23,8 @@ from hydropy.runtime.batch import pack
 from hydropy.runtime.stage import merge_results
 from hydropy.runtime.host import load_stage_class
 from hydropy.targets.compile import compile_flow
-from hydropy.targets.emit import RUNTIME_NAMES, stage_attributes
+from hydropy.targets.references import RUNTIME_NAMES
+from hydropy.targets.stage_code import stage_attributes
 from hydropy.targets.local import canonical
 from hydropy.targets.names import KEYWORDS, Namespace, comment_text, doc_repr, identifier
 
@@ -284,8 +285,8 @@ def test_mutant_without_unique_names_is_caught(tmp_path, monkeypatch):
 
 
 def test_mutant_without_comment_escaping_is_caught(tmp_path, monkeypatch):
-    from hydropy.targets import emit
-    monkeypatch.setattr(emit, "comment_text", lambda text: text)
+    from hydropy.targets import stage_code
+    monkeypatch.setattr(stage_code, "comment_text", lambda text: text)
     text = PROGRAM.format(flow="f", source="s", dtype="", m1="a\nimport os", m2="b", m3="c",
                           fold="d", m4="e", s1="o1", s2="o2", s3="o3")
     program = tmp_path / "prog.py"

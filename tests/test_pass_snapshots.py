@@ -53,3 +53,17 @@ def test_ir_after_the_pass_snapshot(repo_root, snapshot, program, plan, step, na
 def test_every_plan_step_has_a_golden_file():
     """A new rewrite registered as a plan step gets its golden IR here."""
     assert {step for _, _, step, _ in CASES} == set(STEP_KINDS)
+
+
+#: the kernel plan (passes/kernel_plan.py), the pass the targets apply themselves: which
+#: operators fuse into which kernel (chains, keyed folds, joins), or why one stays Python
+KERNEL_CASES = [("examples/sensor_stats.py", "sensor_stats"),
+                ("benchmarks/programs/keyed_join.py", "keyed_join"),
+                ("tests/programs/sessions.py", "sessions")]
+
+
+@pytest.mark.parametrize("program, name", KERNEL_CASES, ids=[name for _, name in KERNEL_CASES])
+def test_kernel_plan_snapshot(repo_root, snapshot, program, name):
+    from hydropy.passes.kernel_plan import report
+    snapshot.assert_match(report(load_flow(str(repo_root / program)).graph()),
+                          f"passes/kernel_plan/{name}.txt")

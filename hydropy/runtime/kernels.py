@@ -55,7 +55,7 @@ def _rehash(tkeys, tvals, used, nkeys, nvals, nused):
             nvals[d] = tvals[s]
 
 
-@njit  # compiled into the kernel that binds ``fn`` (and cached with it), never alone
+@njit(inline="always")  # inlined into the kernel that binds ``fn``: one compilation, cached with it
 def keyed_fold(fn, init, reduce, tkeys, tvals, used, count, keys, vals, start):
     """Folds records from ``start`` into a :class:`KeyedTable`'s arrays: ``tvals[s] =
     fn(tvals[s], v)``; a new key starts from ``fn(init, v)`` (from ``v`` when ``reduce``).
@@ -188,12 +188,12 @@ def _rehash_index(tkeys, used, head, tail, cnt, ntkeys, nused, nhead, ntail, ncn
 
 
 @njit(cache=True)
-def _gather(tkeys, tvals, used, keys):
+def _gather(tkeys, tvals, used, keys, out):
+    """``out[i]``: the value of ``keys[i]``, each in the table. ``out`` comes from numpy, so a
+    first run with empty caches compiles no ``np.empty`` here."""
     mask = tkeys.shape[0] - 1
-    out = np.empty(keys.shape[0], tvals.dtype)
     for i in range(keys.shape[0]):
         out[i] = tvals[probe(tkeys, used, mask, keys[i])]
-    return out
 
 
 @njit(cache=True)
@@ -314,7 +314,9 @@ class KeyedTable:
         return keys, self.lookup(keys)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        return _gather(self.keys, self.vals, self.used, keys)
+        out = np.empty(len(keys), self.vals.dtype)
+        _gather(self.keys, self.vals, self.used, keys, out)
+        return out
 
 
 def first_occurrences(keys: np.ndarray) -> np.ndarray:
@@ -358,7 +360,7 @@ class KeyedKernel(KernelOp):
         keys, vals = empty_inputs(self.in_dtype, readonly)
         tab = KeyedTable(self.acc, 2)
         self.kernel(self.init, tab.keys, tab.vals, tab.used, 0, keys, vals, 0)
-        _gather(tab.keys, tab.vals, tab.used, keys)
+        tab.lookup(keys)
 
     @property
     def value(self) -> dict:

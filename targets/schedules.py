@@ -1,0 +1,190 @@
+"""Which single-node schedules could explain a simulated run (the checker's criterion, part 1).
+
+A simulated run (:mod:`hydropy.targets.sim`) passes when its sinks equal the sinks of the
+single-node program (:func:`hydropy.targets.local.run`) under one of these schedules:
+
+1. the inputs cut into ticks as every target cuts them
+   (:func:`hydropy.targets.local.split_ticks`; what a confluent program must match);
+2. for each non-monotone operator V (fold, anti_join, snapshot, lookup) in stage S: one
+   single-node tick per tick of S, each event fed in the tick its records first reached S
+   (the latest such tick over the inputs of S that lead to V, which differ only where paths
+   are delayed differently), in the order they arrived there (other events: in the first
+   tick of S at or after they settled elsewhere); and the same for each member of S, with
+   the events as that member received them (members lag each other, replicas may be apart).
+   This is DESIGN.md's "same per-channel arrival order": the order in which the design's
+   members took an input is one in which the environment may deliver it;
+3. for each stage: the same with all of the stage's inputs, so that the ticks in which a
+   sender produced batches (which a receiver may merge) are kept apart; for a stage of
+   several members also with each member's share of a tick as a tick of its own, and with
+   each member's own arrival order.
+
+Every schedule feeds each input record exactly once (a record broadcast to several members
+once, where its copy arrived first, or at the member in question).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+import networkx as nx
+
+from hydropy.ir import STREAM, Graph
+
+from .local import DEFAULT_TICK_SIZE, Ticks, split_ticks
+
+if TYPE_CHECKING:
+    from .sim import SimRun
+
+
+def schedules(design: Graph, sim: SimRun, inputs: Mapping[str, Iterable[Any]],
+              tick_size: int = DEFAULT_TICK_SIZE):
+    """The single-node schedules (lists of per-tick batches) that could explain ``sim``, as
+    (label, ticks) pairs; see the module docstring. ``inputs`` given as ``Ticks`` are the
+    target's ticks."""
+    yield "the inputs in the target's ticks", split_ticks(
+        inputs if isinstance(inputs, Ticks) else {k: list(v) for k, v in inputs.items()}, tick_size)
+    yield "an order consistent with every member's arrivals", _merged_schedule(design, sim)
+    seen = set()
+    for node in design.nodes():
+        if node.spec.monotone:
+            continue
+        stage = node.location
+        feeding = feeding_entries(design, stage, node)
+        if (stage, feeding) in seen:
+            continue
+        seen.add((stage, feeding))
+        yield f"the arrival order at {node.where(short=True)}", arrival_schedule(sim, stage, feeding)
+        for m in range(design.members_of(stage) if design.members_of(stage) > 1 else 0):
+            yield (f"the arrival order at {node.where(short=True)} on member {m}",
+                   arrival_schedule(sim, stage, feeding, member=m))
+    for stage in design.locations():
+        feeding = feeding_entries(design, stage)
+        yield f"the order in which stage '{stage}' took its inputs", arrival_schedule(sim, stage, feeding)
+        if design.members_of(stage) > 1:
+            yield (f"the order in which stage '{stage}' took its inputs, member by member",
+                   arrival_schedule(sim, stage, feeding, by_member=True))
+            for m in range(design.members_of(stage)):
+                yield (f"the order in which member {m} of stage '{stage}' took its inputs",
+                       arrival_schedule(sim, stage, feeding, member=m))
+
+
+def feeding_entries(design: Graph, stage: str, node=None) -> frozenset[str]:
+    """The names of the entries of ``stage`` (its sources and incoming channels, not its
+    cycles) whose records reach ``node`` within the stage; all of them without ``node``."""
+    from .sim import entries, entry_name  # sim imports the criterion: not at import time
+    local = design.nx.subgraph([n.id for n in design.nodes() if n.location == stage])
+    return frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle" and (
+        node is None or e.id == node.id or nx.has_path(local, e.id, node.id)))
+
+
+def _observers(design: Graph):
+    """(stage, entries, whether same-tick arrivals must stay together) for each operator that
+    observes arrival timing: a non-monotone operator (its inputs' relative timing) and an
+    ordered stream sink (its input's order only)."""
+    for node in design.nodes():
+        coll = design.node(node.inputs[0]).coll if node.kind == "sink" else None
+        if node.spec.monotone and not (coll and coll.kind == STREAM and coll.ordered):
+            continue
+        yield node.location, feeding_entries(design, node.location, node), not node.spec.monotone
+
+
+def _merged_schedule(design: Graph, sim: SimRun) -> list[dict[str, list]]:
+    """One order of the events that every observer (:func:`_observers`) on every member agrees
+    with: a member's earlier ticks come first; events a non-monotone operator's member took in
+    one tick form one single-node tick; copies of one input record are one point. Where
+    observers contradict each other, the events involved merge into one tick (the strongly
+    connected components of the precedence graph)."""
+    parent = {ev.id: ev.id for ev in sim.events}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(evs) -> None:
+        evs = list(evs)
+        for ev in evs[1:]:
+            parent[find(ev)] = find(evs[0])
+
+    copies = defaultdict(list)
+    for ev in sim.events:
+        for i in ev.indices:
+            copies[(ev.source, i)].append(ev.id)
+    for evs in copies.values():
+        union(evs)
+    sequences = []
+    for stage, feeding, together in set(_observers(design)):
+        for m in range(design.members_of(stage)):
+            at: dict[int, int] = {}
+            for e in feeding:
+                for ev, arrivals in sim.reached[stage].get(e, {}).items():
+                    if m in arrivals:
+                        at[ev] = max(at.get(ev, -1), arrivals[m][0])
+            ticks = defaultdict(list)
+            for ev, tick in at.items():
+                ticks[tick].append(ev)
+            if together:
+                for tick in ticks.values():
+                    union(tick)
+            sequences.append([ticks[t] for t in sorted(ticks)])
+    order = nx.DiGraph()
+    order.add_nodes_from({find(ev.id) for ev in sim.events})
+    for seq in sequences:
+        order.add_edges_from((find(a), find(b)) for before, after in zip(seq, seq[1:])
+                             for a in before for b in after if find(a) != find(b))
+    dag = nx.condensation(order)
+    groups = defaultdict(list)
+    for ev in sim.events:
+        groups[dag.graph["mapping"][find(ev.id)]].append(ev)
+    out, fed = [], set()
+    for scc in nx.lexicographical_topological_sort(dag, key=lambda c: min(e.id for e in groups[c])):
+        tick = defaultdict(list)
+        for ev in groups[scc]:
+            for i, record in zip(ev.indices, ev.records):
+                if (ev.source, i) not in fed:
+                    fed.add((ev.source, i))
+                    tick[ev.source].append((i, record))
+        out.append({src: [r for _, r in sorted(recs, key=lambda ir: ir[0])] for src, recs in tick.items()})
+    return out or [{}]
+
+
+def _arrival(arrivals: dict[int, tuple[int, int]], member: int | None) -> tuple[int, int, int]:
+    """(tick, position, member) of an event's arrival at an entry: at ``member`` when it got
+    there, else where it first arrived."""
+    if member is not None and member in arrivals:
+        return (*arrivals[member], member)
+    m = min(arrivals, key=lambda k: arrivals[k])
+    return (*arrivals[m], m)
+
+
+def arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
+                      by_member: bool = False, member: int | None = None) -> list[dict[str, list]]:
+    """One tick per tick of ``stage`` (``by_member``: per tick and member, members being
+    independent); each event in the tick and at the position where it first arrived (at
+    ``member``, where given and it got there) through the ``feeding`` entries (the latest over
+    them), or else in the first tick after it settled; each input record once, from the copy
+    placed first (a copy that reached ``member`` before any other)."""
+    steps = sim.ticks[stage]
+    placed = {}
+    for ev in sim.events:
+        arrivals = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
+        if arrivals:
+            at, position, m = max(_arrival(a, member) for a in arrivals)
+            here = member is None or all(member in a for a in arrivals)
+        else:
+            at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
+            position, m, here = -1, -1, member is None
+        placed[ev.id] = (not here, (at, m if by_member else 0, position, ev.id))
+    chosen: dict[tuple[str, int], Any] = {}
+    for ev in sim.events:
+        for i in ev.indices:
+            other = chosen.get((ev.source, i))
+            if other is None or placed[ev.id] < placed[other.id]:
+                chosen[(ev.source, i)] = ev
+    ticks: dict[tuple[int, int], dict[str, list]] = {}
+    for (source, i), ev in sorted(chosen.items(), key=lambda c: (placed[c[1].id][1], c[0][1])):
+        at, m = placed[ev.id][1][:2]
+        ticks.setdefault((at, m), defaultdict(list))[source].append(ev.records[ev.indices.index(i)])
+    slots = sorted({(i, 0) for i in range(len(steps) + 1)} | set(ticks))
+    return [dict(ticks.get(slot, {})) for slot in slots]
