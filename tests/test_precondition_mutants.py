@@ -84,3 +84,180 @@ def test_fuse_without_its_link_check_is_caught_by_verification(monkeypatch, buil
     monkeypatch.setattr(fuse_module, "check_link", lambda graph, prev, node: None)
     with pytest.raises(PassFailed, match="produced an invalid graph"):
         design_point(build().graph(), plan)
+
+
+# -- push_fold: one mutant per condition (passes/push_fold.py) --------------------------------
+
+from hydropy.lattices import SealedSet, reveal  # noqa: E402
+from hydropy.passes import push_fold as push_fold_module  # noqa: E402
+
+
+def no_entries():
+    return ()
+
+
+def log_event(log, record):
+    """A session's log from joined records ``((seq, event), user)``."""
+    (_seq, event), user = record
+    return log + (f"{user}:{event}",)
+
+
+def log_plain(log, record):
+    return log + (record[1],)
+
+
+def log_ranked(log, record):
+    """From joined records ``((seq, event), (rank, user))``."""
+    (_seq, event), (_rank, user) = record
+    return log + (f"{user}:{event}",)
+
+
+def sessions(extra=None) -> hp.Flow:
+    """Events ``(session, (seq, event))`` joined with owners ``(session, user)``, each session's
+    log folded from the joined records; ``extra(flow, joined)`` adds readers of the join."""
+    flow = hp.Flow("sessions")
+    joined = flow.source("events").join(flow.source("owners"), name="with_owner")
+    joined.fold_keyed(no_entries, log_event, name="log").sink("logs")
+    if extra:
+        extra(flow, joined)
+    return flow
+
+
+SESSIONS = {"events": [("s1", (0, "open")), ("s2", (0, "open")), ("s1", (1, "buy")), ("s1", (2, "close"))],
+            "owners": [("s1", "ann"), ("s2", "bo")]}
+
+
+def sealed_then_pushed(index="[0, 0]", pushes=1) -> list:
+    return parse_plan("steps:\n"
+                      f"  - lattice: {{operator: log, as: sealed_set, index: {index}}}\n"
+                      + "  - push_fold: {operator: log}\n" * pushes)
+
+
+PUSH = parse_plan("steps:\n  - push_fold: {operator: log}\n")
+
+
+def mismatch_of(flow: hp.Flow, plan, inputs, seeds=range(4)):
+    graph = flow.graph()
+    design = design_point(graph, plan)
+    return next((m for seed in seeds if (m := check_run(graph, design, inputs, seed)) is not None), None)
+
+
+def kept_whole() -> hp.Flow:
+    """A keyed Max (not a sequence lattice) over joined records."""
+    flow = hp.Flow("kept_whole")
+    flow.source("events").join(flow.source("owners"), name="with_owner").lattice_fold_keyed(
+        Max, name="log").sink("logs")
+    return flow
+
+
+def test_push_fold_of_a_non_sequence_fold_fails_inside_without_its_check(monkeypatch):
+    """A domain guard, not a soundness one: only a sequence lattice has the ``index``, ``joined``
+    and ``over`` the rewrite uses, so without the check no design comes out (hydropy fails inside)."""
+    for flow, why in ((sessions(), "is a plain fold"), (kept_whole(), "not a keyed fold of a sequence")):
+        with pytest.raises(HydropyError, match=why):
+            design_point(flow.graph(), PUSH)
+    monkeypatch.setattr(push_fold_module, "check_sequence_lattice", lambda fold: None)
+    for flow in (sessions(), kept_whole()):
+        with pytest.raises((KeyError, AttributeError)):  # no lattice; a lattice without `joined`
+            design_point(flow.graph(), PUSH)
+
+
+def devices_too() -> hp.Flow:
+    """The left side of the join is itself a join, so a pushed fold reads a join again."""
+    flow = hp.Flow("devices_too")
+    events = flow.source("events").join(flow.source("devices"), name="with_device")
+    log = events.join(flow.source("owners"), name="with_owner").lattice_fold_keyed(
+        SealedSet.over((0, 0, 0), no_entries, log_plain), name="log")
+    log.map(reveal, name="show").sink("logs")
+    return flow
+
+
+def test_push_fold_twice_is_refused_by_the_other_checks_without_its_own(monkeypatch):
+    """check_not_pushed is redundant: after a push the fold reads the join's left side, and its
+    one reader is its join_table, which check_views_reveal refuses (check_reads_a_join already
+    does when that side is not a join)."""
+    twice = parse_plan("steps:\n  - push_fold: {operator: log}\n  - push_fold: {operator: log}\n")
+    with pytest.raises(HydropyError, match="already pushed"):
+        design_point(sessions().graph(), sealed_then_pushed(pushes=2))
+    with pytest.raises(HydropyError, match="already pushed"):
+        design_point(devices_too().graph(), twice)
+    monkeypatch.setattr(push_fold_module, "check_not_pushed", lambda fold: None)
+    with pytest.raises(HydropyError, match="reads source 'events'.*not a join"):
+        design_point(sessions().graph(), sealed_then_pushed(pushes=2))
+    with pytest.raises(HydropyError, match=r"join_table 'with_owner' \(.*\) reads the state of"):
+        design_point(devices_too().graph(), twice)
+
+
+def merged_logs() -> hp.Flow:
+    """A log folded from a union of two inputs (two inputs, not a join)."""
+    flow = hp.Flow("merged_logs")
+    events = flow.source("events").union(flow.source("late"), name="all_events")
+    events.lattice_fold_keyed(SealedSet.over((0,), no_entries, log_plain), name="log").map(
+        reveal, name="show").sink("logs")
+    return flow
+
+
+def test_push_fold_without_its_join_check_is_caught(monkeypatch):
+    """Without the check, a union's second input becomes a table: its records' values are read
+    as table values and the first input's as joined records, which have no position where the
+    fold looks; the design fails at run time on inputs the program runs on."""
+    inputs = {"events": [("s1", (0, "open")), ("s1", (1, "buy"))], "late": [("s2", (0, "open"))]}
+    with pytest.raises(HydropyError, match="not a join"):
+        design_point(merged_logs().graph(), PUSH)
+    merged_logs().run(inputs)
+    monkeypatch.setattr(push_fold_module, "check_reads_a_join", lambda graph, fold: graph.node(fold.inputs[0]))
+    with pytest.raises(HydropyError, match="has no position"):
+        mismatch_of(merged_logs(), PUSH, inputs)
+
+
+def pairs_too(flow, joined):
+    joined.sink("pairs")
+
+
+def test_push_fold_without_its_other_readers_check_is_caught_by_verification(monkeypatch):
+    """The join's other reader would read the join_table put in its place: not a valid graph."""
+    with pytest.raises(HydropyError, match="also feeds"):
+        design_point(sessions(pairs_too).graph(), sealed_then_pushed())
+    monkeypatch.setattr(push_fold_module, "check_join_feeds_only", lambda graph, join, fold: None)
+    with pytest.raises(PassFailed, match="produced an invalid graph"):
+        design_point(sessions(pairs_too).graph(), sealed_then_pushed())
+
+
+def size_of(state):
+    return len(state.sequence())
+
+
+def ranked(sizes=False) -> hp.Flow:
+    """A user's sealed set positioned by the owner's rank (the table side); with ``sizes``
+    positioned by the event's number and also read by a map that is not ``reveal``."""
+    flow = hp.Flow("ranked")
+    joined = flow.source("events").join(flow.source("owners"), name="with_owner")
+    log = joined.lattice_fold_keyed(SealedSet.over((0, 0) if sizes else (1, 0), no_entries, log_ranked),
+                                    name="log")
+    log.map(reveal, name="show").sink("logs")
+    if sizes:
+        log.map(size_of, name="size").sink("sizes")
+    return flow
+
+
+RANKED = {"events": [("s1", (1, "open")), ("s2", (0, "open"))], "owners": [("s1", (0, "ann")), ("s2", (0, "bo"))]}
+
+
+def test_push_fold_without_its_position_check_is_caught(monkeypatch):
+    """Positions from the table side: after the push the kept events' own numbers would be read
+    as positions (s1's event is numbered 1, so its log would look empty)."""
+    with pytest.raises(HydropyError, match="not in the join's left side"):
+        design_point(ranked().graph(), PUSH)
+    monkeypatch.setattr(push_fold_module, "check_position_on_left", lambda fold: None)
+    mismatch = mismatch_of(ranked(), PUSH, RANKED)
+    assert mismatch is not None and mismatch.sink == "logs"
+
+
+def test_push_fold_without_its_view_check_is_caught(monkeypatch):
+    """A reader of the state other than reveal would be given reveal_joined's value instead."""
+    inputs = {"events": [("s1", (0, "open")), ("s2", (0, "open"))], "owners": RANKED["owners"]}
+    with pytest.raises(HydropyError, match="map 'size'.*reads the state of"):
+        design_point(ranked(sizes=True).graph(), PUSH)
+    monkeypatch.setattr(push_fold_module, "check_views_reveal", lambda fold, views: None)
+    mismatch = mismatch_of(ranked(sizes=True), PUSH, inputs)
+    assert mismatch is not None and mismatch.sink == "sizes"
