@@ -261,3 +261,92 @@ def test_push_fold_without_its_view_check_is_caught(monkeypatch):
     monkeypatch.setattr(push_fold_module, "check_views_reveal", lambda fold, views: None)
     mismatch = mismatch_of(ranked(sizes=True), PUSH, inputs)
     assert mismatch is not None and mismatch.sink == "sizes"
+
+
+# -- stage boundaries (passes/stages.py: check_stage_boundaries) -------------------------------
+
+from hydropy.passes import stages as stages_module  # noqa: E402
+
+
+def small(x):
+    return x < 4
+
+
+def twice(x):
+    return 2 * x
+
+
+def asked_elsewhere() -> hp.Flow:
+    flow = hp.Flow("asked_elsewhere")
+    best = flow.source("puts").lattice_fold_keyed(Max, name="best")
+    flow.source("asks").lookup(best, name="answer").sink("answers")
+    return flow
+
+
+def looped() -> hp.Flow:
+    """A loop: each x comes back as x + 1 while below 4."""
+    flow = hp.Flow("looped")
+    handle, back = flow.cycle(name="back")
+    xs = flow.source("xs").union(back, name="all").map(inc, name="step")
+    handle.complete(xs.filter(small, name="again"))
+    xs.sink("out")
+    return flow
+
+
+def zigzag() -> hp.Flow:
+    flow = hp.Flow("zigzag")
+    flow.source("xs").map(inc, name="a").map(twice, name="b").map(inc, name="c").sink("out")
+    return flow
+
+
+def moved(*operators) -> list:
+    return [{"decouple": {"operators": list(operators), "to": "s2"}}]
+
+
+def test_a_state_read_across_stages_is_caught_by_verification_without_its_check(monkeypatch):
+    with pytest.raises(HydropyError, match="can only be read in its own stage"):
+        design_point(asked_elsewhere().graph(), moved("answer"))
+    monkeypatch.setattr(stages_module, "check_state_read_in_place", lambda g: None)
+    with pytest.raises(PassFailed, match="input 1 must be a keyed, got a stream"):
+        design_point(asked_elsewhere().graph(), moved("answer"))
+
+
+def test_a_loop_across_stages_is_refused_by_the_stage_order_check_without_its_own(monkeypatch):
+    """check_loops_in_one_stage is implied by check_stages_form_dag."""
+    with pytest.raises(HydropyError, match="would span stages main, s2"):
+        design_point(looped().graph(), moved("again"))
+    monkeypatch.setattr(stages_module, "check_loops_in_one_stage", lambda g: None)
+    with pytest.raises(HydropyError, match=r"in a loop \((main -> s2 -> main|s2 -> main -> s2)\)"):
+        design_point(looped().graph(), moved("again"))
+
+
+@pytest.mark.parametrize("build, operator, inputs", [(zigzag, "b", {"xs": [1, 2, 3]}),
+                                                     (looped, "again", {"xs": [0, 2, 5]})])
+def test_stages_in_a_loop_are_what_ray_cannot_order_not_what_check_sees(monkeypatch, tmp_path, build,
+                                                                        operator, inputs):
+    """Without the stage-order checks a design whose stages form a loop is accepted; its
+    answers are the program's (the simulator delivers asynchronously, and a channel's delay
+    changes no answer of these monotone programs: anti_joins on such paths are refused by the
+    divergent-delay check), but Ray's driver, which ticks a round's stages in topological
+    order, cannot run it. So the check is a requirement of the target, which `hydropy check`
+    cannot see (docs/rewrites.md)."""
+    from hydropy.targets.compile import compile_flow
+    from hydropy.targets.ray import _Driver, load_manifest
+    import networkx as nx
+    with pytest.raises(HydropyError, match="stages must form a pipeline|would span stages"):
+        design_point(build().graph(), moved(operator))
+    monkeypatch.setattr(stages_module, "check_loops_in_one_stage", lambda g: None)
+    monkeypatch.setattr(stages_module, "check_stages_form_dag", lambda g: None)
+    flow = build()
+    graph = flow.graph()
+    design = design_point(graph, moved(operator))
+    assert all(check_run(graph, design, inputs, seed) is None for seed in range(4))
+    compile_flow(flow, str(tmp_path / "out"), plan=_plan_file(tmp_path, operator))
+    with pytest.raises(nx.NetworkXUnfeasible):
+        _Driver(None, str(tmp_path / "out"), load_manifest(str(tmp_path / "out")), 1.0)
+
+
+def _plan_file(tmp_path, operator) -> str:
+    path = tmp_path / "plan.yaml"
+    path.write_text(f"steps:\n  - decouple: {{operators: [{operator}], to: s2}}\n")
+    return str(path)
