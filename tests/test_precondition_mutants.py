@@ -350,3 +350,34 @@ def _plan_file(tmp_path, operator) -> str:
     path = tmp_path / "plan.yaml"
     path.write_text(f"steps:\n  - decouple: {{operators: [{operator}], to: s2}}\n")
     return str(path)
+
+
+# -- decouple: no unrouted channel into a stage of several members ------------------------------
+
+from hydropy.passes import decouple as decouple_module  # noqa: E402
+
+
+def same(kv):
+    return kv
+
+
+def add_value(total, n):
+    return total + n
+
+
+def two_feeds() -> hp.Flow:
+    """Per-key sums over two inputs, one of them through a map that decouple moves out."""
+    flow = hp.Flow("two_feeds")
+    later = flow.source("b").map(same, name="bm")
+    flow.source("a").union(later, name="both").fold_keyed(int, add_value, name="sums").sink("sums")
+    return flow
+
+
+def test_an_unrouted_channel_into_a_partitioned_stage_is_caught_without_its_check(monkeypatch):
+    plan = [{"partition": {"stage": "main", "n": 2}}, {"decouple": {"operators": ["b", "bm"], "to": "pre"}}]
+    inputs = {"a": [(k, 1) for k in "abcdef"], "b": [(k, 10) for k in "abcdef"]}
+    with pytest.raises(HydropyError, match="without a routing"):
+        design_point(two_feeds().graph(), plan)
+    monkeypatch.setattr(decouple_module, "check_channels_routed", lambda g: None)
+    mismatch = mismatch_of(two_feeds(), plan, inputs)
+    assert mismatch is not None and mismatch.sink == "sums"  # a key's sums split over two members
