@@ -18,10 +18,18 @@ the same seed gives the same run:
 * **Pieces travel on their own.** The pieces of one sender batch routed to several members are
   separate messages: each receiving member takes its piece in its own tick, so replicas see
   two writers in different orders and partition members lag each other per record. Provenance
-  is per piece: a piece carries the events its records derive from, which is exact when the
-  send derives from one event; a send that derives from several events (records merged in one
-  sender tick) keeps its pieces together, reaching every member in the same tick, since a
-  piece claiming all of them would show timing no schedule of whole events explains.
+  is per piece: a piece carries the events its records derive from (the events taken in the
+  sender's tick by the entries that reach the channel), which is exact when the send derives
+  from one event. A member of a stage without state runs a tick's pieces one after another
+  (each its own ``run_tick``): the same records as one tick (every operator acts per record),
+  and a schedule the stage has anyway (taking them in separate ticks), so each of its sends
+  derives from one piece and travels alone. A send of a stage with state that derives from
+  several events (records merged in one tick of a join, a fold, a loop) keeps its pieces
+  together, reaching every member in the same tick: the emitted code does not say which
+  output record came from which input (records carry no tags through user functions), and a
+  piece claiming all the events would record arrivals of events whose records it does not
+  hold, timing no schedule of whole events explains (false differences). So ``check`` does not
+  explore one member receiving its piece of such a send ticks before another does.
 * **Channels** are what ``network`` promises and no more: FIFO per sender and receiving
   member. Each batch a sender member emits in one tick for one receiving member travels
   whole (one message); a receiving tick takes any number of the waiting batches (none: a
@@ -216,6 +224,7 @@ class Simulator:
         self.ticks[stage].append(self.step)
         batches = [defaultdict(list) for _ in range(n)]   # per member: input name -> packed batches
         carried = [defaultdict(set) for _ in range(n)]    # per member: entry -> events
+        units = [[] for _ in range(n)]   # per member: (input name, entry, packed, its events)
         arrived: dict[str, dict[int, dict[int, int]]] = defaultdict(dict)  # entry -> ev -> member -> pos
         notes = []
         position = iter(range(1 << 30))
@@ -259,6 +268,7 @@ class Simulator:
                     self.events.append(ev)
                     batches[m][name].append(pack(ev.records))
                     carried[m][name].add(ev.id)
+                    units[m].append((name, name, batches[m][name][-1], frozenset([ev.id])))
                     arrived[name].setdefault(ev.id, {})[m] = next(position)
                     notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
         for net in self.incoming[stage]:
@@ -271,6 +281,7 @@ class Simulator:
                     for batch in taken:
                         batches[m][net.name].append(batch.packed)
                         carried[m][entry] |= batch.events
+                        units[m].append((net.name, entry, batch.packed, batch.events))
                         for ev in sorted(batch.events):
                             arrived[entry].setdefault(ev, {}).setdefault(m, next(position))
                     if taken:
@@ -281,8 +292,15 @@ class Simulator:
         for m, member in enumerate(self.members[stage]):
             for name, evs in self.loop_events[(stage, m)].items():
                 carried[m][name] |= evs  # a loop's records keep the events they came from
+            if stage in self.restartable and len(units[m]) > 1:
+                # a stateless member's tick is its records' ticks one after another: each send
+                # then derives from one piece taken (its events), so its pieces travel alone
+                parts = [({name: [packed]}, {entry: set(evs)}) for name, entry, packed, evs in units[m]]
+            else:
+                parts = [(dict(batches[m]), carried[m])]
             try:
-                self._tick_member(stage, m, member, dict(batches[m]), carried[m])
+                for part, part_carried in parts:
+                    self._tick_member(stage, m, member, part, part_carried)
             except UserCodeError as exc:  # the program's own failure on this delivery: the
                 self.error, self.error_stage = exc, stage  # run ends here, arrivals recorded below
                 notes.append(f"{stage}[{m}] raises: {exc}")
