@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import hydropy as hp
-from hydropy.errors import HydropyError, PassFailed
+from hydropy.errors import HydropyError, PassFailed, ProgramError
 from hydropy.lattices import Max
 from hydropy.passes import fuse as fuse_module
 from hydropy.passes import replicate as replicate_module
@@ -381,3 +381,51 @@ def test_an_unrouted_channel_into_a_partitioned_stage_is_caught_without_its_chec
     monkeypatch.setattr(decouple_module, "check_channels_routed", lambda g: None)
     mismatch = mismatch_of(two_feeds(), plan, inputs)
     assert mismatch is not None and mismatch.sink == "sums"  # a key's sums split over two members
+
+
+# -- delivery: a bounded prefix needs in-order delivery (passes/stages.py: _check_order) ------
+
+def test_a_bounded_prefix_behind_a_reordering_channel_is_caught_without_the_order_check(monkeypatch, repo_root):
+    from hydropy.loader import load_flow
+    cart = load_flow(str(repo_root / "examples" / "shopping_cart_indexed.py"))
+    inputs = {"client_classes": [("alice", "gold")],
+              "requests": [("alice", (i, ("add", f"item{i}", 1))) for i in range(8)]}
+    plan = [{"lattice": {"operator": "cart", "as": "bounded_prefix", "index": [0, 0]}},
+            {"decouple": {"operators": ["cart"], "to": "server"}},
+            {"reorder": {"channel": "tag_with_class_to_server"}}]
+    with pytest.raises(HydropyError, match="needs in-order delivery"):
+        design_point(cart.graph(), plan)
+    monkeypatch.setattr(stages_module, "_check_order", lambda g: None)
+    mismatch = mismatch_of(cart, plan, inputs, seeds=range(20))
+    assert mismatch is not None
+
+
+# -- fuse: only stateless operators of a stream ------------------------------------------------
+
+def pair_one(x):
+    return (x, 1)
+
+
+def counted() -> hp.Flow:
+    flow = hp.Flow("counted")
+    flow.source("xs").map(pair_one, name="ones").fold_keyed(int, add_value, name="per_x").sink("counts")
+    return flow
+
+
+def snapshot_shown() -> hp.Flow:
+    flow = hp.Flow("snapshot_shown")
+    flow.source("xs").fold(int, add_value, name="total").snapshot(name="now").map(inc, name="later").sink("out")
+    return flow
+
+
+@pytest.mark.parametrize("build, chain", [(counted, ["ones", "per_x"]), (snapshot_shown, ["now", "later"])])
+def test_fuse_without_its_stateless_check_fails(monkeypatch, build, chain):
+    """A fold or a snapshot fused into a chain: its functions would run as a map's and its
+    state would be gone. No design comes out: the fused node's functions do not match its
+    steps, which the IR's node check refuses inside the pass."""
+    plan = parse_plan(f"steps:\n  - fuse: {{operators: [{', '.join(chain)}]}}\n")
+    with pytest.raises(HydropyError, match="keeps state|is not a stateless operator"):
+        design_point(build().graph(), plan)
+    monkeypatch.setattr(fuse_module, "check_stateless", lambda graph, node: None)
+    with pytest.raises(ProgramError, match=r"fused '.*' \(.*\) needs \d function\(s\), has \d"):
+        design_point(build().graph(), plan)
