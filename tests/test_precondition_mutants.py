@@ -429,3 +429,46 @@ def test_fuse_without_its_stateless_check_fails(monkeypatch, build, chain):
     monkeypatch.setattr(fuse_module, "check_stateless", lambda graph, node: None)
     with pytest.raises(ProgramError, match=r"fused '.*' \(.*\) needs \d function\(s\), has \d"):
         design_point(build().graph(), plan)
+
+
+# -- partition: the other conditions of _check_state (a loop, a literal source) ---------------
+
+from hydropy.passes import partition as partition_module  # noqa: E402
+
+
+def with_literal() -> hp.Flow:
+    """The distinct values of xs and of a literal source: emitted by one member only."""
+    flow = hp.Flow("with_literal")
+    labels = flow.source_iter([1, 2, 3], name="labels")
+    flow.source("xs").union(labels, name="both").unique(name="distinct").sink("distinct")
+    return flow
+
+
+def looped_distinct() -> hp.Flow:
+    """Distinct values reached from xs by +1 steps below 4: the loop's records come back on
+    the member that sent them, not on the member their value is routed to."""
+    flow = hp.Flow("looped_distinct")
+    handle, back = flow.cycle(name="back")
+    seen = flow.source("xs").union(back, name="all").unique(name="seen")
+    handle.complete(seen.filter(small, name="again").map(inc, name="next"))
+    seen.sink("seen")
+    return flow
+
+
+@pytest.mark.parametrize("build, why", [(looped_distinct, "loop through cycle"),
+                                        (with_literal, "literal source")])
+def test_partition_loop_and_literal_conditions_are_implied_by_key_tracing(monkeypatch, build, why):
+    """Redundant conditions of _check_state: a loop's and a literal source's records bypass
+    the routing, so keyed state they reach cannot have its key traced to what enters the
+    stage, which _requirements refuses; in a stage without keyed state they change nothing
+    (a loop's records stay on their member, a literal is emitted once, as in the program)."""
+    plan = [{"partition": {"stage": "main", "n": 2}}]
+    with pytest.raises(HydropyError, match=why):
+        design_point(build().graph(), plan)
+    monkeypatch.setattr(partition_module, "_check_state", lambda g, members, shared: None)
+    with pytest.raises(HydropyError, match="cannot be traced to a field of what enters stage 'main'"):
+        design_point(build().graph(), plan)
+    stateless = looped()
+    graph = stateless.graph()
+    design = design_point(graph, plan)
+    assert all(check_run(graph, design, {"xs": [0, 1, 2, 5]}, seed) is None for seed in range(4))
