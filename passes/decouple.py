@@ -52,11 +52,18 @@ def decouple(graph: Graph, operators: list[str], to: str) -> Graph:
                                  f"collection they show, channels are placed by hydropy", node.loc)
         g.replace(node.copy(location=to))
     g = insert_channels(g)
+    check_channels_routed(g)
+    check_no_divergent_delays(g)
+    return g
+
+
+def check_channels_routed(g: Graph) -> None:
+    """Every channel into a stage of several members has the routing partition or replicate
+    chose for it (a new one would be ``direct``: all records to one member, away from the
+    member that holds their key's state or the replicas that need every write)."""
     for net in g.nodes():
         crowded = g.members_of(net.location)
         if net.kind == "network" and net.params["routing"] == "direct" and crowded > 1:
             raise RewriteRefused(f"the channel '{net.name}' would enter stage '{net.location}', which "
                                  f"has {crowded} members, without a routing (all records to one "
                                  f"member); decouple before partitioning or replicating", net.loc)
-    check_no_divergent_delays(g)
-    return g

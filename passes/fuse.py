@@ -27,12 +27,7 @@ def fuse(graph: Graph, operators: list[str]) -> Graph:
         node = graph.by_name(name)
         if node is None:
             raise RewriteRefused(f"no operator named '{name}'")
-        stateless = node.kind == "fused" or (node.kind in FUSIBLE and
-                                             graph.node(node.inputs[0]).coll.kind == STREAM)
-        if not stateless:
-            what = "keeps state" if node.spec.stateful else "is not a stateless operator of a stream"
-            raise RewriteRefused(f"{node.kind} '{node.name}' {what}; only map, filter, flat_map, filter_map "
-                                 f"and inspect of a stream fuse", node.loc)
+        check_stateless(graph, node)
         if chain:
             check_link(graph, chain[-1], node)
         chain.append(node)
@@ -51,6 +46,16 @@ def fuse(graph: Graph, operators: list[str]) -> Graph:
     g.replace(last.copy(kind="fused", inputs=chain[0].inputs, params={"steps": tuple(steps)},
                         fns=tuple(fns)))
     return g  # verified by apply_plan: an invalid graph here is hydropy's bug (PassFailed)
+
+
+def check_stateless(graph: Graph, node: Node) -> None:
+    """``node`` acts on each record of a stream alone (or is a fused chain of such steps)."""
+    stateless = node.kind == "fused" or (node.kind in FUSIBLE and
+                                         graph.node(node.inputs[0]).coll.kind == STREAM)
+    if not stateless:
+        what = "keeps state" if node.spec.stateful else "is not a stateless operator of a stream"
+        raise RewriteRefused(f"{node.kind} '{node.name}' {what}; only map, filter, flat_map, filter_map "
+                             f"and inspect of a stream fuse", node.loc)
 
 
 def check_link(graph: Graph, prev: Node, node: Node) -> None:

@@ -274,6 +274,14 @@ def check_stage_boundaries(g: Graph) -> None:
     A singleton or keyed map is state, read where it lives; a loop's records must come back
     within one stage's ticks.
     """
+    check_state_read_in_place(g)
+    check_loops_in_one_stage(g)
+    check_stages_form_dag(g)
+
+
+def check_state_read_in_place(g: Graph) -> None:
+    """A fold's value (a singleton or keyed collection) is read only in its own stage: a
+    channel carries streams."""
     for node in g.nodes():
         for src_id in node.inputs:
             src = g.node(src_id)
@@ -283,6 +291,11 @@ def check_stage_boundaries(g: Graph) -> None:
                     f"{src.kind} '{src.name}' in stage '{src.location}': a fold's state can only be "
                     f"read in its own stage; move them together, or send .snapshot() across",
                     node.loc)
+
+
+def check_loops_in_one_stage(g: Graph) -> None:
+    """A cycle's operators share one stage. Implied by :func:`check_stages_form_dag` (a loop
+    through two stages is a loop between them); checked first for the clearer message."""
     for component in nx.strongly_connected_components(g.nx):
         stages = {g.node(i).location for i in component}
         if len(stages) > 1:
@@ -290,6 +303,11 @@ def check_stage_boundaries(g: Graph) -> None:
             raise RewriteRefused(f"the loop through {first.where()} would span stages "
                                  f"{', '.join(sorted(stages))}; keep a cycle's operators in one stage",
                                  first.loc)
+
+
+def check_stages_form_dag(g: Graph) -> None:
+    """Records flow between stages without a loop: Ray's driver ticks the stages of a round in
+    a topological order (:class:`hydropy.targets.ray._Driver`)."""
     flow = nx.DiGraph((g.node(s).location, n.location) for n in g.nodes() for s in n.inputs
                       if g.node(s).location != n.location)
     try:
@@ -299,4 +317,3 @@ def check_stage_boundaries(g: Graph) -> None:
     raise RewriteRefused(f"records would flow from stage to stage in a loop "
                          f"({' -> '.join(loop + loop[:1])}); stages must form a pipeline (a DAG): "
                          f"move the operators between them into one of the stages")
-

@@ -2,7 +2,7 @@
 
 The simulator runs the code Ray runs: the design point is emitted by the real emitter
 (:func:`hydropy.targets.emit.emit`) into a temporary directory, each stage module is loaded
-with the loader Ray's actors use (:func:`hydropy.runtime.host.load_stage_class`), and each
+with the loader Ray's actors use (:mod:`hydropy.targets.sim_stages`), and each
 member is an instance of its generated :class:`~hydropy.runtime.stage.Stage`, ticked through
 the same ``run_tick`` (packed batches in, one routed packed batch per receiving member out).
 Only delivery is the simulator's. A :class:`random.Random` seeded with ``seed`` drives it, so
@@ -18,10 +18,18 @@ the same seed gives the same run:
 * **Pieces travel on their own.** The pieces of one sender batch routed to several members are
   separate messages: each receiving member takes its piece in its own tick, so replicas see
   two writers in different orders and partition members lag each other per record. Provenance
-  is per piece: a piece carries the events its records derive from, which is exact when the
-  send derives from one event; a send that derives from several events (records merged in one
-  sender tick) keeps its pieces together, reaching every member in the same tick, since a
-  piece claiming all of them would show timing no schedule of whole events explains.
+  is per piece: a piece carries the events its records derive from (the events taken in the
+  sender's tick by the entries that reach the channel), which is exact when the send derives
+  from one event. A member of a stage without state runs a tick's pieces one after another
+  (each its own ``run_tick``): the same records as one tick (every operator acts per record),
+  and a schedule the stage has anyway (taking them in separate ticks), so each of its sends
+  derives from one piece and travels alone. A send of a stage with state that derives from
+  several events (records merged in one tick of a join, a fold, a loop) keeps its pieces
+  together, reaching every member in the same tick: the emitted code does not say which
+  output record came from which input (records carry no tags through user functions), and a
+  piece claiming all the events would record arrivals of events whose records it does not
+  hold, timing no schedule of whole events explains (false differences). So ``check`` does not
+  explore one member receiving its piece of such a send ticks before another does.
 * **Channels** are what ``network`` promises and no more: FIFO per sender and receiving
   member. Each batch a sender member emits in one tick for one receiving member travels
   whole (one message); a receiving tick takes any number of the waiting batches (none: a
@@ -37,6 +45,9 @@ the same seed gives the same run:
   they send dropped (its receivers have it). These crashes draw from their own seeded
   generator, so the deliveries of a seed are those it has without them.
 
+A sink's value over several members: :mod:`hydropy.targets.members`; where records enter and
+leave stages: :mod:`hydropy.targets.wiring`.
+
 **Criterion**: :mod:`hydropy.targets.criterion` (which single-node schedules could explain a
 run, and how sinks compare). On a difference, :class:`Mismatch` names the sink, its missing
 and extra records, the seed, the relaxations the comparison used, and the deliveries into
@@ -44,163 +55,25 @@ the stages that feed the sink.
 """
 from __future__ import annotations
 
-import atexit
-import hashlib
-import os
 import random
-import shutil
-import sys
-import tempfile
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
-from hydropy.errors import InputError, LoadError, PlanError, ProgramError, UserCodeError
-from hydropy.ir import AT_LEAST_ONCE, SINGLETON, STREAM, Graph, Node
-from hydropy.ir.ops import ENTRIES
+from hydropy.errors import InputError, PlanError, ProgramError, UserCodeError
+from hydropy.ir import STREAM, Graph, Node
 from hydropy.runtime.batch import pack, route, unpack
 from hydropy.runtime.checkpoint import Journal
-from hydropy.runtime.ops import UNSET
+
+from .members import merge_members
+from .sim_stages import emitted_stages, program_of  # noqa: F401  (re-exported)
+from .wiring import (channel_input, entries, entry_name, may_duplicate, outgoing,  # noqa: F401
+                     survives_restart)
 
 
 MAX_STEPS = 20_000
-
-
-def channel_input(net: Node) -> str:
-    return f"channel:{net.name}"
-
-
-# -- the code that runs ------------------------------------------------------------------------
-
-#: emitted design points kept loaded (their directories exist while they are here)
-CACHE_SIZE = 8
-_EMITTED: "OrderedDict[str, Emitted]" = OrderedDict()
-#: stage classes by the text of their stage file
-_STAGE_CLASSES: "OrderedDict[str, type]" = OrderedDict()
-
-
-@dataclass
-class Emitted:
-    """A design point emitted by :func:`hydropy.targets.emit.emit` into ``directory`` and its
-    stage classes loaded as Ray's actors load them (:func:`hydropy.runtime.host.load_stage_class`)."""
-
-    directory: str
-    classes: dict[str, type]   # stage -> its generated Stage subclass
-
-    def remove(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def program_of(graph: Graph):
-    """The program that built ``graph``: the loaded module whose file holds its operators' lines
-    (:func:`hydropy.targets.emit.find_program` when the Flow is at hand)."""
-    from .emit import Program
-    files = [n.loc.file for n in graph.nodes() if n.loc]
-    by_file = {os.path.abspath(f): name for name, m in list(sys.modules.items())
-               if isinstance(f := getattr(m, "__file__", None), str)}
-    for file in files:
-        name = by_file.get(os.path.abspath(file))
-        if name:
-            return Program(os.path.abspath(file), name, vars(sys.modules[name]))
-    raise LoadError(f"flow '{graph.name}' was not built by a loaded program file, so its stages "
-                    f"cannot be emitted; hydropy checks programs defined in a .py file")
-
-
-def emitted_stages(design: Graph, program=None) -> dict[str, type]:
-    """The stage classes of ``design`` as emitted for Ray: the emitter writes the compiled
-    directory into a temporary directory and each stage module is imported from there. A
-    design point is emitted once (kept while among the last :data:`CACHE_SIZE` used, keyed by
-    the text of every emitted file); a program that cannot be emitted raises its CompileError."""
-    from .emit import emit, write_compiled
-    program = program or program_of(design)
-    files = emit(design, program, os.path.basename(program.path))
-    key = hashlib.sha256(repr((program.module, sorted(files.items()))).encode()).hexdigest()
-    if key in _EMITTED:
-        _EMITTED.move_to_end(key)
-        return _EMITTED[key].classes
-    directory = tempfile.mkdtemp(prefix="hydropy-check-")
-    try:
-        out = os.path.join(directory, "compiled")
-        write_compiled(files, out)
-        classes = _load_stages(out, program)
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    _EMITTED[key] = Emitted(directory, classes)
-    while len(_EMITTED) > CACHE_SIZE:
-        _EMITTED.popitem(last=False)[1].remove()
-    return classes
-
-
-def _load_stages(compiled_dir: str, program) -> dict[str, type]:
-    """Import every stage of ``compiled_dir`` with the actors' loader. Its ``import <stem>`` of
-    the program resolves to the program module this process already loaded (the file the
-    directory's copy was made from), so the stages call the very functions the single-node run
-    calls; sys.path is left as it was."""
-    from hydropy.runtime.host import load_stage_class
-
-    from .ray import load_manifest
-    manifest = load_manifest(compiled_dir)
-    saved_path, missing = list(sys.path), object()
-    saved_module = sys.modules.get(program.stem, missing)
-    if program.module in sys.modules:
-        sys.modules[program.stem] = sys.modules[program.module]
-    try:
-        classes = {}
-        for st in manifest["stages"]:
-            with open(os.path.join(compiled_dir, st["file"]), encoding="utf-8") as fh:
-                key = hashlib.sha256(f"{program.module}\0{fh.read()}".encode()).hexdigest()
-            if key not in _STAGE_CLASSES:  # a stage emitted alike in another design point: its
-                #                             class (kernels compiled at its first instance) serves
-                _STAGE_CLASSES[key] = load_stage_class(compiled_dir, st["file"], st["class"])
-                while len(_STAGE_CLASSES) > 16 * CACHE_SIZE:
-                    _STAGE_CLASSES.popitem(last=False)
-            _STAGE_CLASSES.move_to_end(key)
-            classes[st["name"]] = _STAGE_CLASSES[key]
-        return classes
-    finally:
-        sys.path[:] = saved_path
-        if saved_module is missing:
-            sys.modules.pop(program.stem, None)
-        else:
-            sys.modules[program.stem] = saved_module
-
-
-@atexit.register
-def _remove_emitted() -> None:
-    while _EMITTED:
-        _EMITTED.popitem()[1].remove()
-
-
-def may_duplicate(net: Node) -> bool:
-    """A channel may deliver a batch twice: declared so (``reorder`` with ``duplicates``), or its
-    collection is at-least-once."""
-    return bool(net.params.get("duplicates")) or net.coll.retry == AT_LEAST_ONCE
-
-
-def outgoing(graph: Graph, stage: str) -> list[Node]:
-    return [n for n in graph.nodes() if n.kind == "network" and n.location != stage
-            and graph.node(n.inputs[0]).location == stage]
-
-
-def entries(graph: Graph, stage: str) -> list[Node]:
-    """Where records enter ``stage``: its sources, incoming channels and loops."""
-    return [n for n in graph.nodes() if n.location == stage and (n.kind in ENTRIES or n.spec.family == "loop")]
-
-
-def entry_name(node: Node) -> str:
-    if node.kind == "source":
-        return node.params["name"]
-    return channel_input(node) if node.kind == "network" else f"cycle:{node.name}"
-
-
-def survives_restart(graph: Graph, stage: str) -> bool:
-    """A member of ``stage`` loses nothing by restarting: no operator keeps state, no loop
-    holds records, no literal source would emit again."""
-    return all(not n.spec.stateful and n.spec.family != "loop" and n.kind != "source_iter"
-               for n in graph.nodes() if n.location == stage)
 
 
 @dataclass
@@ -351,6 +224,7 @@ class Simulator:
         self.ticks[stage].append(self.step)
         batches = [defaultdict(list) for _ in range(n)]   # per member: input name -> packed batches
         carried = [defaultdict(set) for _ in range(n)]    # per member: entry -> events
+        units = [[] for _ in range(n)]   # per member: (input name, entry, packed, its events)
         arrived: dict[str, dict[int, dict[int, int]]] = defaultdict(dict)  # entry -> ev -> member -> pos
         notes = []
         position = iter(range(1 << 30))
@@ -394,6 +268,7 @@ class Simulator:
                     self.events.append(ev)
                     batches[m][name].append(pack(ev.records))
                     carried[m][name].add(ev.id)
+                    units[m].append((name, name, batches[m][name][-1], frozenset([ev.id])))
                     arrived[name].setdefault(ev.id, {})[m] = next(position)
                     notes.append(f"{stage}[{m}] takes {len(part)} of '{name}' (event {ev.id})")
         for net in self.incoming[stage]:
@@ -406,6 +281,7 @@ class Simulator:
                     for batch in taken:
                         batches[m][net.name].append(batch.packed)
                         carried[m][entry] |= batch.events
+                        units[m].append((net.name, entry, batch.packed, batch.events))
                         for ev in sorted(batch.events):
                             arrived[entry].setdefault(ev, {}).setdefault(m, next(position))
                     if taken:
@@ -416,8 +292,15 @@ class Simulator:
         for m, member in enumerate(self.members[stage]):
             for name, evs in self.loop_events[(stage, m)].items():
                 carried[m][name] |= evs  # a loop's records keep the events they came from
+            if stage in self.restartable and len(units[m]) > 1:
+                # a stateless member's tick is its records' ticks one after another: each send
+                # then derives from one piece taken (its events), so its pieces travel alone
+                parts = [({name: [packed]}, {entry: set(evs)}) for name, entry, packed, evs in units[m]]
+            else:
+                parts = [(dict(batches[m]), carried[m])]
             try:
-                self._tick_member(stage, m, member, dict(batches[m]), carried[m])
+                for part, part_carried in parts:
+                    self._tick_member(stage, m, member, part, part_carried)
             except UserCodeError as exc:  # the program's own failure on this delivery: the
                 self.error, self.error_stage = exc, stage  # run ends here, arrivals recorded below
                 notes.append(f"{stage}[{m}] raises: {exc}")
@@ -496,36 +379,6 @@ class Simulator:
             parts = [member.results()[name][1] for member in self.members[node.location]]
             out[name] = merge_members(coll.kind, parts)
         return out
-
-
-def merge_members(kind: str, values: list) -> list:
-    """A singleton's or keyed map's value over the members that hold it: lattices merge, equal
-    values count once, and members that disagree show every value they hold."""
-    if kind == SINGLETON:
-        return _merge_values([v for v in values if v is not UNSET])
-    table: dict = {}
-    for value in values:
-        for k, v in value.items():
-            table.setdefault(k, []).append(v)
-    rows = [(k, v) for k, vs in table.items() for v in _merge_values(vs)]
-    try:
-        return sorted(rows, key=lambda kv: kv[0])
-    except TypeError:
-        return sorted(rows, key=lambda kv: repr(kv[0]))
-
-
-def _merge_values(values: list) -> list:
-    from hydropy.lattices import Lattice
-    if values and all(isinstance(v, Lattice) for v in values):
-        merged = values[0].copy()
-        for v in values[1:]:
-            merged.merge(v)
-        return [merged]
-    distinct: list = []
-    for v in values:
-        if not any(v == d for d in distinct):
-            distinct.append(v)
-    return distinct
 
 
 def simulate(graph: Graph, inputs: Mapping[str, Iterable[Any]] | None, seed: int, program=None,

@@ -33,6 +33,24 @@ from hydropy.lattices import Lattice, Max, SetUnion
 # -- the functions programs may call ---------------------------------------------------------
 
 
+@st.composite
+def cut_into_ticks(draw, batch: dict[str, list], max_cuts: int | None = None) -> list[dict[str, list]]:
+    """``batch``'s records permuted and cut into ticks (empty ticks included; at most
+    ``max_cuts`` cuts, default one per record and one more)."""
+    events = [(name, rec) for name, recs in batch.items() for rec in recs]
+    order = draw(st.permutations(events))
+    cuts = sorted(draw(st.lists(st.integers(0, len(order)),
+                                max_size=len(order) + 1 if max_cuts is None else max_cuts)))
+    ticks, start = [], 0
+    for end in cuts + [len(order)]:
+        tick: dict[str, list] = {}
+        for name, rec in order[start:end]:
+            tick.setdefault(name, []).append(rec)
+        ticks.append(tick)
+        start = end
+    return ticks
+
+
 def inc(x):
     return x + 1
 

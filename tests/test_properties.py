@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import hydropy as hp
 from hydropy.lattices import LWW, Max, SetUnion
 from hydropy.targets.local import run
+from strategies import cut_into_ticks
 
 SETTINGS = settings(max_examples=100, deadline=None, database=None)
 
@@ -34,17 +35,7 @@ def multisets(results: dict[str, list]) -> dict[str, list]:
 def schedules(draw, inputs: dict[str, st.SearchStrategy]):
     """(all inputs as one batch, the same records permuted and cut into ticks)."""
     batch = {name: draw(st.lists(records, max_size=8)) for name, records in inputs.items()}
-    events = [(name, rec) for name, recs in batch.items() for rec in recs]
-    order = draw(st.permutations(events))
-    cuts = sorted(draw(st.lists(st.integers(0, len(order)), max_size=6)))
-    ticks, start = [], 0
-    for end in cuts + [len(order)]:
-        tick: dict[str, list] = {}
-        for name, rec in order[start:end]:
-            tick.setdefault(name, []).append(rec)
-        ticks.append(tick)
-        start = end
-    return batch, ticks
+    return batch, draw(cut_into_ticks(batch, max_cuts=6))
 
 
 def check_confluent(build: Callable[[], hp.Flow], schedule) -> None:

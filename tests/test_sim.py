@@ -278,6 +278,45 @@ def test_members_of_a_partitioned_stage_lag_each_other(repo_root):
     assert all(check_run(graph, design, inputs, s) is None for s in lagged)
 
 
+def two_inputs_relayed():
+    """Two inputs merged by a stateless stage and counted per key by two members."""
+    flow = hp.Flow("two_inputs_relayed")
+    both = flow.source("xs").union(flow.source("ys"), name="both").map(to_pair, name="pairs")
+    both.fold_keyed(int, add, name="sums").sink("sums")
+    return flow
+
+
+def test_a_stateless_stage_sends_each_piece_on_its_own(monkeypatch):
+    """A member of a stage without state that takes several pieces in one tick runs them one
+    after another, so each send derives from one event and its pieces reach the receiving
+    members apart (issue 9: pieces travel alone). Without that (one run_tick for the tick),
+    some sends derive from two events and their pieces travel together."""
+    from hydropy.targets.emit import find_program
+    from hydropy.targets.sim import Simulator, emitted_stages
+    flow = two_inputs_relayed()
+    graph = flow.graph()
+    design = partition(decouple(graph, ["sums"], "agg"), "agg", 2)
+    inputs = {"xs": [1, 2, 3, 4, 5, 6], "ys": [7, 8, 9, 10]}
+    classes = emitted_stages(design, find_program(flow))
+
+    class Recording(Simulator):
+        """Records, for stage main, how many events each run_tick's pieces derive from."""
+
+        def _tick_member(self, stage, m, member, batches, carried):
+            if stage == "main":
+                widths.append(len(set().union(*carried.values())))
+            super()._tick_member(stage, m, member, batches, carried)
+
+    widths, merged = [], 0
+    for seed in range(6):
+        sim = Recording(design, inputs, seed, classes)
+        sim.run()
+        merged += sum(line.count("main[0] takes") > 1 for stage, line in sim.trace if stage == "main")
+        assert check_run(graph, design, inputs, seed) is None
+    assert merged > 0                # some ticks of main took a piece of xs and one of ys
+    assert max(widths) == 1          # yet every send of main derives from one event
+
+
 # -- the criterion relaxes only the paths that repeat (issue 9, class 6) -----------------------
 
 def inc(x):

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hydropy.passes import thresholds
 from hydropy.passes.monotonicity import points_of_order
 from hydropy.targets.local import run
-from strategies import PROGRAM_DIR, programs
+from strategies import PROGRAM_DIR, cut_into_ticks, programs
 
 #: CI draws a fixed sample; ``HYPOTHESIS_RANDOM=1`` draws new programs, ``HYDROPY_LONG=1`` many
 #: more (``HYDROPY_LONG=1 HYPOTHESIS_RANDOM=1 pytest tests/test_verdicts.py``)
@@ -121,20 +121,7 @@ def load(source: str):
 pairs = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 9)), max_size=10)
 
 
-@st.composite
-def schedules(draw, batch: dict[str, list]):
-    """``batch``'s records permuted and cut into ticks (empty ticks included)."""
-    events = [(name, rec) for name, recs in batch.items() for rec in recs]
-    order = draw(st.permutations(events))
-    cuts = sorted(draw(st.lists(st.integers(0, len(order)), max_size=len(order) + 1)))
-    ticks, start = [], 0
-    for end in cuts + [len(order)]:
-        tick: dict[str, list] = {}
-        for name, rec in order[start:end]:
-            tick.setdefault(name, []).append(rec)
-        ticks.append(tick)
-        start = end
-    return ticks
+schedules = cut_into_ticks  # the confluence tests' cutting (test_properties.schedules)
 
 
 def multisets(results: dict[str, list]) -> dict[str, list]:
