@@ -458,3 +458,21 @@ def test_output_piped_into_a_reader_that_stops_early_is_not_an_error(repo_root):
     assert proc.wait(timeout=60) == 0
     assert first.startswith("flow voting")
     assert stderr == ""
+
+
+def test_run_check_compares_nan_as_nan():
+    """``run --check`` on sinks that crossed a channel: their NaNs are other objects, equal to
+    nothing by ``==``; found by a hostile-user trial (``check: DIFFERENT`` on identical sinks)."""
+    import pickle
+
+    import hydropy as hp
+    from hydropy.commands import check_against_single_node
+    flow = hp.Flow("doubles")
+    xs = flow.source("xs")
+    xs.map(lambda r: r * 2, name="dbl").sink("out")
+    xs.map(lambda r: (r > 1, r), name="tag").sink("tagged")
+    inputs = {"xs": [1.5, float("nan"), 2.0]}
+    results = pickle.loads(pickle.dumps(flow.run(inputs)))
+    assert check_against_single_node(flow, inputs, results).startswith("check: same sinks")
+    results["out"][0] = 4.0
+    assert "DIFFERENT" in check_against_single_node(flow, inputs, results)
