@@ -37,6 +37,12 @@ from hydropy.runtime.batch import pack, route
 from hydropy.runtime.stage import merge_results
 
 MAX_DRAIN_ROUNDS = 10_000
+#: rounds of input ticks are sent to a member in one call until they hold this many records
+#: (Ray's cost per call, ~1-5 ms, is then small against the work of the call) ...
+RECORDS_PER_CALL = 100_000
+#: ... or this many rounds; and only as many that the run still has several calls in flight
+#: per member (stages downstream work on a call's rounds while upstream runs the next)
+MAX_ROUNDS_PER_CALL = 16
 #: deaths of one member in a row at the same round that end the run
 MAX_DEATHS_AT_ONE_ROUND = 3
 
@@ -64,12 +70,13 @@ class Rounds:
         self.rounds = 0                                          # rounds begun
         self.deaths: dict[tuple, tuple[int, int]] = {}           # member -> (round, times)
         self.reports: list[tuple] = []                            # recoveries to print
-        self._external: tuple[int, dict] | None = None
+        self._external: dict[int, dict] = {}
+        self.per_call = rounds_per_call(ticks, max_inflight)
 
     # -- submitting ----------------------------------------------------------------------
     def external(self, r: int) -> dict[str, dict[str, list]]:
         """stage -> source -> one packed part per member: the r-th tick of the inputs."""
-        if self._external is None or self._external[0] != r:
+        if r not in self._external:
             ext: dict[str, dict[str, list]] = {}
             for src, part in (self.ticks[r - 1] if r <= len(self.ticks) else {}).items():
                 stage = self.sources[src]
@@ -79,8 +86,8 @@ class Rounds:
                 except PlanError as exc:
                     raise PlanError(f"source '{src}' to stage '{stage}': {exc.message}") from None
                 ext.setdefault(stage, {})[src] = [pack(p) for p in parts]
-            self._external = (r, ext)
-        return self._external[1]
+            self._external[r] = ext
+        return self._external[r]
 
     def submit(self, r: int, label: tuple[str, int]) -> None:
         """Submit round ``r`` of one member on the batches its upstream members made in ``r``."""
@@ -105,10 +112,40 @@ class Rounds:
         self.status[(r, stage, m)] = result[-1]
         self.submitted[label] = r
 
-    def begin_round(self) -> None:
-        self.rounds += 1
-        for label in self.labels:
-            self.submit(self.rounds, label)
+    def submit_rounds(self, rounds: list[int], label: tuple[str, int]) -> None:
+        """Submit ``rounds`` (consecutive) of one member in one call (``StageHost.ticks``); the
+        driver keeps each round's outputs and status as :meth:`submit` does."""
+        if len(rounds) == 1:
+            return self.submit(rounds[0], label)
+        from .ray import _unpicklable_input
+        stage, m = label
+        names, refs, exts = [], [], []
+        for r in rounds:
+            for c in self.incoming[stage]:
+                slot = self.slot_of[c["from"]][(c["name"], m)]
+                for i in range(len(self.d.hosts[c["from"]])):
+                    if r == rounds[0]:
+                        names.append(c["name"])
+                    refs.append(self.outputs[(r, c["from"], i)][slot])
+            exts.append({src: parts[m] for src, parts in self.external(r).get(stage, {}).items()})
+        per = len(self.d.slots[stage]) + 1
+        try:
+            result = self.d.hosts[stage][m].ticks.options(num_returns=len(rounds) * per).remote(
+                rounds, self.done[label], names, exts, *refs)
+        except TypeError as exc:  # an input record Ray cannot serialize
+            raise _unpicklable_input(exts[0], exc) from None
+        for j, r in enumerate(rounds):
+            mine = result[j * per:(j + 1) * per]
+            if r > self.done[label]:
+                self.outputs[(r, stage, m)] = mine[:-1]
+            self.status[(r, stage, m)] = mine[-1]
+        self.submitted[label] = rounds[-1]
+
+    def begin_rounds(self, count: int = 1) -> None:
+        rounds = list(range(self.rounds + 1, self.rounds + count + 1))
+        self.rounds += count
+        for label in self.labels:  # in pipeline order: upstream outputs exist before they are read
+            self.submit_rounds(rounds, label)
 
     # -- waiting ---------------------------------------------------------------------------
     def settled(self) -> int:
@@ -180,6 +217,8 @@ class Rounds:
         for key in [k for k in self.status if k[0] <= keep_after]:
             self.status.pop(key, None)
             self.outputs.pop(key, None)
+        for r in [r for r in self._external if r <= self.settled()]:
+            del self._external[r]
 
     # -- recovering ------------------------------------------------------------------------
     def recover_from(self, failure: tuple, what: str) -> None:
@@ -282,19 +321,20 @@ class Rounds:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> dict[str, list]:
+        window = self.max_inflight * self.per_call  # rounds in flight at most
         while self.rounds < len(self.ticks):
-            self.begin_round()
+            self.begin_rounds(min(self.per_call, len(self.ticks) - self.rounds))
             self.d.monitor.queues({label: self.submitted[label] - self.applied[label]
                                    for label in self.labels})
-            if self.rounds - self.settled() >= self.max_inflight:
-                self.settle(self.rounds - self.max_inflight + 1)
+            if self.rounds - self.settled() >= window:
+                self.settle(self.rounds - window + self.per_call)
         self.settle(self.rounds)
         # a round consumes what it sends (stages run in pipeline order), so only records
         # waiting in a cycle call for another round, as ticks of the local target
         for _ in range(MAX_DRAIN_ROUNDS):
             if all(self.quiet.values()):
                 break
-            self.begin_round()
+            self.begin_rounds()
             self.settle(self.rounds)
         else:
             raise HydropyError(f"the program did not settle after {MAX_DRAIN_ROUNDS} rounds")
@@ -307,6 +347,17 @@ class Rounds:
             self.recover_from(failure, "sending its sinks")
             self.settle(self.rounds)
             self.report(self.rounds + 1)
+
+
+def rounds_per_call(ticks: list[dict[str, list]], max_inflight: int) -> int:
+    """How many rounds of input ticks go to a member in one call: enough that a call holds
+    :data:`RECORDS_PER_CALL` records (the mean tick's), at most :data:`MAX_ROUNDS_PER_CALL`,
+    and few enough that the run has ``2 * max_inflight`` calls per member, so the stages of a
+    pipeline still overlap. Each round is still one tick: only the calls are fewer."""
+    records = sum(len(part) for tick in ticks for part in tick.values())
+    mean = max(records / max(len(ticks), 1), 1)
+    by_records = -(-RECORDS_PER_CALL // int(mean))
+    return max(1, min(by_records, MAX_ROUNDS_PER_CALL, len(ticks) // (2 * max_inflight)))
 
 
 def _reason(exc) -> str:

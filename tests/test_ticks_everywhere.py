@@ -119,3 +119,34 @@ def test_without_the_programs_inputs_ticks_is_the_form_only_when_it_can_be(tmp_p
     assert load_inputs(str(data)) == Ticks([{"xs": [1]}, {"xs": [2]}])
     epochs = load_inputs(str(repo_root / "examples" / "rset_epochs.yaml"))  # an input named ticks
     assert not isinstance(epochs, Ticks) and epochs["ticks"] == ["tick", "tick", "tick"]
+
+
+def test_rounds_sent_several_to_a_call_keep_every_tick(ledger, ray_session, monkeypatch):
+    """The Ray driver sends several rounds to a member in one call (Ray's cost per call paid
+    once); each round is still one tick: the ledger, whose sinks show its tick cut, cut into
+    48 ticks, gives the local target's sinks, and the calls did carry several rounds."""
+    from hydropy.targets import recovery
+    flow, plan = ledger
+    inputs = ledger_inputs(1_200)
+    ticks = split_ticks(inputs, 25)
+    assert len(ticks) == 48 and recovery.rounds_per_call(ticks, 4) == 6
+    calls = []
+    original = recovery.Rounds.submit_rounds
+    monkeypatch.setattr(recovery.Rounds, "submit_rounds",
+                        lambda self, rounds, label: (calls.append(len(rounds)), original(self, rounds, label))[1])
+    design = design_point(flow.graph(), plan)
+    expected = flow.run(ticks=ticks)
+    assert expected != flow.run(ticks=split_ticks(inputs, 300))  # the tick cut shows in the sinks
+    got = flow.run(ticks=ticks, target="ray", plan=plan)
+    assert canonical(design, got) == canonical(design, expected)
+    assert max(calls) == 6
+
+
+def test_rounds_per_call():
+    from hydropy.targets.recovery import rounds_per_call
+    tick = {"xs": [0] * 10_000}
+    assert rounds_per_call([tick] * 200, 4) == 10    # 100,000 records a call
+    assert rounds_per_call([tick] * 20, 4) == 2      # several calls in flight per member
+    assert rounds_per_call([{"xs": [0] * 200}] * 10, 4) == 1
+    assert rounds_per_call([{"xs": [0] * 10}] * 1_000, 4) == 16
+    assert rounds_per_call([{}], 4) == 1
