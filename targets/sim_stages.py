@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import functools
 import os
 import shutil
 import sys
@@ -46,15 +47,44 @@ def program_of(graph: Graph):
     """The program that built ``graph``: the loaded module whose file holds its operators' lines
     (:func:`hydropy.targets.emit.find_program` when the Flow is at hand)."""
     from .emit import Program
-    files = [n.loc.file for n in graph.nodes() if n.loc]
-    by_file = {os.path.abspath(f): name for name, m in list(sys.modules.items())
-               if isinstance(f := getattr(m, "__file__", None), str)}
-    for file in files:
-        name = by_file.get(os.path.abspath(file))
+    for file in [n.loc.file for n in graph.nodes() if n.loc]:
+        name = _module_of_file(_absolute(file))
         if name:
             return Program(os.path.abspath(file), name, vars(sys.modules[name]))
     raise LoadError(f"flow '{graph.name}' was not built by a loaded program file, so its stages "
                     f"cannot be emitted; hydropy checks programs defined in a .py file")
+
+
+#: absolute file -> name of the module loaded from it, as of the last look at sys.modules
+_MODULE_FILES: dict[str, str] = {}
+
+
+def _module_of_file(path: str) -> str | None:
+    """The name of the loaded module whose file is ``path`` (absolute). sys.modules is read
+    again only when the remembered answer is missing or stale, since a long property run loads
+    thousands of modules and checks each program many times."""
+    for fresh in (False, True):
+        if fresh:
+            _MODULE_FILES.clear()
+            _MODULE_FILES.update({_absolute(f): name for name, m in list(sys.modules.items())
+                                  if isinstance(f := getattr(m, "__file__", None), str)})
+        name = _MODULE_FILES.get(path)
+        file = getattr(sys.modules.get(name), "__file__", None) if name else None
+        if isinstance(file, str) and _absolute(file) == path:
+            return name
+    return None
+
+
+def _absolute(path: str) -> str:
+    """``os.path.abspath``, remembered for absolute paths (a relative one depends on the working
+    directory): :func:`program_of` looks at every loaded module's file on every check, and a
+    long property run loads thousands of program modules."""
+    return _normalised(path) if os.path.isabs(path) else os.path.abspath(path)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalised(path: str) -> str:
+    return os.path.normpath(path)
 
 
 def emitted_stages(design: Graph, program=None) -> dict[str, type]:

@@ -359,7 +359,17 @@ def build(source: str) -> hp.Flow:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    if name in _LOADED:
+        _LOADED.remove(name)
+    _LOADED.append(name)
+    while len(_LOADED) > KEEP_LOADED:  # a long run draws thousands: each would stay loaded
+        sys.modules.pop(_LOADED.pop(0), None)
     return module.flow
+
+
+#: the generated program modules kept loaded (the newest: the one under test and a few before)
+KEEP_LOADED = 32
+_LOADED: list[str] = []
 
 
 @st.composite
