@@ -235,14 +235,27 @@ def columnar_dtypes(batches: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def canonical(graph: Graph, results: Mapping[str, list]) -> dict[str, list]:
-    """Sinks in a form two correct targets agree on: unordered streams sorted (multiset)."""
+    """Sinks in a form two correct targets agree on: unordered streams sorted (multiset);
+    every NaN one object (records from another process equal the local run's under ``==``)."""
     out = {}
     for node in graph.sinks():
         name = node.params["name"]
         src = graph.node(node.inputs[0]).coll
-        rows = list(results.get(name, []))
+        rows = [_same_nans(r) for r in results.get(name, [])]
         out[name] = rows if (src.kind != STREAM or src.ordered) else sorted(rows, key=repr)
     return out
+
+
+def _same_nans(x: Any) -> Any:
+    """``x`` with every NaN in it, also inside lists and dicts, the one NaN of
+    :func:`hydropy.runtime.ops.canonical_key`."""
+    if isinstance(x, list):
+        return [_same_nans(i) for i in x]
+    if isinstance(x, dict):
+        return {ops.canonical_key(k): _same_nans(v) for k, v in x.items()}
+    if isinstance(x, tuple) and type(x) is tuple:
+        return tuple(_same_nans(i) for i in x)
+    return ops.canonical_key(x)
 
 
 def make_op(node: Node) -> ops.Op:

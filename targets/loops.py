@@ -221,6 +221,8 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
             key, value, table = w.fresh("key"), w.fresh("value"), s["table"]
             w.line(depth, f"{key}, {value} = {rec} if type({rec}) is tuple else {w.args[m.id]}.pair({rec})",
                    i, what=PAIR, var=rec)
+            w.line(depth, f"if type({key}) is not str and type({key}) is not int:")  # keys by value: NaN is NaN
+            w.line(depth + 1, f"{key} = ops.canonical_key({key})")
             w.line(depth, f"if {key} in {table}:", i, what=HASH, var=key)
             w.line(depth + 1, f"{table}[{key}] = {s['fn']}({table}[{key}], {value})", i)
             w.line(depth, "else:")

@@ -19,6 +19,9 @@ from hydropy.errors import PlanError
 from .columns import Columns, leaf_paths
 
 
+#: the hash of every NaN (keys compare by value, every NaN equal to every NaN)
+_NAN_HASH = 0x7FF8000000000000
+
 #: the types a column holds; a batch whose first record (or field) is of another type is sent
 #: as a list without looking further
 COLUMN_TYPES = (int, float)
@@ -79,6 +82,8 @@ def stable_hash(x: Any) -> int:
     if isinstance(x, int):
         return x & 0x7FFFFFFFFFFFFFFF
     if isinstance(x, float):
+        if x != x:  # every NaN is one key (hydropy.runtime.ops.canonical_key), whatever its bits
+            return _NAN_HASH
         return stable_hash(int(x)) if x.is_integer() else _digest(struct.pack("<d", x))
     if isinstance(x, str):
         return zlib.crc32(x.encode("utf-8", "surrogatepass"))

@@ -13,12 +13,58 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Callable
 
+import numpy as np
+
 from hydropy.errors import InputError, UserCodeError
 from hydropy.ir.ops import runtime_class
 
 from .loop import Loop  # noqa: F401  (stage modules build their generated loops as ops.Loop)
 
 UNSET = type("Unset", (), {"__repr__": lambda self: "UNSET", "__reduce__": lambda self: "UNSET"})()
+
+#: the one NaN every float NaN in a key becomes (see :func:`canonical_key`)
+NAN = float("nan")
+#: key types that hold no NaN: returned at once
+_PLAIN = frozenset({str, int, bytes, bool, type(None)})
+#: NaN of other number types (complex, numpy's float32...), one object per (type, repr)
+_OTHER_NANS: dict[tuple, Any] = {}
+
+
+def canonical_key(x: Any) -> Any:
+    """``x`` with every NaN in it replaced by one object, so that keys compare by value with
+    every NaN equal to every NaN (one group, as numpy/pandas groupby). Dicts and sets match a
+    key by ``is`` before ``==``, and NaN equals nothing, so without this two NaN keys match
+    only when they are one object: always in one process, never after pickling (a channel,
+    a checkpoint). Float NaN (and a float subclass's) becomes :data:`NAN`; tuples and
+    frozensets are rebuilt only when they hold a NaN; anything else is returned as it is
+    (the same object; user ``__eq__`` is never called)."""
+    t = type(x)
+    if t in _PLAIN:
+        return x
+    if t is float:
+        return NAN if x != x else x
+    if t is tuple or t is frozenset:
+        for item in x:
+            if type(item) not in _PLAIN and canonical_key(item) is not item:
+                return t(canonical_key(i) for i in x)
+        return x
+    if isinstance(x, float):
+        return NAN if x != x else x
+    if isinstance(x, tuple) and hasattr(x, "_make"):  # a namedtuple
+        items = [canonical_key(item) for item in x]
+        return x if all(a is b for a, b in zip(items, x)) else x._make(items)
+    if isinstance(x, (complex, np.inexact)) and x != x:
+        return _OTHER_NANS.setdefault((t, repr(x)), x)
+    return x
+
+
+def canonical_dict(d: dict) -> dict:
+    """``d`` with its keys canonical (:func:`canonical_key`), in place, its order kept."""
+    if any(canonical_key(k) is not k for k in d):
+        items = [(canonical_key(k), v) for k, v in d.items()]
+        d.clear()
+        d.update(items)
+    return d
 
 
 def detached(value: Any) -> Any:
@@ -43,10 +89,14 @@ class Op:
             error.where = self.where  # the operator, alike in every target (the checker compares)
             raise error from exc
 
+    #: attributes holding dicts or sets keyed by records' keys (re-canonicalised on unpickling)
+    keyed_state: tuple[str, ...] = ()
+
     def pair(self, rec: Any) -> tuple[Any, Any]:
+        """``rec``'s key (canonical: :func:`canonical_key`) and value."""
         if isinstance(rec, (tuple, list)) and len(rec) == 2:
-            self.hashable(rec[0], "keys")
-            return rec[0], rec[1]
+            k = self.hashable(rec[0], "keys")
+            return (k if type(k) is str or type(k) is int else canonical_key(k)), rec[1]
         raise InputError(f"{self.where} expects (key, value) pairs, got {rec!r}", self.loc)
 
     def hashable(self, x: Any, what: str = "records") -> Any:
@@ -55,6 +105,16 @@ class Op:
         except TypeError:
             raise InputError(f"{self.where} needs hashable {what}, got {x!r}", self.loc) from None
         return x
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling (a checkpoint restored) makes new NaN objects: canonicalise the keys."""
+        self.__dict__.update(state)
+        for name in self.keyed_state:
+            held = getattr(self, name, None)
+            if isinstance(held, dict):
+                canonical_dict(held)
+            elif isinstance(held, set):
+                setattr(self, name, {canonical_key(x) for x in held})
 
 
 # -- stateless ----------------------------------------------------------------------
@@ -83,11 +143,14 @@ class MapSingleton(Map):
 class MapKeyed(Map):
     """``map`` of a keyed collection: ``value[k] = fn(v)`` for each ``(k, v)`` that changed."""
 
+    keyed_state = ("value",)
+
     def __init__(self, fn, **kw):
         super().__init__(fn, **kw)
         self.value: dict = {}
 
     def step(self, batch):
+        batch = [(canonical_key(k), v) for k, v in batch]
         for k, v in batch:
             self.value[k] = self.call(self.fn, "fn", v)
         return [(k, self.value[k]) for k in dict.fromkeys(k for k, _ in batch)]
@@ -148,6 +211,8 @@ class Union(Op):
 class Join(Op):
     """Remembers both sides; each matching pair is emitted once, when its later member arrives."""
 
+    keyed_state = ("left", "right")
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.left, self.right = defaultdict(list), defaultdict(list)
@@ -179,6 +244,10 @@ class Cross(Op):
 
 
 class Unique(Op):
+    """Each record once, compared by value (:func:`canonical_key`: NaN equals NaN)."""
+
+    keyed_state = ("seen",)
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.seen = set()
@@ -186,7 +255,10 @@ class Unique(Op):
     def step(self, batch):
         out = []
         for x in batch:
-            if self.hashable(x) not in self.seen:
+            self.hashable(x)
+            if type(x) is not str and type(x) is not int:
+                x = canonical_key(x)
+            if x not in self.seen:
                 self.seen.add(x)
                 out.append(x)
         return out
@@ -195,12 +267,14 @@ class Unique(Op):
 class AntiJoin(Op):
     """Decides each ``(k, x)`` in its arrival tick against the keys seen so far (this tick's too)."""
 
+    keyed_state = ("keys",)
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.keys = set()
 
     def step(self, batch, keys):
-        self.keys.update(self.hashable(k, "keys") for k in keys)
+        self.keys.update(canonical_key(self.hashable(k, "keys")) for k in keys)
         return [rec for rec in batch if self.pair(rec)[0] not in self.keys]
 
 
@@ -277,7 +351,10 @@ class Keyed(Op):
     """Base of keyed folds: ``value`` is a dict; ``step`` returns the pairs changed this tick.
 
     Subclasses define ``update(k, v) -> bool``: fold one pair in, say whether ``value[k]`` changed.
+    Keys are canonical (:meth:`Op.pair`).
     """
+
+    keyed_state = ("value",)
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -403,6 +480,8 @@ class JoinTable(Op):
     new ``(k, y)`` rows; returns the pairs that changed. The table is a function of the key:
     a second, different value for one key is an InputError (the precondition of push_fold)."""
 
+    keyed_state = ("state", "table", "value")
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.state, self.table, self.value = {}, {}, {}
@@ -410,6 +489,7 @@ class JoinTable(Op):
     def step(self, changed, rows):
         touched = []
         for k, v in changed:
+            k = canonical_key(k)
             self.state[k] = v
             touched.append(k)
         for rec in rows:
