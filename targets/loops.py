@@ -221,17 +221,21 @@ def loop_source(graph: Graph, region: Region, fn_name: str) -> tuple[str, dict[i
             key, value, table = w.fresh("key"), w.fresh("value"), s["table"]
             w.line(depth, f"{key}, {value} = {rec} if type({rec}) is tuple else {w.args[m.id]}.pair({rec})",
                    i, what=PAIR, var=rec)
-            w.line(depth, f"if type({key}) is not str and type({key}) is not int:")  # keys by value: NaN is NaN
-            w.line(depth + 1, f"{key} = ops.canonical_key({key})")
             w.line(depth, f"if {key} in {table}:", i, what=HASH, var=key)
             w.line(depth + 1, f"{table}[{key}] = {s['fn']}({table}[{key}], {value})", i)
             w.line(depth, "else:")
+            # keys by value (NaN is NaN): a key not found as it is is made canonical, then looked
+            # up again or kept, so every key kept is canonical and one found as it is is one
+            w.line(depth + 1, f"{key} = ops.canonical_key({key})")
+            w.line(depth + 1, f"if {key} in {table}:", i, what=HASH, var=key)
+            w.line(depth + 2, f"{table}[{key}] = {s['fn']}({table}[{key}], {value})", i)
+            w.line(depth + 1, "else:")
             if cls.endswith("FoldKeyed"):
                 first = w.fresh("first")
-                w.line(depth + 1, f"{first} = {s['init']}()", i, role="init")
-                w.line(depth + 1, f"{table}[{key}] = {s['fn']}({first}, {value})", i)
+                w.line(depth + 2, f"{first} = {s['init']}()", i, role="init")
+                w.line(depth + 2, f"{table}[{key}] = {s['fn']}({first}, {value})", i)
             else:
-                w.line(depth + 1, f"{table}[{key}] = {value}")
+                w.line(depth + 2, f"{table}[{key}] = {value}")
             if "changed" in s:
                 w.line(depth, f"{s['changed']}[{key}] = None")
         elif cls == "Count":

@@ -1,4 +1,4 @@
-# hydropy-generated sha256=7401b5dd9792ddf4128955d593826dd8f37fa2029c02246eb0a86bd5ceeaf2ee
+# hydropy-generated sha256=29ec2fb412affad3631fd2aa227e683ab4bd58fa3c7e445a440e48d8505886d7
 """Stage 'agg' of flow 'sessions', compiled by hydropy from sessions.py.
 
 Each tick takes the batch that arrived on every input below, runs the operators in
@@ -18,13 +18,15 @@ def tags_per_user_loop(split_to_agg, tags_per_user):
     tags_per_user_init = tags_per_user.init
     for record in split_to_agg:
         key, value = record if type(record) is tuple else tags_per_user.pair(record)
-        if type(key) is not str and type(key) is not int:
-            key = ops.canonical_key(key)
         if key in tags_per_user_table:
             tags_per_user_table[key] = tags_per_user_fn(tags_per_user_table[key], value)
         else:
-            first = tags_per_user_init()
-            tags_per_user_table[key] = tags_per_user_fn(first, value)
+            key = ops.canonical_key(key)
+            if key in tags_per_user_table:
+                tags_per_user_table[key] = tags_per_user_fn(tags_per_user_table[key], value)
+            else:
+                first = tags_per_user_init()
+                tags_per_user_table[key] = tags_per_user_fn(first, value)
     return ()
 
 
@@ -41,7 +43,7 @@ class AggStage(Stage):
         self.with_owner = ops.JoinTable(where="join_table 'with_owner' (sessions.py:31)")
         self.log_value = ops.MapKeyed(reveal_joined, where="map 'log_value' (sessions.py:31)")
         self.tags_per_user = ops.FoldKeyed(frozenset, add_tag, where="fold_keyed 'tags_per_user' (sessions.py:36)")
-        self.tags_per_user_loop_op = ops.Loop(tags_per_user_loop, (self.tags_per_user,), {6: (0, 'fn', 'pair', 'record'), 9: (0, 'fn', 'hash', 'key'), 10: (0, 'fn', 'call', ''), 12: (0, 'init', 'call', ''), 13: (0, 'fn', 'call', '')})
+        self.tags_per_user_loop_op = ops.Loop(tags_per_user_loop, (self.tags_per_user,), {6: (0, 'fn', 'pair', 'record'), 7: (0, 'fn', 'hash', 'key'), 8: (0, 'fn', 'call', ''), 11: (0, 'fn', 'hash', 'key'), 12: (0, 'fn', 'call', ''), 14: (0, 'init', 'call', ''), 15: (0, 'fn', 'call', '')})
 
     def tick(self, owners_to_agg, events_to_agg, split_to_agg):
         # sessions.py:31  log = lattice_fold_keyed[lattice=SealedSet[(0,), no_events, log_event, True]](events_to_agg)

@@ -1,4 +1,4 @@
-# hydropy-generated sha256=f1b2ab557e797e83cdfd1a8b28e3e84fea8aa9943b7552fa2e78bc8f4a353c90
+# hydropy-generated sha256=ca16d56251ea6bb80d06a4eb82b286f85b2117ef20dd005ea40ed4eab1570e1a
 """Stage 'server' of flow 'shopping_cart', compiled by hydropy from shopping_cart.py.
 
 Each tick takes the batch that arrived on every input below, runs the operators in
@@ -17,13 +17,15 @@ def cart_loop(tag_with_class_to_server, cart):
     cart_init = cart.init
     for record in tag_with_class_to_server:
         key, value = record if type(record) is tuple else cart.pair(record)
-        if type(key) is not str and type(key) is not int:
-            key = ops.canonical_key(key)
         if key in cart_table:
             cart_table[key] = cart_fn(cart_table[key], value)
         else:
-            first = cart_init()
-            cart_table[key] = cart_fn(first, value)
+            key = ops.canonical_key(key)
+            if key in cart_table:
+                cart_table[key] = cart_fn(cart_table[key], value)
+            else:
+                first = cart_init()
+                cart_table[key] = cart_fn(first, value)
     return ()
 
 
@@ -37,7 +39,7 @@ class ServerStage(Stage):
     def __init__(self, member=0, members=1, receivers=None):
         super().__init__(member, members, receivers)
         self.cart = ops.FoldKeyed(empty_cart, apply_request, where="fold_keyed 'cart' (shopping_cart.py:37)")
-        self.cart_loop_op = ops.Loop(cart_loop, (self.cart,), {6: (0, 'fn', 'pair', 'record'), 9: (0, 'fn', 'hash', 'key'), 10: (0, 'fn', 'call', ''), 12: (0, 'init', 'call', ''), 13: (0, 'fn', 'call', '')})
+        self.cart_loop_op = ops.Loop(cart_loop, (self.cart,), {6: (0, 'fn', 'pair', 'record'), 7: (0, 'fn', 'hash', 'key'), 8: (0, 'fn', 'call', ''), 11: (0, 'fn', 'hash', 'key'), 12: (0, 'fn', 'call', ''), 14: (0, 'init', 'call', ''), 15: (0, 'fn', 'call', '')})
 
     def tick(self, tag_with_class_to_server):
         # shopping_cart.py:37  cart = fold_keyed[init=empty_cart, fn=apply_request](tag_with_class_to_server)  (in cart_loop)

@@ -1,4 +1,4 @@
-# hydropy-generated sha256=4814da4223a4cc60456ef2e0b8046472061b1baebdc2a318ace4043a98b77c4d
+# hydropy-generated sha256=1c58e1037115cc1f1e0667f0307e5702c58dcffcabb35f2756b471605d1ce278
 """Stage 'agg' of flow 'wordcount', compiled by hydropy from wordcount.py.
 
 Each tick takes the batch that arrived on every input below, runs the operators in
@@ -17,13 +17,15 @@ def count_per_word_loop(ones_to_agg, count_per_word):
     count_per_word_init = count_per_word.init
     for record in ones_to_agg:
         key, value = record if type(record) is tuple else count_per_word.pair(record)
-        if type(key) is not str and type(key) is not int:
-            key = ops.canonical_key(key)
         if key in count_per_word_table:
             count_per_word_table[key] = count_per_word_fn(count_per_word_table[key], value)
         else:
-            first = count_per_word_init()
-            count_per_word_table[key] = count_per_word_fn(first, value)
+            key = ops.canonical_key(key)
+            if key in count_per_word_table:
+                count_per_word_table[key] = count_per_word_fn(count_per_word_table[key], value)
+            else:
+                first = count_per_word_init()
+                count_per_word_table[key] = count_per_word_fn(first, value)
     return ()
 
 
@@ -37,7 +39,7 @@ class AggStage(Stage):
     def __init__(self, member=0, members=1, receivers=None):
         super().__init__(member, members, receivers)
         self.count_per_word = ops.FoldKeyed(int, add, where="fold_keyed 'count_per_word' (wordcount.py:20)")
-        self.count_per_word_loop_op = ops.Loop(count_per_word_loop, (self.count_per_word,), {6: (0, 'fn', 'pair', 'record'), 9: (0, 'fn', 'hash', 'key'), 10: (0, 'fn', 'call', ''), 12: (0, 'init', 'call', ''), 13: (0, 'fn', 'call', '')})
+        self.count_per_word_loop_op = ops.Loop(count_per_word_loop, (self.count_per_word,), {6: (0, 'fn', 'pair', 'record'), 7: (0, 'fn', 'hash', 'key'), 8: (0, 'fn', 'call', ''), 11: (0, 'fn', 'hash', 'key'), 12: (0, 'fn', 'call', ''), 14: (0, 'init', 'call', ''), 15: (0, 'fn', 'call', '')})
 
     def tick(self, ones_to_agg):
         # wordcount.py:20  count_per_word = fold_keyed[init=int, fn=add](ones_to_agg)  (in count_per_word_loop)
