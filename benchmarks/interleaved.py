@@ -36,8 +36,9 @@ def main(argv=None) -> int:
             if "skipped" in res:
                 row["skipped"] = res["skipped"]
                 continue
-            row["times"] += res["times"]
-            row["cpu"] += res.get("cpu", [])
+            for key, value in res.items():  # times, cpu, and what a case adds (B7: lost)
+                if isinstance(value, list):
+                    row.setdefault(key, []).extend(value)
             row["check"] = res["check"]
         loads.append(os.getloadavg()[0])
     print(f"{args.rounds} interleaved rounds; 1-minute load average after each: "
