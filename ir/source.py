@@ -78,10 +78,7 @@ class UserFn:
     def wrap(fn: Callable[..., Any]) -> "UserFn":
         name = getattr(fn, "__qualname__", None) or type(fn).__name__
         module = getattr(fn, "__module__", None) or ""
-        try:
-            source = textwrap.dedent(inspect.getsource(fn)).strip()
-        except (OSError, TypeError):
-            source = ""
+        source = (source_text(fn) or "").strip()
         code = getattr(fn, "__code__", None)
         loc = SourceLoc(code.co_filename, code.co_firstlineno) if code is not None else None
         return UserFn(fn, name, module, source, loc)
@@ -167,10 +164,11 @@ def _function_ast(fn, code, allow_decorators: frozenset[str]) -> FunctionAst | s
         return FunctionAst(found, found.args, [ast.Return(found.body, lineno=found.lineno,
                                                           col_offset=found.col_offset)],
                            _closure(fn))
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError):
+    text = source_text(fn)
+    if text is None:
         return "has no source code"
+    try:
+        tree = ast.parse(text)
     except SyntaxError:
         return "has source code that cannot be parsed"
     fdef = tree.body[0] if tree.body else None
@@ -185,6 +183,15 @@ def _function_ast(fn, code, allow_decorators: frozenset[str]) -> FunctionAst | s
     if fdef.name != code.co_name:
         return f"has source code that defines '{fdef.name}' instead"
     return FunctionAst(fdef, fdef.args, fdef.body, _closure(fn))
+
+
+def source_text(fn) -> str | None:
+    """The dedented source text of ``fn`` as Python keeps it (for a lambda, its whole lines),
+    or None when there is none: what :class:`UserFn` shows and :func:`function_ast` parses."""
+    try:
+        return textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return None
 
 
 def _closure(fn) -> dict[str, Any]:

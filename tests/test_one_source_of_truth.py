@@ -48,3 +48,14 @@ def test_no_module_keeps_its_own_list_of_lattice_kinds():
     assert lattice_kinds == {"gcounter", "set_union", "sealed_set", "bounded_prefix"}
     found = _found_outside_ops(lattice_kinds)
     assert not found, "lists of lattice kinds outside ir/ops.py:\n" + "\n".join(found)
+
+
+def test_one_function_reads_user_functions_source():
+    """``ir.source.source_text`` is the one place a user function's source is read
+    (``inspect.getsource``); analyses, the lattice pass, lifting and the emitter parse it through
+    ``function_ast``, so what one of them can read the others can too."""
+    readers = [f"{path.relative_to(ROOT)}:{node.lineno}"
+               for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.Attribute) and node.attr in ("getsource", "getsourcelines")]
+    assert [r.split(":")[0] for r in readers] == ["ir/source.py"], readers
