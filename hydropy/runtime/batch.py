@@ -82,7 +82,7 @@ def stable_hash(x: Any) -> int:
     if isinstance(x, int):
         return x & 0x7FFFFFFFFFFFFFFF
     if isinstance(x, float):
-        if x != x:  # every NaN is one key (hydropy.runtime.ops.canonical_key), whatever its bits
+        if x != x:  # every NaN is one key (hydropy.runtime.keys.canonical_key), whatever its bits
             return _NAN_HASH
         return stable_hash(int(x)) if x.is_integer() else _digest(struct.pack("<d", x))
     if isinstance(x, str):
