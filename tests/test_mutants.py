@@ -219,9 +219,9 @@ INPUT_SETS = {"partition routes each input on its own": [("kv", "ck"), ("ck", "b
                                                         ("xs", "ck", "bk")]}
 
 
-#: found within a minute alone, but after other mutants in one process many minutes (state
-#: the first runs leave; not yet understood): run with HYDROPY_LONG=1; their direct mutant tests
-#: above run in CI
+#: the property test needs many programs of the widened generator to find these two (over five
+#: minutes together, after the fix of the loaded-module leak that slowed every check in a long
+#: process): run with HYDROPY_LONG=1; their direct mutant tests above run in CI
 LONG = {"decouple ignores ordering", "partition routes each input on its own"}
 
 
