@@ -139,22 +139,12 @@ def check_against_single_node(flow, inputs, results, plan: str | None = None,
     got = canonical(graph, results)
     if unordered:
         expected, got = ({k: sorted(v, key=repr) for k, v in side.items()} for side in (expected, got))
-    differing = [name for name in expected if not _same_values(expected[name], got.get(name))]
+    differing = [name for name in expected if expected[name] != got.get(name)]
     if differing:
         return f"check: DIFFERENT from the single-node program in sink(s) {', '.join(differing)}"
     records = sum(len(v) for v in expected.values())
     return (f"check: same sinks as the single-node program ({len(expected)} sinks, "
             f"{records} records)")
-
-
-def _same_values(a, b) -> bool:
-    """``a == b``, where a NaN equals a NaN (a record that crossed a channel holds another NaN
-    object, and ``==`` holds for the same object only)."""
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-        return True
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(_same_values, a, b))
-    return a == b
 
 
 def check_command(args) -> int:
