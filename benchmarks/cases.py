@@ -4,7 +4,7 @@
 
 The cases live in one module per benchmark family (``cases_one_core.py``: B1, B5;
 ``cases_pipeline.py``: B2; ``cases_scaling.py``: B3, B6; ``cases_startup.py``: B4;
-``cases_recovery.py``: B7; ``cases_wordcount.py``: B8; ``cases_join.py``: B9) and follow the protocol of
+``cases_recovery.py``: B7; ``cases_wordcount.py``: B8; ``cases_join.py``: B9; ``cases_wire.py``: B10) and follow the protocol of
 ``harness.py``.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main(argv: list[str]) -> None:
     params = {k: int(v) for k, v in (kv.split("=") for kv in extra)}
     sys.path.insert(0, PROGRAMS)
     import cases_one_core, cases_pipeline, cases_recovery  # noqa: F401,E401  (they register their cases)
-    import cases_join, cases_scaling, cases_startup, cases_wordcount  # noqa: F401,E401
+    import cases_join, cases_scaling, cases_startup, cases_wire, cases_wordcount  # noqa: F401,E401
     out = CASES[name](int(n), int(repeats), **params)
     out.setdefault("peak_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(out))

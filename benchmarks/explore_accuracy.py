@@ -2,7 +2,7 @@
 ranking of its top five design points against the ranking measured on a local Ray
 (Spearman's rho), and each measured throughput against its prediction (within 2x?).
 
-    .venv/bin/python benchmarks/explore_accuracy.py [--calibrate]
+    .venv/bin/python benchmarks/explore_accuracy.py [--calibrate] [--only "shopping cart,word count"]
 
 Takes a few minutes (each design point runs once on Ray); prints a Markdown table for
 benchmarks/README.md. The model's constants are those cached by ``hydropy explore
@@ -121,7 +121,8 @@ def main(argv: list[str]) -> int:
     start_local_ray()
     rows, sinks, timings = [], {}, {}
     try:
-        for name, make in CASES.items():
+        only = argv[argv.index("--only") + 1].split(",") if "--only" in argv else list(CASES)
+        for name, make in [(n, CASES[n]) for n in only]:
             flow, inputs = make()
             t0 = time.perf_counter()
             found = explore(flow.graph(), inputs, program=name, constants=constants, cpus=cpus,

@@ -1,4 +1,4 @@
-"""hydropy's benchmarks B1-B9: every case in its own process, ratios from one run.
+"""hydropy's benchmarks B1-B10: every case in its own process, ratios from one run.
 
     python benchmarks/run.py [--quick] [--only B1,B3] [--repeats 5]
 
@@ -66,6 +66,13 @@ SUITE = {
             {"columns": 0}),
            ("join then sum of x*y per key, pandas", "b9_pandas_sum", 1_000_000, 20_000, {}),
            ("join then sum of x*y per key, hydropy", "b9_hydropy_sum", 1_000_000, 20_000, {})],
+    "B10": [("30,000 (word, count) pairs through Ray's object store, as a list", "b10_wire", 30_000, 2_000,
+             {"wired": 0}),
+            ("30,000 (word, count) pairs through Ray's object store, wire form", "b10_wire", 30_000, 2_000, {}),
+            ("30,000 cart requests through Ray's object store, as a list", "b10_wire", 30_000, 2_000,
+             {"wired": 0, "nested": 1}),
+            ("30,000 cart requests through Ray's object store, wire form", "b10_wire", 30_000, 2_000,
+             {"nested": 1})],
 }
 
 
@@ -142,6 +149,12 @@ def targets(res: dict) -> list[tuple[str, str, bool]]:
             out.append((f"B9: join within 3x of pandas.merge ({sink})", f"{ratio:.2f}x", ratio <= 3))
         ratio = t_of(r, "join then sum of x*y per key, hydropy") / t_of(r, "join then sum of x*y per key, pandas")
         out.append(("B9: join then sum per key against pandas (information)", f"{ratio:.2f}x", True))
+    if "B10" in res:
+        r = res["B10"]
+        for what in ("(word, count) pairs", "cart requests"):
+            ratio = (t_of(r, f"30,000 {what} through Ray's object store, as a list")
+                     / t_of(r, f"30,000 {what} through Ray's object store, wire form"))
+            out.append((f"B10: {what}, the wire form against a list (information)", f"{ratio:.1f}x faster", True))
     if "B4" in res:
         c = t_of(res["B4"], "compile the 50-operator program (JIT excluded)")
         out += [("B4: compile 50 operators < 1 s (JIT excluded)", f"{c:.3f} s", c < 1.0)]
@@ -237,7 +250,9 @@ SAME_RESULT = {"B1": ("hydropy, local target", "hand-written pure-Python dict lo
                       "word count, hydropy on Ray, 2+2 members, combiner",
                       "word count, hydropy on Ray, 2+2 members, no combiner"),
                "B9": tuple(label for label, *_ in SUITE["B9"][:3]),
-               "B9 sum": tuple(label for label, *_ in SUITE["B9"][3:])}
+               "B9 sum": tuple(label for label, *_ in SUITE["B9"][3:]),
+               "B10": tuple(label for label, *_ in SUITE["B10"][:2]),
+               "B10 nested": tuple(label for label, *_ in SUITE["B10"][2:])}
 
 
 def check_agreement(results: dict) -> list[str]:

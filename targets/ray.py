@@ -414,7 +414,10 @@ class _Driver:
 
 def _unpicklable_input(external: dict[str, list], exc: Exception) -> HydropyError:
     from ray import cloudpickle
+
+    from hydropy.runtime.batch import on_wire
     for src, packed in external.items():
+        packed = on_wire(packed)
         for record in packed if isinstance(packed, list) else ():
             try:
                 cloudpickle.dumps(record)

@@ -33,7 +33,7 @@ import time
 from typing import Any
 
 from hydropy.errors import HydropyError, PlanError
-from hydropy.runtime.batch import pack, route
+from hydropy.runtime.batch import pack, route, wire
 from hydropy.runtime.stage import merge_results
 
 MAX_DRAIN_ROUNDS = 10_000
@@ -85,7 +85,7 @@ class Rounds:
                     parts = route(part, routing, len(self.d.hosts[stage]), key, r - 1)
                 except PlanError as exc:
                     raise PlanError(f"source '{src}' to stage '{stage}': {exc.message}") from None
-                ext.setdefault(stage, {})[src] = [pack(p) for p in parts]
+                ext.setdefault(stage, {})[src] = [wire(pack(p)) for p in parts]
             self._external[r] = ext
         return self._external[r]
 

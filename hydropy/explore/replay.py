@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import networkx as nx
 
 from hydropy.ir import Graph
-from hydropy.runtime.batch import pack, route
+from hydropy.runtime.batch import pack, route, wire
 from hydropy.runtime.columns import Columns
 from hydropy.targets.local import split_ticks
 
@@ -103,14 +103,13 @@ def _busy_clock() -> float:
 
 
 def _pickled(packed: Any) -> tuple[int, float, float]:
-    """(bytes, seconds to serialize, seconds to deserialize) of a packed batch, as Ray's
-    object store does it: cloudpickle, whose per-object hook makes a list of many small
-    records several times slower to pickle than the standard pickler does, with numpy
-    columns passed out of band (not copied)."""
+    """(bytes, seconds to serialize, seconds to deserialize) of a packed batch in the form
+    it is handed to Ray (:func:`~hydropy.runtime.batch.wire`: a list as one pickle), as Ray's
+    object store serializes it (cloudpickle, numpy columns out of band, not copied)."""
     from ray import cloudpickle
     buffers: list = []
     t0 = _busy_clock()
-    blob = cloudpickle.dumps(packed, protocol=5, buffer_callback=buffers.append)
+    blob = cloudpickle.dumps(wire(packed), protocol=5, buffer_callback=buffers.append)
     t1 = _busy_clock()
     pickle.loads(blob, buffers=buffers)
     return len(blob) + sum(b.raw().nbytes for b in buffers), t1 - t0, _busy_clock() - t1

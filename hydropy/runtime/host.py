@@ -210,7 +210,7 @@ class StageHost:
     def tick(self, round_: int, acked: int, names: list[str], external: dict[str, list],
              *received: Any):
         from . import capture
-        from .batch import pack
+        from .batch import pack, wire
         if not self.recovery.takes(round_):  # a replayed round this member has applied
             out = [pack([]) for _ in self.slots]
             status = (0, self.stage.quiescent, (0, 0, 0.0), capture.drain(), self.recovery.checkpointed)
@@ -223,8 +223,8 @@ class StageHost:
         start = time.perf_counter()
         routed = stage.run_tick(batches)
         busy = time.perf_counter() - start
-        out = [routed[c][j] for c, j in self.slots]
-        self.last_out = out
+        self.last_out = [routed[c][j] for c, j in self.slots]
+        out = [wire(batch) for batch in self.last_out]
         self.recovery.ticked(stage, round_, busy, acked)
         counts = (stage.received - received, stage.sent - sent + stage.emitted - emitted, busy)
         status = (stage.sent - sent, stage.quiescent, counts, capture.drain(), self.recovery.checkpointed)
