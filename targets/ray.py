@@ -2,12 +2,14 @@
 
 Data moves in rounds, one per tick of :func:`~hydropy.targets.local.split_ticks` (the
 ticks every target cuts whole inputs into). In round r the driver hands each source stage
-the r-th tick of its inputs and calls every stage member's ``tick`` once, in stage order,
-passing the object refs of what upstream members produced in the same round: one Ray call
-per tick per member, each channel's batch travelling through the object store from actor
-to actor, never through the driver. Actors run calls in submission order, so channels are
-FIFO. At most ``max_inflight`` rounds are outstanding (backpressure), each waited for at
-most ``timeout`` seconds. After the inputs, rounds without input run while some stage
+the r-th tick of its inputs and every stage member ticks once, in stage order, on the
+batches upstream members produced in the same round. One Ray call to a member carries
+several consecutive rounds (``StageHost.ticks``; :func:`~targets.recovery.rounds_per_call`)
+and returns one object per outgoing channel and receiving member, holding each round's
+batch: channels travel through the object store from actor to actor, never through the
+driver. Actors run calls in submission order, so channels are FIFO. At most
+``max_inflight`` calls per member are outstanding (backpressure), each waited for at most
+``timeout`` seconds. After the inputs, rounds without input run while some stage
 holds cycle records (as the local target ticks on; a snapshot therefore emits in the same
 ticks as there); then every member's sinks are gathered and merged. The rounds, and the
 restart of a member that dies (from its checkpoint, with the rounds since replayed), are
@@ -40,6 +42,7 @@ from hydropy.runtime.host import program_file
 
 from .local import DEFAULT_TICK_SIZE, Ticks, split_ticks
 from .progress import RunMonitor
+from .recovery import DEFAULT_MAX_INFLIGHT
 from .ray_session import (  # noqa: F401  (hash_seed, reexec_under_hash_seed, start_local_ray: imported from here)
     actor_options, connect, hash_seed, reexec_under_hash_seed, start_local_ray)
 
@@ -64,10 +67,11 @@ class RunFault(HydropyError):
 def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
                  ticks: list[Mapping[str, list]] | None = None,
                  address: str | None = None, tick_size: int = DEFAULT_TICK_SIZE,
-                 max_inflight: int = 4, timeout: float = DEFAULT_TIMEOUT,
+                 max_inflight: int = DEFAULT_MAX_INFLIGHT, timeout: float = DEFAULT_TIMEOUT,
                  stats: dict | None = None, program=None,
                  allow_oversubscribe: bool = False, progress: bool | None = None,
-                 checkpoint_every: int | None = None, checkpoint_dir: str | None = None) -> dict[str, list]:
+                 checkpoint_every: int | None = None, checkpoint_dir: str | None = None,
+                 rounds_per_call: int | None = None) -> dict[str, list]:
     """Run the compiled program in ``compiled_dir`` on Ray; return each sink's contents.
 
     Inputs are cut into ticks by :func:`~hydropy.targets.local.split_ticks` (``tick_size``),
@@ -87,7 +91,13 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
     cadence costing under 5% of their time; 0: no checkpoints, a dead member ends the run)
     into a directory hydropy makes for the run inside ``checkpoint_dir`` (default: deploy.yaml's
     ``checkpoint_dir``, else the system's temporary directory) and removes at the end.
+
+    ``rounds_per_call`` fixes how many rounds one Ray call to a member carries (None: enough
+    to pay for the call, :func:`~targets.recovery.rounds_per_call`); it changes no tick.
     """
+    if rounds_per_call is not None and (isinstance(rounds_per_call, bool) or not isinstance(rounds_per_call, int)
+                                        or rounds_per_call < 1):
+        raise InputError(f"rounds per call must be a whole number >= 1, got {rounds_per_call!r}")
     compiled_dir = os.path.abspath(compiled_dir)
     manifest = load_manifest(compiled_dir)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
@@ -124,7 +134,7 @@ def run_compiled(compiled_dir: str, inputs: Mapping[str, list] | None = None, *,
             start = time.perf_counter()
             with program_importable(manifest["module"], program_file(compiled_dir, manifest["module"]),
                                     program), monitor:
-                results = driver.run(ticks, sources, max_inflight)
+                results = driver.run(ticks, sources, max_inflight, rounds_per_call)
             if stats is not None:
                 stats.update(compile_seconds=compile_seconds, run_seconds=time.perf_counter() - start,
                              summary=monitor.summary())
@@ -299,7 +309,7 @@ class _Driver:
         for name, st in self.stages.items():
             for m in range(st["members"]):
                 self.new_host(name, m)
-        # outgoing slots of each stage, in the order StageHost.tick returns them
+        # outgoing slots of each stage, in the order StageHost.ticks returns them
         self.slots = {name: [(c["name"], j) for c in sorted(self.channels, key=lambda c: c["name"])
                              if c["from"] == name for j in range(self.stages[c["to"]]["members"])]
                       for name in self.stages}
@@ -406,10 +416,10 @@ class _Driver:
         return next(c["to"] for c in self.channels if c["name"] == channel)
 
     def run(self, ticks: list[dict[str, list]], sources: dict[str, str],
-            max_inflight: int) -> dict[str, list]:
+            max_inflight: int, per_call: int | None = None) -> dict[str, list]:
         from .recovery import Rounds
         return Rounds(self, ticks, sources, max_inflight, recover=self.checkpoints is not None,
-                      checkpoint_dir=self.checkpoints and self.checkpoints[0]).run()
+                      checkpoint_dir=self.checkpoints and self.checkpoints[0], per_call=per_call).run()
 
 
 def _unpicklable_input(external: dict[str, list], exc: Exception) -> HydropyError:

@@ -43,16 +43,20 @@ RECORDS_PER_CALL = 100_000
 #: ... or this many rounds; and only as many that the run still has several calls in flight
 #: per member (stages downstream work on a call's rounds while upstream runs the next)
 MAX_ROUNDS_PER_CALL = 16
+#: calls submitted to a member and not yet applied, at most (the run's backpressure)
+DEFAULT_MAX_INFLIGHT = 4
 #: deaths of one member in a row at the same round that end the run
 MAX_DEATHS_AT_ONE_ROUND = 3
 
 
 class Rounds:
     """Runs the rounds of one Ray run on ``driver`` (targets.ray._Driver); with ``recover``
-    False a dead member ends the run (nothing is kept for a replay)."""
+    False a dead member ends the run (nothing is kept for a replay). ``per_call``: rounds
+    per call (None: :func:`rounds_per_call`)."""
 
     def __init__(self, driver, ticks: list[dict[str, list]], sources: dict[str, str],
-                 max_inflight: int, recover: bool, checkpoint_dir: str | None, log=None):
+                 max_inflight: int, recover: bool, checkpoint_dir: str | None, log=None,
+                 per_call: int | None = None):
         self.d, self.ray = driver, driver.ray
         self.ticks, self.sources, self.max_inflight = ticks, sources, max_inflight
         self.recover, self.checkpoint_dir = recover, checkpoint_dir
@@ -60,8 +64,9 @@ class Rounds:
         self.labels = [(s, m) for s in driver.order for m in range(len(driver.hosts[s]))]
         self.incoming = {s: [c for c in driver.channels if c["to"] == s] for s in driver.order}
         self.slot_of = {s: {slot: i for i, slot in enumerate(driver.slots[s])} for s in driver.order}
-        self.outputs: dict[tuple, list] = {}     # (round, stage, member) -> refs, one per slot
-        self.status: dict[tuple, Any] = {}       # (round, stage, member) -> status ref
+        # (round, stage, member) -> (ref, index in its call's list): per slot, and its status
+        self.outputs: dict[tuple, list] = {}
+        self.status: dict[tuple, Any] = {}
         self.applied = {label: 0 for label in self.labels}      # rounds the member has applied
         self.submitted = {label: 0 for label in self.labels}    # rounds submitted to its actor
         self.done = {label: 0 for label in self.labels}         # rounds whose outputs are good
@@ -71,7 +76,8 @@ class Rounds:
         self.deaths: dict[tuple, tuple[int, int]] = {}           # member -> (round, times)
         self.reports: list[tuple] = []                            # recoveries to print
         self._external: dict[int, dict] = {}
-        self.per_call = rounds_per_call(ticks, max_inflight)
+        self._statuses: dict = {}                                # status ref -> its list
+        self.per_call = per_call or rounds_per_call(tick_records(ticks), len(ticks), max_inflight)
 
     # -- submitting ----------------------------------------------------------------------
     def external(self, r: int) -> dict[str, dict[str, list]]:
@@ -91,55 +97,47 @@ class Rounds:
 
     def submit(self, r: int, label: tuple[str, int]) -> None:
         """Submit round ``r`` of one member on the batches its upstream members made in ``r``."""
-        from .ray import _unpicklable_input
-        stage, m = label
-        names, refs = [], []
-        for c in self.incoming[stage]:
-            slot = self.slot_of[c["from"]][(c["name"], m)]
-            for i in range(len(self.d.hosts[c["from"]])):
-                names.append(c["name"])
-                refs.append(self.outputs[(r, c["from"], i)][slot])
-        ext = {src: parts[m] for src, parts in self.external(r).get(stage, {}).items()}
-        slots = self.d.slots[stage]
-        try:
-            result = self.d.hosts[stage][m].tick.options(num_returns=len(slots) + 1).remote(
-                r, self.done[label], names, ext, *refs)
-        except TypeError as exc:  # an input record Ray cannot serialize
-            raise _unpicklable_input(ext, exc) from None
-        result = result if slots else [result]
-        if r > self.done[label]:  # else its receivers applied the batches it made before
-            self.outputs[(r, stage, m)] = result[:-1]
-        self.status[(r, stage, m)] = result[-1]
-        self.submitted[label] = r
+        self.submit_rounds([r], label)
 
     def submit_rounds(self, rounds: list[int], label: tuple[str, int]) -> None:
-        """Submit ``rounds`` (consecutive) of one member in one call (``StageHost.ticks``); the
-        driver keeps each round's outputs and status as :meth:`submit` does."""
-        if len(rounds) == 1:
-            return self.submit(rounds[0], label)
+        """Submit ``rounds`` (consecutive) of one member in one call (``StageHost.ticks``) on
+        the batches its upstream members made in them. The call returns one object per
+        outgoing slot and one of statuses, each a list over ``rounds``: the driver keeps, per
+        round, (ref, index) of each of its batches and of its status."""
         from .ray import _unpicklable_input
         stage, m = label
-        names, refs, exts = [], [], []
+        names, layout, exts = [], [], []
+        args: dict = {}   # each distinct upstream output object once, by its ref
         for r in rounds:
+            places = []
             for c in self.incoming[stage]:
                 slot = self.slot_of[c["from"]][(c["name"], m)]
                 for i in range(len(self.d.hosts[c["from"]])):
                     if r == rounds[0]:
                         names.append(c["name"])
-                    refs.append(self.outputs[(r, c["from"], i)][slot])
+                    ref, j = self.outputs[(r, c["from"], i)][slot]
+                    places.append((args.setdefault(ref, len(args)), j))
+            layout.append(places)
             exts.append({src: parts[m] for src, parts in self.external(r).get(stage, {}).items()})
-        per = len(self.d.slots[stage]) + 1
+        slots = len(self.d.slots[stage])
         try:
-            result = self.d.hosts[stage][m].ticks.options(num_returns=len(rounds) * per).remote(
-                rounds, self.done[label], names, exts, *refs)
+            result = self.d.hosts[stage][m].ticks.options(num_returns=slots + 1).remote(
+                rounds, self.done[label], names, layout, exts, *args)
         except TypeError as exc:  # an input record Ray cannot serialize
             raise _unpicklable_input(exts[0], exc) from None
+        result = result if slots else [result]
         for j, r in enumerate(rounds):
-            mine = result[j * per:(j + 1) * per]
-            if r > self.done[label]:
-                self.outputs[(r, stage, m)] = mine[:-1]
-            self.status[(r, stage, m)] = mine[-1]
+            if r > self.done[label]:  # else its receivers applied the batches it made before
+                self.outputs[(r, stage, m)] = [(ref, j) for ref in result[:-1]]
+            self.status[(r, stage, m)] = (result[-1], j)
         self.submitted[label] = rounds[-1]
+
+    def status_of(self, r: int, label: tuple[str, int], timeout: float | None = None):
+        """What member ``label`` reported for round ``r`` (``StageHost.tick``'s status)."""
+        ref, j = self.status[(r, *label)]
+        if ref not in self._statuses:
+            self._statuses[ref] = self.ray.get(ref, timeout=timeout)
+        return self._statuses[ref][j]
 
     def begin_rounds(self, count: int = 1) -> None:
         rounds = list(range(self.rounds + 1, self.rounds + count + 1))
@@ -155,15 +153,18 @@ class Rounds:
         """Wait until every member has applied round ``upto``, bringing back dead ones."""
         while self.settled() < upto:
             r = self.settled() + 1
-            pending = [(label, self.status[(r, *label)]) for label in self.labels
-                       if self.applied[label] < r]
+            pending = [label for label in self.labels if self.applied[label] < r]
             what = f"running round {r}"
-            failure = self.wait_all([ref for _, ref in pending], [label for label, _ in pending], what)
-            if failure is not None:
-                self.recover_from(failure, what)
-                continue
-            for (label, ref) in pending:
-                self.applied_round(label, r, self.ray.get(ref))
+            calls = [(self.status[(r, *label)][0], label) for label in pending]
+            calls = [(ref, label) for ref, label in calls if ref not in self._statuses]
+            if calls:  # (a call's status, once here, tells each of its rounds)
+                failure, values = self.wait_all([ref for ref, _ in calls], [label for _, label in calls], what)
+                if failure is not None:
+                    self.recover_from(failure, what)
+                    continue
+                self._statuses.update(zip([ref for ref, _ in calls], values))
+            for label in pending:
+                self.applied_round(label, r, self.status_of(r, label))
             self.d.monitor.round_settled()
             self.report(r)
             self.release()
@@ -179,22 +180,21 @@ class Rounds:
         self.quiet[label] = quiescent
 
     def wait_all(self, refs: list, labels: list, what: str, timeout: float | None = None):
-        """Wait for ``refs`` (bounded by the timeout: a member that hangs ends the run); None
-        when all succeeded, else (exception, stage, member) of the first failure in pipeline
-        order."""
+        """Wait for ``refs`` (bounded by the timeout: a member that hangs ends the run):
+        (None, their values) when all succeeded, else ((exception, stage, member) of the first
+        failure in pipeline order, None)."""
         from .ray import RunFault
         ray = self.ray
         self.wait_settled(refs, labels, what, timeout)
         try:
-            ray.get(list(refs))
-            return None
+            return None, ray.get(list(refs))
         except ray.exceptions.RayError:
             pass
         for ref, (stage, m) in zip(refs, labels):
             try:
                 ray.get(ref)
             except ray.exceptions.RayError as exc:
-                return exc, stage, m
+                return (exc, stage, m), None
         raise RunFault(f"Ray failed while {what}")
 
     def wait_settled(self, refs: list, labels: list, what: str, timeout: float | None = None) -> None:
@@ -202,7 +202,8 @@ class Rounds:
         longer than the timeout ends the run."""
         from .ray import RunFault
         timeout = timeout or self.d.timeout
-        _, pending = self.ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
+        unique = list(dict.fromkeys(refs))  # (a call's status serves each of its rounds)
+        _, pending = self.ray.wait(unique, num_returns=len(unique), timeout=timeout)
         if pending:
             stuck = set(pending)
             stage, m = next(label for ref, label in zip(refs, labels) if ref in stuck)
@@ -217,6 +218,9 @@ class Rounds:
         for key in [k for k in self.status if k[0] <= keep_after]:
             self.status.pop(key, None)
             self.outputs.pop(key, None)
+        live = {ref for ref, _ in self.status.values()}
+        for ref in [ref for ref in self._statuses if ref not in live]:
+            del self._statuses[ref]
         for r in [r for r in self._external if r <= self.settled()]:
             del self._external[r]
 
@@ -248,7 +252,7 @@ class Rounds:
     def find_dead(self) -> dict[tuple, str]:
         """After every submitted call finished or failed: each member's applied rounds, and
         the dead members (with Ray's reason)."""
-        pairs = [(self.status[(r, *label)], label) for label in self.labels
+        pairs = [(self.status[(r, *label)][0], label) for label in self.labels
                  for r in range(self.applied[label] + 1, self.submitted[label] + 1)]
         self.wait_settled([ref for ref, _ in pairs], [label for _, label in pairs], "recovering")
         dead: dict[tuple, str] = {}
@@ -256,7 +260,7 @@ class Rounds:
             stage, m = label
             for r in range(self.applied[label] + 1, self.submitted[label] + 1):
                 try:
-                    status = self.ray.get(self.status[(r, *label)], timeout=0)
+                    status = self.status_of(r, label, timeout=0)
                 except self.ray.exceptions.RayActorError as exc:
                     if self.current(exc.actor_id):
                         dead.setdefault(self.d.by_actor[exc.actor_id], _reason(exc))
@@ -296,8 +300,8 @@ class Rounds:
             except Exception:  # already gone
                 pass
             restored = self.d.new_host(stage, m).restore.remote(self.done[label])
-            failure = self.wait_all([restored], [label], "restarting",
-                                    max(self.d.timeout, MIN_START_TIMEOUT))
+            failure, _ = self.wait_all([restored], [label], "restarting",
+                                       max(self.d.timeout, MIN_START_TIMEOUT))
             if failure is None:
                 break
             if not isinstance(failure[0], self.ray.exceptions.RayActorError):
@@ -340,24 +344,29 @@ class Rounds:
             raise HydropyError(f"the program did not settle after {MAX_DRAIN_ROUNDS} rounds")
         while True:
             refs = [self.d.hosts[s][m].results.remote() for s, m in self.labels]
-            failure = self.wait_all(refs, self.labels, "sending its sinks")
+            failure, values = self.wait_all(refs, self.labels, "sending its sinks")
             if failure is None:
-                merged = merge_results(self.ray.get(refs))
+                merged = merge_results(values)
                 return {sink: merged.get(sink, []) for sink in self.d.sinks}
             self.recover_from(failure, "sending its sinks")
             self.settle(self.rounds)
             self.report(self.rounds + 1)
 
 
-def rounds_per_call(ticks: list[dict[str, list]], max_inflight: int) -> int:
-    """How many rounds of input ticks go to a member in one call: enough that a call holds
-    :data:`RECORDS_PER_CALL` records (the mean tick's), at most :data:`MAX_ROUNDS_PER_CALL`,
-    and few enough that the run has ``2 * max_inflight`` calls per member, so the stages of a
-    pipeline still overlap. Each round is still one tick: only the calls are fewer."""
-    records = sum(len(part) for tick in ticks for part in tick.values())
-    mean = max(records / max(len(ticks), 1), 1)
+def rounds_per_call(records: int, rounds: int, max_inflight: int = DEFAULT_MAX_INFLIGHT) -> int:
+    """How many of ``rounds`` input ticks (``records`` in all) go to a member in one call:
+    enough that a call holds :data:`RECORDS_PER_CALL` records (the mean tick's), at most
+    :data:`MAX_ROUNDS_PER_CALL`, and few enough that the run has ``2 * max_inflight`` calls per
+    member, so the stages of a pipeline still overlap. Each round is still one tick: only the
+    calls are fewer."""
+    mean = max(records / max(rounds, 1), 1)
     by_records = -(-RECORDS_PER_CALL // int(mean))
-    return max(1, min(by_records, MAX_ROUNDS_PER_CALL, len(ticks) // (2 * max_inflight)))
+    return max(1, min(by_records, MAX_ROUNDS_PER_CALL, rounds // (2 * max_inflight)))
+
+
+def tick_records(ticks: list[dict[str, list]]) -> int:
+    """The records of all ``ticks``."""
+    return sum(len(part) for tick in ticks for part in tick.values())
 
 
 def _reason(exc) -> str:

@@ -129,7 +129,7 @@ def test_rounds_sent_several_to_a_call_keep_every_tick(ledger, ray_session, monk
     flow, plan = ledger
     inputs = ledger_inputs(1_200)
     ticks = split_ticks(inputs, 25)
-    assert len(ticks) == 48 and recovery.rounds_per_call(ticks, 4) == 6
+    assert len(ticks) == 48 and recovery.rounds_per_call(recovery.tick_records(ticks), 48, 4) == 6
     calls = []
     original = recovery.Rounds.submit_rounds
     monkeypatch.setattr(recovery.Rounds, "submit_rounds",
@@ -144,9 +144,16 @@ def test_rounds_sent_several_to_a_call_keep_every_tick(ledger, ray_session, monk
 
 def test_rounds_per_call():
     from hydropy.targets.recovery import rounds_per_call
-    tick = {"xs": [0] * 10_000}
-    assert rounds_per_call([tick] * 200, 4) == 10    # 100,000 records a call
-    assert rounds_per_call([tick] * 20, 4) == 2      # several calls in flight per member
-    assert rounds_per_call([{"xs": [0] * 200}] * 10, 4) == 1
-    assert rounds_per_call([{"xs": [0] * 10}] * 1_000, 4) == 16
-    assert rounds_per_call([{}], 4) == 1
+    assert rounds_per_call(200 * 10_000, 200, 4) == 10    # 100,000 records a call
+    assert rounds_per_call(20 * 10_000, 20, 4) == 2       # several calls in flight per member
+    assert rounds_per_call(10 * 200, 10, 4) == 1
+    assert rounds_per_call(1_000 * 10, 1_000, 4) == 16
+    assert rounds_per_call(0, 1, 4) == 1
+
+
+def test_rounds_per_call_is_a_whole_number_or_refused(tmp_path):
+    from hydropy.errors import InputError
+    from hydropy.targets.ray import run_compiled
+    for bad in (0, -1, 2.5, True, "4"):
+        with pytest.raises(InputError, match="rounds per call"):
+            run_compiled(str(tmp_path), {}, rounds_per_call=bad)

@@ -7,12 +7,13 @@ write, takes a member's time but no CPU).
 
 Where the design point's stages can be emitted, a member's time comes from running them
 (:mod:`.replay`, :func:`replay_estimate`): its measured ``run_tick`` seconds and the pickling
-of what it sends and receives, scaled from the sample to the whole input, plus per round
-what a queued Ray call costs it; the driver's from its routing and pickling of the sources'
-parts plus per round and member what submitting and collecting a call costs; plus what a run
-costs besides (starting, gathering the sinks). These run costs come from :func:`calibrate`
-(a real ``run_compiled`` of a program doing nothing, over few and many rounds, on one member
-and on four), cached per machine, or uncalibrated from :data:`DEFAULTS`.
+of what it sends and receives, scaled from the sample to the whole input, plus per Ray call
+(several rounds each, as the driver sends them: :func:`ray_calls`) what a queued call costs
+it; the driver's from its routing and pickling of the sources' parts plus per call and
+member what submitting and collecting a call costs; plus what a run costs besides (starting,
+gathering the sinks). These run costs come from :func:`calibrate` (a real ``run_compiled``
+of a program doing nothing, over few and many calls of one round, on one member and on
+four), cached per machine, or uncalibrated from :data:`DEFAULTS`.
 
 Otherwise (:func:`profile_estimate`) a member's time is the profiled seconds of its stage's
 operators times the share of the stage's input it receives, plus what its channels cost (per
@@ -42,9 +43,11 @@ from .replay import Replay
 @dataclass(frozen=True)
 class Constants:
     """Seconds per Ray round trip, per pickled byte and per record on a channel (the profile
-    model's), per actor start; per call of a member's tick when calls queue up: the driver's
-    time to submit one (``submit_s``), the member's time to take one (``call_s``), the CPU
-    that takes in all (``call_cpu_s``); and the machine's ``cores``."""
+    model's), per actor start; per call of a member's ``ticks`` when calls queue up: the
+    driver's time to submit one (``submit_s``), the member's time to take one (``call_s``),
+    the CPU that takes in all (``call_cpu_s``); per run (``run_s``) and the driver's per call
+    besides submitting (``driver_round_s``, named when a call held one round); and the
+    machine's ``cores``."""
 
     round_s: float
     byte_s: float
@@ -96,9 +99,9 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
             def call(self, x):
                 return len(x) if isinstance(x, (bytes, list)) else 0
 
-            def tick(self, round_, acked, names, external, *received):
-                """As StageHost.tick: a few arguments in, a batch and a status out."""
-                return [], (0, True, (0, 0, 0.0), [], 0)
+            def ticks(self, rounds, acked, names, layout, externals, *inputs):
+                """As StageHost.ticks of one round: a few arguments in, a batch and a status out."""
+                return [[]], [(0, True, (0, 0, 0.0), [], 0)]
 
             def cpu(self):
                 return time.process_time()
@@ -143,10 +146,10 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
 
 def run_overheads(rounds: int = 150, members: int = 4) -> tuple[float, float, float]:
     """What a Ray run costs besides its stages' work, measured by running
-    :mod:`.calibration_flow` (one record per tick) with :func:`hydropy.targets.ray.run_compiled`
-    over few and many rounds, on one member and on ``members``: seconds per run (starting the
-    rounds, gathering the sinks), of the driver per round, and of the driver per member and
-    round (submitting its call, collecting its status)."""
+    :mod:`.calibration_flow` (one record per tick, one round per call) with
+    :func:`hydropy.targets.ray.run_compiled` over few and many calls, on one member and on
+    ``members``: seconds per run (starting the rounds, gathering the sinks), of the driver per
+    call, and of the driver per member and call (submitting it, collecting its status)."""
     import importlib
     import shutil
     import tempfile
@@ -164,7 +167,8 @@ def run_overheads(rounds: int = 150, members: int = 4) -> tuple[float, float, fl
             for _ in range(2):
                 stats: dict = {}
                 run_compiled(out, {"records": list(range(ticks))}, tick_size=1, stats=stats,
-                             program=program, allow_oversubscribe=True, progress=False)
+                             program=program, allow_oversubscribe=True, progress=False,
+                             rounds_per_call=1)
                 best = min(best, stats["run_seconds"])
             return best
 
@@ -181,10 +185,10 @@ def queued_calls(ray, actor, calls: int) -> tuple[float, float, float]:
     in flight): the seconds per call until all are done (the driver's per call, submitting
     and collecting, when it is the slower), the actor's CPU per call (a member's share), and
     the CPU per call of the driver and the actor together."""
-    ray.get(actor.tick.options(num_returns=2).remote(0, 0, [], {})[1])
+    ray.get(actor.ticks.options(num_returns=2).remote([0], 0, [], [[]], [{}])[1])
     actor_cpu = ray.get(actor.cpu.remote())
     t0, c0 = time.perf_counter(), time.process_time()
-    refs = [actor.tick.options(num_returns=2).remote(r, 0, ["c"], {"s": [1, 2]}, b"x")[1]
+    refs = [actor.ticks.options(num_returns=2).remote([r], 0, ["c"], [[(0, 0)]], [{"s": [1, 2]}], [b"x"])[1]
             for r in range(calls)]
     for ref in refs:
         ray.get(ref)
@@ -291,12 +295,12 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
 
     A member's time over the whole inputs is its replayed ``run_tick`` time, pickling of what
     it sends and unpickling of what it receives, scaled from the sample to the whole input,
-    plus one queued call per round (``call_s``). The driver's is its routing and pickling of
-    the sources' parts (scaled) plus one submitted call per member and round. The run takes
-    as long as the slowest of these, and no less than all their CPU over the cores that run
-    them (the machine's, at most ``cpus``), plus filling the pipeline (one round of each
-    stage along the longest path but the slowest) and gathering the sinks."""
-    rounds = profile.ticks + max(replayed.rounds - replayed.sample_ticks, 0)
+    plus what each of its queued calls costs (``call_s``; :func:`ray_calls`). The driver's is
+    its routing and pickling of the sources' parts (scaled) plus one submitted call per member
+    and call. The run takes as long as the slowest of these, and no less than all their CPU
+    over the cores that run them (the machine's, at most ``cpus``), plus filling the pipeline
+    (one call of each stage along the longest path but the slowest) and gathering the sinks."""
+    calls = ray_calls(profile, max(replayed.rounds - replayed.sample_ticks, 0))
     actors = sum(graph.members_of(s) for s in graph.locations())
     stage_time, cpu = {}, 0.0
     for stage, members in replayed.members.items():
@@ -304,25 +308,35 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
         times = []
         for m in members:
             moved = m.send_seconds + m.receive_seconds + m.bytes_out * constants.byte_s
-            times.append(scale * (m.seconds + moved) + rounds * constants.call_s)
-            cpu += scale * (min(m.cpu_seconds, m.seconds) + moved) + rounds * constants.call_cpu_s
+            times.append(scale * (m.seconds + moved) + calls * constants.call_s)
+            cpu += scale * (min(m.cpu_seconds, m.seconds) + moved) + calls * constants.call_cpu_s
         stage_time[stage] = max(times)
     driver = (replayed.driver_seconds * replayed.driver_scale
-              + rounds * (constants.driver_round_s + actors * constants.submit_s))
+              + calls * (constants.driver_round_s + actors * constants.submit_s))
     cpu += driver
     cores = max(1, min(cpus, constants.cores or cpus))
     slowest = max(stage_time, key=stage_time.get)
     busiest = max(stage_time[slowest], driver)
     hops, path_stages = longest_path(graph)
-    per_round = [stage_time[s] / max(rounds, 1) for s in path_stages]
-    fill = sum(per_round) - max(per_round, default=0.0)
+    per_call = [stage_time[s] / max(calls, 1) for s in path_stages]
+    fill = sum(per_call) - max(per_call, default=0.0)
     seconds = max(busiest, cpu / cores) + fill + replayed.results_seconds + constants.run_s
     return Estimate(
         throughput=profile.input_records / seconds if seconds > 0 else float("inf"),
         bottleneck=slowest if stage_time[slowest] >= driver else "driver", seconds=seconds, hops=hops,
-        tick_seconds=sum(per_round) + constants.round_s * (hops + 1),
+        tick_seconds=sum(stage_time[s] for s in path_stages) / max(profile.ticks, 1)
+        + constants.round_s * (hops + 1),
         actors=actors, memory=profile_estimate(graph, profile, constants, cpus).memory,
         stage_seconds=stage_time, cost_source="replay")
+
+
+def ray_calls(profile: Profile, drain_rounds: int = 0) -> int:
+    """The Ray calls each member takes in a run on the profiled inputs: their ticks in calls of
+    :func:`~hydropy.targets.recovery.rounds_per_call` rounds (as the driver sends them), then
+    one per round while cycles drain."""
+    from hydropy.targets.recovery import rounds_per_call
+    ticks = max(profile.ticks, 1)
+    return -(-ticks // rounds_per_call(profile.input_records, ticks)) + drain_rounds
 
 
 def profile_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: int) -> Estimate:
@@ -349,7 +363,7 @@ def profile_estimate(graph: Graph, profile: Profile, constants: Constants, cpus:
                 per_record = constants.record_s + constants.byte_s * (sender.bytes_per_record if sender else 0)
                 copies = graph.members_of(x.location) if x.params.get("routing") == "broadcast" else 1
                 channel += entry_records(profile, graph, x) * per_record * copies
-        rounds = profile.ticks * constants.round_s * (1 + sum(1 for e in entries if e.kind == "network"))
+        rounds = ray_calls(profile) * constants.round_s * (1 + sum(1 for e in entries if e.kind == "network"))
         stage_time[stage] = (compute + channel) * share + rounds
         work += (cpu + channel) * max(share * n, 1.0) + rounds * n
         hashed = any(e.params.get("routing") == "hash" for e in entries)

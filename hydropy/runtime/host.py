@@ -180,14 +180,15 @@ def _load_or_explain(compiled_dir: str, stage_file: str, class_name: str, module
 
 
 class StageHost:
-    """One member of a stage. ``tick`` of round ``r`` returns one packed batch per (outgoing
-    channel, receiving member), in the order of ``slots``, then a status ``(records sent,
-    quiescent, (records in, records out, seconds busy), printed lines, round of its latest
-    checkpoint)``: the counts of this tick, the (stream, line) pairs stage code printed since
-    the last call (:mod:`.capture`). ``acked`` is the last round whose outputs the driver has
-    (older checkpoints can go). ``checkpoints`` (directory, rounds between checkpoints or None
-    for the automatic cadence) saves its state
-    (:class:`~hydropy.runtime.checkpoint.MemberRecovery`); ``restore`` loads the newest."""
+    """One member of a stage, driven by :meth:`ticks` (one Ray call runs one or several
+    consecutive rounds). A round returns one packed batch per (outgoing channel, receiving
+    member), in the order of ``slots``, and a status ``(records sent, quiescent, (records in,
+    records out, seconds busy), printed lines, round of its latest checkpoint)``: the counts of
+    this tick, the (stream, line) pairs stage code printed since the last call
+    (:mod:`.capture`). ``acked`` is the last round whose outputs the driver has (older
+    checkpoints can go). ``checkpoints`` (directory, rounds between checkpoints or None for the
+    automatic cadence) saves its state (:class:`~hydropy.runtime.checkpoint.MemberRecovery`);
+    ``restore`` loads the newest."""
 
     def __init__(self, compiled_dir: str, stage_file: str, class_name: str, member: int,
                  members: int, receivers: dict[str, int], module: str | None = None,
@@ -195,7 +196,7 @@ class StageHost:
         from . import capture
         from .checkpoint import MemberRecovery
         capture.install()  # before the program is imported: its logging handlers write here
-        self.last_out: list = []
+        self.last_out: list = []   # ((channel, receiver), batch) sent by the current call
         self.failure: BaseException | None = None  # raised by start_info (Ray's report of a
         try:                                       # failed constructor is a multi-line dump)
             base = compiled_dir if os.path.isdir(compiled_dir) else os.getcwd()  # cluster: working_dir
@@ -208,40 +209,47 @@ class StageHost:
             self.failure = exc
 
     def tick(self, round_: int, acked: int, names: list[str], external: dict[str, list],
-             *received: Any):
+             received: list) -> tuple[list, tuple]:
+        """Round ``round_`` on the sources' parts ``external`` and the batches ``received``
+        (one per entry of ``names``): (its batches in the order of ``slots``, its status). A
+        round this member has applied already (a replay) is dropped: no batches, no counts."""
         from . import capture
         from .batch import pack, wire
-        if not self.recovery.takes(round_):  # a replayed round this member has applied
-            out = [pack([]) for _ in self.slots]
+        if not self.recovery.takes(round_):
             status = (0, self.stage.quiescent, (0, 0, 0.0), capture.drain(), self.recovery.checkpointed)
-            return (*out, status) if out else status
+            return [pack([]) for _ in self.slots], status
         batches: dict[str, list] = {name: [packed] for name, packed in external.items()}
         for name, packed in zip(names, received):
             batches.setdefault(name, []).append(packed)
         stage = self.stage
-        sent, received, emitted = stage.sent, stage.received, stage.emitted
+        sent, taken, emitted = stage.sent, stage.received, stage.emitted
         start = time.perf_counter()
         routed = stage.run_tick(batches)
         busy = time.perf_counter() - start
-        self.last_out = [routed[c][j] for c, j in self.slots]
-        out = [wire(batch) for batch in self.last_out]
+        out = [routed[c][j] for c, j in self.slots]
+        self.last_out += zip(self.slots, out)
         self.recovery.ticked(stage, round_, busy, acked)
-        counts = (stage.received - received, stage.sent - sent + stage.emitted - emitted, busy)
+        counts = (stage.received - taken, stage.sent - sent + stage.emitted - emitted, busy)
         status = (stage.sent - sent, stage.quiescent, counts, capture.drain(), self.recovery.checkpointed)
-        return (*out, status) if out else status
+        return [wire(batch) for batch in out], status
 
-    def ticks(self, rounds: list[int], acked: int, names: list[str], externals: list[dict[str, list]],
-              *received: Any):
-        """Several rounds in one call, each exactly as :meth:`tick` runs it, in order:
-        ``received`` holds each round's ``len(names)`` batches in turn; returns each round's
-        outputs and status in turn (one call instead of ``len(rounds)``: Ray's cost per call
-        is paid once)."""
-        out: list = []
-        per = len(names)
-        for i, (round_, external) in enumerate(zip(rounds, externals)):
-            result = self.tick(round_, acked, names, external, *received[i * per:(i + 1) * per])
-            out.extend(result if self.slots else (result,))
-        return tuple(out)
+    def ticks(self, rounds: list[int], acked: int, names: list[str], layout: list[list[tuple[int, int]]],
+              externals: list[dict[str, list]], *inputs: list):
+        """Rounds ``rounds`` (consecutive) in one call, each as :meth:`tick` runs it, in order.
+        Round ``i`` receives ``inputs[a][j]`` for each ``(a, j)`` of ``layout[i]`` (one per
+        entry of ``names``): each input is one upstream member's output of one call, a list
+        over that call's rounds. Returns one list per slot (each round's batch in turn) and
+        then the list of the rounds' statuses: ``len(slots) + 1`` objects per call however
+        many rounds it holds (Ray's costs per call and per object are paid once)."""
+        per_slot: list[list] = [[] for _ in self.slots]
+        statuses = []
+        self.last_out = []  # what this call sends (:meth:`unpicklable` looks there)
+        for round_, external, places in zip(rounds, externals, layout):
+            out, status = self.tick(round_, acked, names, external, [inputs[a][j] for a, j in places])
+            for batches, batch in zip(per_slot, out):
+                batches.append(batch)
+            statuses.append(status)
+        return (*per_slot, statuses) if self.slots else statuses
 
     def restore(self, upto: int) -> int:
         """Load this member's newest checkpoint at or before round ``upto`` (a restarted
@@ -277,7 +285,7 @@ class StageHost:
         """After a failed call: the first record this member could not pickle, as (outgoing
         channel or ``sink NAME``, receiving member, record, error), or None."""
         from ray import cloudpickle
-        candidates = [(c, j, batch) for (c, j), batch in zip(self.slots, self.last_out)
+        candidates = [(c, j, batch) for (c, j), batch in self.last_out
                       if isinstance(batch, list)]
         candidates += [(f"sink {name}", 0, list(value.items()) if kind == "keyed" else
                         list(value) if kind == "stream" else [value])
