@@ -110,8 +110,9 @@ def _check_error(original: Graph, design: Graph, sim: SimRun, inputs, tick_size:
     program, fed one of the schedules that could explain the deliveries so far, raises alike
     (a lookup answered before its table was written, as the environment may deliver: the
     program itself fails on that delivery). Besides :func:`schedules`: what the failing stage
-    (or member) took, in the order it took it, and nothing after (the failure came first). Otherwise the design point fails where the
-    program does not: a mismatch naming the error."""
+    (or member) took, in the order it took it, and nothing after (the failure came first); and
+    the same cut at the failing operator (:func:`_cut_at_failure`). Otherwise the design point
+    fails where the program does not: a mismatch naming the error."""
     stage = sim.error_stage
     reached = {ev for arrivals in sim.reached[stage].values() for ev in arrivals}
     prefix = replace(sim, events=[ev for ev in sim.events if ev.id in reached])
@@ -119,7 +120,8 @@ def _check_error(original: Graph, design: Graph, sim: SimRun, inputs, tick_size:
     members = range(design.members_of(stage)) if design.members_of(stage) > 1 else []
     failing_stage = [arrival_schedule(prefix, stage, feeding)] + [
         arrival_schedule(prefix, stage, feeding, member=m) for m in members]
-    for ticks in failing_stage + [t for _, t in schedules(design, sim, inputs, tick_size)]:
+    cut = [t for m in (members or [None]) for t in _cut_at_failure(design, sim, m)]
+    for ticks in failing_stage + cut + [t for _, t in schedules(design, sim, inputs, tick_size)]:
         try:
             run(original, ticks=ticks)
         except UserCodeError as exc:
@@ -127,6 +129,51 @@ def _check_error(original: Graph, design: Graph, sim: SimRun, inputs, tick_size:
                 return None
     return Mismatch("", [], [], sim.seed, "every schedule that explains its deliveries",
                     [line for _, line in sim.trace][-TRACE_LINES:], error=str(sim.error))
+
+
+def _cut_at_failure(design: Graph, sim: SimRun, member: int | None) -> list[list[dict[str, list]]]:
+    """The failing stage's arrivals (at ``member``) as the failing operator F saw them: only the
+    events that reached the stage through entries leading to F, in the ticks and order the
+    stage took them. The others never reached F, so in one process they may come after its
+    failure (another operator, which the design runs elsewhere or later, would otherwise fail
+    on them first). When every operator between the stage's entries and F is monotone (so
+    cutting a tick changes nothing F sees), also with the failing tick one input record at a
+    time in arrival order: F's failing record may come before another's in the same event."""
+    stage = sim.error_stage
+    node = next((n for n in design.nodes() if n.location == stage
+                 and f"{n.kind} '{n.name}'" == _operator(sim.error)), None)
+    to_f = feeding_entries(design, stage, node) if node is not None else feeding_entries(design, stage)
+    took = {}   # event -> (tick, position) of its latest arrival at the member through to_f
+    for entry in to_f:
+        for ev, at in sim.reached[stage].get(entry, {}).items():
+            m = member if member is not None else min(at, key=lambda k: at[k])
+            if m in at:
+                took[ev] = max(took.get(ev, (-1, -1)), at[m])
+    if not took:
+        return []
+    last = max(tick for tick, _ in took.values())
+    earlier = replace(sim, events=[ev for ev in sim.events if took.get(ev.id, (last,))[0] < last])
+    before = arrival_schedule(earlier, stage, to_f, member=member)[:last]
+    fed = {(ev.source, i) for ev in earlier.events for i in ev.indices}
+    failing = []
+    for ev in sorted((ev for ev in sim.events if took.get(ev.id, (-1,))[0] == last),
+                     key=lambda ev: took[ev.id]):
+        failing += [(ev.source, r) for i, r in zip(ev.indices, ev.records) if (ev.source, i) not in fed]
+        fed |= {(ev.source, i) for i in ev.indices}
+    tick: dict[str, list] = {}
+    for source, record in failing:
+        tick.setdefault(source, []).append(record)
+    cuts = [before + [tick]]
+    if node is not None and len(failing) > 1 and _monotone_up_to(design, stage, node):
+        cuts.append(before + [{source: [record]} for source, record in failing])
+    return cuts
+
+
+def _monotone_up_to(design: Graph, stage: str, node) -> bool:
+    """Every operator of ``stage`` upstream of ``node`` is monotone (cutting a tick into
+    several changes nothing ``node`` sees but their timing)."""
+    local = design.nx.subgraph([n.id for n in design.nodes() if n.location == stage])
+    return all(design.node(n).spec.monotone for n in nx.ancestors(local, node.id))
 
 
 def _trace_for(design: Graph, sim: SimRun, sink: str) -> list[str]:
