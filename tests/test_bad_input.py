@@ -289,6 +289,9 @@ PLAN_CASES = [
     plan_case("plan-key-beyond-built-tuple-compile",
               "steps:\n  - decouple: {operators: [copy], to: b}\n  - partition: {stage: b, n: 2, key: [4]}\n",
               "plan.yaml:3", "2-tuple", program="tagged.py", source=TAGGED, command="compile"),
+    plan_case("plan-key-beyond-a-keyed-state", PLAN + "  - partition: {stage: agg, n: 2, key: [5]}\n",
+              "plan.yaml:3", "routing key [5] of 'ones_to_agg' is beyond its records",
+              "key index 5 is beyond the records' width 2"),
     plan_case("plan-index-bogus", "steps:\n  - lattice: {operator: count_per_word, as: sealed_set, "
               "index: [a]}\n", "plan.yaml:2", "field indices"),
     plan_case("plan-duplicates-not-bool", PLAN + "  - reorder: {channel: ones_to_agg, duplicates: maybe}\n",
@@ -683,10 +686,12 @@ def test_key_within_a_declared_tuple_is_accepted(tmp_path):
 
 
 def test_key_check_mutant_is_caught(tmp_path, monkeypatch):
-    """Without check_route_keys, a key beyond a known tuple is accepted by the plan (and would fail
-    on Ray); the table's plan-key-beyond-* cases catch the mutant."""
+    """Without check_route_keys (and partition's own check of an explicit key), a key beyond a
+    known tuple is accepted by the plan (and would fail on Ray); the table's plan-key-beyond-*
+    cases catch the mutant."""
     from hydropy.errors import HydropyError
     from hydropy.loader import load_flow
+    from hydropy.passes import partition as partition_module
     from hydropy.passes import plan as plan_module
     (tmp_path / "tagged.py").write_text(TAGGED)
     graph = load_flow(str(tmp_path / "tagged.py")).graph()
@@ -695,6 +700,7 @@ def test_key_check_mutant_is_caught(tmp_path, monkeypatch):
     with pytest.raises(HydropyError, match="2-tuple"):
         plan_module.apply_plan(graph, steps)
     monkeypatch.setattr(plan_module, "check_route_keys", lambda g: None)
+    monkeypatch.setattr(partition_module, "check_key_fits", lambda *args: None)
     plan_module.apply_plan(graph, steps)
 
 
