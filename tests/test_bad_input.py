@@ -877,3 +877,51 @@ def test_steps_given_as_python_objects_may_share_lists():
     _, graph = design_point(flow, [{"decouple": {"operators": ops, "to": "b"}},
                                    {"decouple": {"operators": ops, "to": "c"}}])
     assert graph.by_name("f").location == "c"
+
+
+# -- a compiled directory whose stages/ is a symbolic link -------------------------------------
+
+def _linked_stages(tmp_path, compiled_wc) -> Path:
+    """A copy of the compiled WC whose stages/ is a link to ``real_stages`` beside it."""
+    shutil.copytree(compiled_wc, tmp_path / "out")
+    shutil.move(tmp_path / "out" / "stages", tmp_path / "real_stages")
+    (tmp_path / "out" / "stages").symlink_to(tmp_path / "real_stages", target_is_directory=True)
+    return tmp_path / "out"
+
+
+def _one_error(argv, capsys) -> str:
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_stage_missing_behind_a_linked_stages_directory_names_where_it_really_is(tmp_path, capsys,
+                                                                                     compiled_wc):
+    out = _linked_stages(tmp_path, compiled_wc)
+    (tmp_path / "real_stages" / "agg.py").unlink()
+    err = _one_error(["run", out], capsys)
+    assert "stages/agg.py is missing" in err and "stages is a symbolic link" in err
+    assert str(tmp_path / "real_stages" / "agg.py") in err and "does not exist" in err
+
+
+def test_a_stage_that_does_not_parse_behind_a_link_is_named_at_its_real_path(tmp_path, capsys, compiled_wc):
+    out = _linked_stages(tmp_path, compiled_wc)
+    with open(tmp_path / "real_stages" / "agg.py", "a") as fh:
+        fh.write("\ndef broken(:\n")
+    err = _one_error(["run", out], capsys)
+    assert f"{tmp_path / 'real_stages' / 'agg.py'}:" in err and "does not parse" in err
+
+
+def test_compiling_into_a_linked_stages_directory_refuses_the_link(tmp_path, capsys, compiled_wc):
+    """Not 'files hydropy did not write' (it wrote them): the link, where it leads, what to do."""
+    out = _linked_stages(tmp_path, compiled_wc)
+    (tmp_path / "wc.py").write_text(WC)
+    (tmp_path / "plan.yaml").write_text(COMPILE_PLAN)
+    before = tree(tmp_path / "real_stages")
+    err = _one_error(["compile", tmp_path / "wc.py", "--plan", tmp_path / "plan.yaml", "-o", out, "--force"],
+                     capsys)
+    assert f"{out / 'stages'} is a symbolic link (to {tmp_path / 'real_stages'})" in err
+    assert "never through a link" in err and "did not write" not in err
+    assert tree(tmp_path / "real_stages") == before
