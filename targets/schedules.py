@@ -18,6 +18,12 @@ single-node program (:func:`hydropy.targets.local.run`) under one of these sched
    several members also with each member's share of a tick as a tick of its own, and with
    each member's own arrival order.
 
+and one order of the events that every timing observer on every member agrees with
+(:func:`_merged_schedule`): what a fold or snapshot took in one tick is one single-node tick;
+what a stratified reader (lookup, anti_join) took in one tick comes table side first, then
+probe side (it reads its table in full before probing), not merged into one tick that another
+observer saw apart.
+
 Every schedule feeds each input record exactly once (a record broadcast to several members
 once, where its copy arrived first, or at the member in question).
 """
