@@ -18,7 +18,7 @@ from hydropy.errors import UserCodeError
 from hydropy.ir import Graph
 
 from .local import DEFAULT_TICK_SIZE, Ticks, canonical, run, whole_inputs
-from .schedules import arrival_schedule, feeding_entries, schedules
+from .schedules import arrival_schedule, feeding_entries, first_arrival, schedules
 from .sink_rules import CLEAN, compare, relaxations, sink_rules, with_clean_parts  # noqa: F401  (relaxations: the API)
 
 if TYPE_CHECKING:
@@ -132,41 +132,43 @@ def _check_error(original: Graph, design: Graph, sim: SimRun, inputs, tick_size:
 
 
 def _cut_at_failure(design: Graph, sim: SimRun, member: int | None) -> list[list[dict[str, list]]]:
-    """The failing stage's arrivals (at ``member``) as the failing operator F saw them: only the
-    events that reached the stage through entries leading to F, in the ticks and order the
-    stage took them. The others never reached F, so in one process they may come after its
-    failure (another operator, which the design runs elsewhere or later, would otherwise fail
-    on them first). When every operator between the stage's entries and F is monotone (so
-    cutting a tick changes nothing F sees), also with the failing tick one input record at a
-    time in arrival order: F's failing record may come before another's in the same event."""
+    """The failing stage's arrivals (at ``member``) of what could reach the failing operator F:
+    only the events that reached the stage (at any member) through entries leading to F, in
+    the ticks and order the stage took them. The others never reached F, so in one process
+    they may come after its failure (another operator, which the design runs elsewhere or
+    later, would otherwise fail on them first). When every operator between the stage's
+    entries and F is monotone (so cutting a tick changes nothing F sees), also with the
+    failing tick one input record at a time in arrival order: F's failing record may come
+    before another operator's failing record of the same event."""
     stage = sim.error_stage
     node = next((n for n in design.nodes() if n.location == stage
                  and f"{n.kind} '{n.name}'" == _operator(sim.error)), None)
     to_f = feeding_entries(design, stage, node) if node is not None else feeding_entries(design, stage)
-    took = {}   # event -> (tick, position) of its latest arrival at the member through to_f
+    arrivals = {}   # event -> its arrivals through to_f: member -> (tick, position)
     for entry in to_f:
         for ev, at in sim.reached[stage].get(entry, {}).items():
-            m = member if member is not None else min(at, key=lambda k: at[k])
-            if m in at:
-                took[ev] = max(took.get(ev, (-1, -1)), at[m])
-    if not took:
+            for m, tick_position in at.items():
+                arrivals.setdefault(ev, {})[m] = max(arrivals.get(ev, {}).get(m, (-1, -1)), tick_position)
+    if not arrivals:
         return []
-    last = max(tick for tick, _ in took.values())
-    earlier = replace(sim, events=[ev for ev in sim.events if took.get(ev.id, (last,))[0] < last])
-    before = arrival_schedule(earlier, stage, to_f, member=member)[:last]
-    fed = {(ev.source, i) for ev in earlier.events for i in ev.indices}
-    failing = []
-    for ev in sorted((ev for ev in sim.events if took.get(ev.id, (-1,))[0] == last),
-                     key=lambda ev: took[ev.id]):
-        failing += [(ev.source, r) for i, r in zip(ev.indices, ev.records) if (ev.source, i) not in fed]
+    seen = replace(sim, events=[ev for ev in sim.events if ev.id in arrivals])
+    whole = arrival_schedule(seen, stage, to_f, member=member)
+    last = len(sim.ticks[stage]) - 1
+    if node is None or last >= len(whole) or not _monotone_up_to(design, stage, node):
+        return [whole]
+    placed = {ev.id: first_arrival(arrivals[ev.id], member)[:2] for ev in seen.events}
+    fed, one_by_one = set(), []
+    for ev in sorted(seen.events, key=lambda ev: (placed[ev.id], ev.id)):
+        fresh = [(i, r) for i, r in zip(ev.indices, ev.records) if (ev.source, i) not in fed]
         fed |= {(ev.source, i) for i in ev.indices}
-    tick: dict[str, list] = {}
-    for source, record in failing:
-        tick.setdefault(source, []).append(record)
-    cuts = [before + [tick]]
-    if node is not None and len(failing) > 1 and _monotone_up_to(design, stage, node):
-        cuts.append(before + [{source: [record]} for source, record in failing])
-    return cuts
+        if placed[ev.id][0] == last:
+            one_by_one += [{ev.source: [r]} for _, r in fresh]
+    same = _contents(one_by_one) == _contents([whole[last]])  # (copies placed alike)
+    return [whole] + ([whole[:last] + one_by_one + whole[last + 1:]] if len(one_by_one) > 1 and same else [])
+
+
+def _contents(ticks: list[dict[str, list]]) -> list[tuple[str, str]]:
+    return sorted((source, repr(r)) for tick in ticks for source, records in tick.items() for r in records)
 
 
 def _monotone_up_to(design: Graph, stage: str, node) -> bool:

@@ -206,7 +206,7 @@ def _ticks_at(sim: SimRun, stage: str, feeding: frozenset[str], member: int) -> 
     return at
 
 
-def _arrival(arrivals: dict[int, tuple[int, int]], member: int | None) -> tuple[int, int, int]:
+def first_arrival(arrivals: dict[int, tuple[int, int]], member: int | None) -> tuple[int, int, int]:
     """(tick, position, member) of an event's arrival at an entry: at ``member`` when it got
     there, else where it first arrived."""
     if member is not None and member in arrivals:
@@ -227,7 +227,7 @@ def arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
     for ev in sim.events:
         arrivals = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
         if arrivals:
-            at, position, m = max(_arrival(a, member) for a in arrivals)
+            at, position, m = max(first_arrival(a, member) for a in arrivals)
             here = member is None or all(member in a for a in arrivals)
         else:
             at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))
