@@ -123,8 +123,9 @@ def program_copy(compiled_dir: str, manifest: dict):
     return load_flow(path + (":" + attr if colon and attr.isidentifier() else ""))
 
 
-def source_names(graph) -> list[str]:
-    return [n.params["name"] for n in graph.nodes() if n.kind == "source"]
+def source_names(graph) -> dict[str, str | None]:
+    """The program's inputs, each with its declared dtype (None: any record), in order."""
+    return {n.params["name"]: n.coll.dtype if n.coll else None for n in graph.nodes() if n.kind == "source"}
 
 
 def check_against_single_node(flow, inputs, results, plan: str | None = None,

@@ -151,9 +151,9 @@ def _check_stage(check: _Checker, stage: Any, node, compiled_dir: str, names: se
                    f"got {rel!r}", file_node)
     stage_path = os.path.join(compiled_dir, rel)
     if not os.path.isfile(stage_path):
-        check.fail(f"stage '{name}' file {rel} is missing (recompile with hydropy compile)",
-                   file_node)
-    _parses(stage_path, f"stage '{name}'")
+        check.fail(f"stage '{name}' file {rel} is missing{_through_link(compiled_dir, rel)} "
+                   f"(recompile with hydropy compile)", file_node)
+    _parses(_real(stage_path), f"stage '{name}'")
     sources_node = yamlio.value_node(node, "sources")
     for source, src_node in zip(check.listing(stage["sources"], sources_node,
                                               f"stage '{name}' sources"),
@@ -199,6 +199,23 @@ def check_capacity(manifest: dict, cpus: float | None, allow_oversubscribe: bool
 
 def _kind(value: Any) -> str:
     return "nothing" if value is None else f"a {type(value).__name__}"
+
+
+def _through_link(compiled_dir: str, rel: str) -> str:
+    """Where ``rel`` really is when a symbolic link of the directory leads there ('' if not)."""
+    path = os.path.join(compiled_dir, rel)
+    links = [p for p in (os.path.dirname(path), path) if os.path.islink(p)]
+    if not links:
+        return ""
+    real = os.path.realpath(path)
+    return (f": {display_path(links[0])} is a symbolic link, and {display_path(real)} "
+            f"{'is not a file' if os.path.lexists(real) else 'does not exist'}")
+
+
+def _real(path: str) -> str:
+    """``path``, or where it really is when it or its directory is a symbolic link (what the
+    user can open and edit)."""
+    return os.path.realpath(path) if any(os.path.islink(p) for p in (os.path.dirname(path), path)) else path
 
 
 def _parses(path: str, what: str) -> None:

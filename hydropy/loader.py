@@ -8,7 +8,7 @@ import inspect
 import os
 import sys
 import traceback
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from hydropy import yamlio
 from hydropy.errors import HydropyError, InputError, LoadError
@@ -149,13 +149,15 @@ def _failing_line(exc: BaseException, path: str) -> SourceLoc | None:
     return SourceLoc(path, frames[-1].lineno) if frames else None
 
 
-def load_inputs(path: str, known: Iterable[str] | None = None) -> dict[str, list]:
+def load_inputs(path: str, known: Iterable[str] | Mapping[str, str | None] | None = None) -> dict[str, list]:
     """A YAML or JSON file mapping input names to lists of records, read strictly
     (:mod:`hydropy.yamlio`: no duplicate keys, aliases or merge keys).
 
     JSON and YAML have no tuples, so every list inside a record becomes a tuple:
     ``[k, v]`` is the pair ``(k, v)`` that keyed operators take. With ``known`` (the
-    program's source names), a name not among them is refused at its line in the file.
+    program's source names), a name not among them is refused at its line in the file; with
+    ``known`` a mapping to declared dtypes, a record that does not fit its input's dtype is
+    refused at its line (the targets would otherwise fail at the input's first operator).
 
     The ``ticks:`` form (the file's only key, and not an input of the program; without
     ``known``, a list of mappings) gives the inputs tick by tick, a list of such mappings; it
@@ -169,6 +171,7 @@ def load_inputs(path: str, known: Iterable[str] | None = None) -> dict[str, list
     if not isinstance(data, dict):
         raise InputError(f"inputs file must map input names to lists of records, "
                          f"got a {type(data).__name__}", yamlio.line_of(root, path))
+    dtypes = dict(known) if isinstance(known, Mapping) else {}
     known = None if known is None else list(known)
     if "ticks" in data and (known is not None and "ticks" not in known or known is None and (
             list(data) == ["ticks"] and isinstance(data["ticks"], list)
@@ -192,12 +195,13 @@ def load_inputs(path: str, known: Iterable[str] | None = None) -> dict[str, list
             if not isinstance(batch, dict):
                 raise InputError(f"tick {t + 1} must map input names to lists of records, got a "
                                  f"{type(batch).__name__}", at)
-            ticks.append(_records_of(batch, node if node is not None else root, path, known))
+            ticks.append(_records_of(batch, node if node is not None else root, path, known, dtypes))
         return ticks
-    return _records_of(data, root, path, known)
+    return _records_of(data, root, path, known, dtypes)
 
 
-def _records_of(data: dict, root, path: str, known: list[str] | None) -> dict[str, list]:
+def _records_of(data: dict, root, path: str, known: list[str] | None,
+                dtypes: Mapping[str, str | None]) -> dict[str, list]:
     for name, records in data.items():
         where = yamlio.key_line(root, name, path)
         if not isinstance(name, str):
@@ -212,7 +216,31 @@ def _records_of(data: dict, root, path: str, known: list[str] | None) -> dict[st
             raise InputError(f"unknown input '{unknown[0]}'; the program's inputs are: "
                              f"{', '.join(sorted(known)) or 'none'}",
                              yamlio.key_line(root, unknown[0], path))
-    return {name: [as_record(r) for r in records] for name, records in data.items()}
+    out = {name: [as_record(r) for r in records] for name, records in data.items()}
+    for name, records in out.items():
+        if dtypes.get(name):
+            _check_dtype(name, records, dtypes[name], root, path)
+    return out
+
+
+def _check_dtype(name: str, records: list, dtype: str, root, path: str) -> None:
+    """Refuse the first of ``records`` that does not fit ``dtype``, at its line in the file
+    (the input's own line where the file gives none: JSON)."""
+    from hydropy.runtime.columns import Columns  # numpy: only for inputs that declare a dtype
+    try:
+        Columns.from_records(records, dtype)
+        return
+    except ValueError:
+        pass
+    for i, record in enumerate(records):
+        try:
+            Columns.from_records([record], dtype)
+        except ValueError as exc:
+            listed = yamlio.value_node(root, name)
+            items = listed.value if isinstance(getattr(listed, "value", None), list) else []
+            where = yamlio.line_of(items[i], path) if i < len(items) else yamlio.key_line(root, name, path)
+            raise InputError(f"input '{name}' is declared {dtype}; its record {i + 1} does not fit: "
+                             f"{exc}", where) from None
 
 
 def as_record(value: Any) -> Any:

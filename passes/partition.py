@@ -48,6 +48,7 @@ from .lineage import (Const, Derived, Field, Lineage, Record, Unknown, at, deps,
                       node_lineage, substitute, PASS_THROUGH)
 from .laws import check_state_laws
 from .delays import check_no_divergent_delays
+from .route_keys import check_key_fits
 from .stages import (LATTICE_STATE, check_order_downstream,
                      insert_channels, reach_in_stage)
 
@@ -78,6 +79,9 @@ def partition(graph: Graph, stage: str, n: int, key: list[int] | str = "auto") -
         raise RewriteRefused(f"partition needs n >= 2 members, got {n!r}")
     fixed = tuple(key) if isinstance(key, (list, tuple)) else None
     g = graph.copy()
+    for x in g.nodes() if fixed is not None else ():  # a key no input has: say so, before co-location
+        if _is_entry(g, stage, x):
+            check_key_fits(g, x, fixed)
     for _ in range(len(g) + 1):  # each round moves at least one operator upstream
         members = [x for x in g.nodes() if x.location == stage and x.kind != "sink"]
         if not members:

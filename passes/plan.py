@@ -21,12 +21,12 @@ from hydropy.ir.source import SourceLoc
 from .combine import combine
 from .decouple import decouple
 from .fuse import fuse
-from .lineage import PASS_THROUGH, Const, Record, Unknown, Value, node_lineage, substitute
 from .lattice import to_lattice
 from .partition import partition
 from .push_fold import push_fold
 from .reorder import reorder
 from .replicate import replicate
+from .route_keys import check_route_keys, record_shape  # noqa: F401  (record_shape: the API)
 from .split_fold import split_fold
 
 
@@ -199,60 +199,3 @@ def apply_plan(graph: Graph, steps: list[Step], *, verify_steps: bool = True) ->
                                  f"this is a bug in hydropy, please report it", step.loc) from exc
         history.append((step, graph))
     return history
-
-
-def check_route_keys(graph: Graph) -> None:
-    """Refuse a hash routing whose key path leaves the records where their shape is known
-    (a declared tuple dtype, or a tuple built by a function hydropy can read); elsewhere a
-    record without the field fails at run time naming its channel."""
-    for node in graph.nodes():
-        key = node.params.get("key") if node.kind in ENTRIES else None
-        if node.params.get("routing") != "hash" or key is None:
-            continue
-        shape = record_shape(graph, node.inputs[0]) if node.kind == "network" else \
-            _dtype_shape(node.coll.dtype if node.coll else None)
-        problem = _missing_field(shape, tuple(key))
-        if problem:
-            raise RewriteRefused(f"routing key {list(key)} of '{node.name}' is beyond its records: "
-                                 f"{problem}", node.loc)
-
-
-def record_shape(graph: Graph, nid: int, depth: int = 0) -> Value:
-    """What the records of node ``nid`` are made of, as far as hydropy can tell (a lineage
-    value in terms of nothing known: Unknown leaves)."""
-    node = graph.node(nid)
-    if depth > 200:
-        return Unknown("too deep")
-    if node.kind == "source":
-        return _dtype_shape(node.coll.dtype if node.coll else None)
-    if node.kind in PASS_THROUGH:
-        return record_shape(graph, node.inputs[0], depth + 1)
-    if node.kind == "join":
-        return Record((Unknown("key"), Record((Unknown("left"), Unknown("right")))))
-    lineage = node_lineage(node)
-    if lineage is None:
-        return Unknown(f"a {node.kind}")
-    return substitute(lineage.value, record_shape(graph, node.inputs[0], depth + 1))
-
-
-def _dtype_shape(dtype: str | None) -> Value:
-    if dtype and dtype.startswith("("):
-        return Record(tuple(Const(0) for _ in dtype[1:-1].split(",")))
-    if dtype:
-        return Const(0)  # a number (int64, float64, bool): it has no fields
-    return Unknown("no declared type")
-
-
-def _missing_field(shape: Value, key: tuple[int, ...]) -> str | None:
-    for depth, i in enumerate(key):
-        if isinstance(shape, Record):
-            if i >= len(shape.items):
-                return f"{'they' if depth == 0 else f'field {list(key[:depth])}'} " \
-                       f"{'are' if depth == 0 else 'is a'} {len(shape.items)}-tuple{'s' if depth == 0 else ''}"
-            shape = shape.items[i]
-        elif isinstance(shape, Const) and not isinstance(shape.value, (tuple, list, str, bytes)):
-            return f"{'they are scalars' if depth == 0 else f'field {list(key[:depth])} is a scalar'}" \
-                   f", which has no fields"
-        else:
-            return None
-    return None

@@ -18,7 +18,7 @@ from hydropy.errors import UserCodeError
 from hydropy.ir import Graph
 
 from .local import DEFAULT_TICK_SIZE, Ticks, canonical, run, whole_inputs
-from .schedules import arrival_schedule, feeding_entries, schedules
+from .schedules import arrival_schedule, feeding_entries, first_arrival, schedules
 from .sink_rules import CLEAN, compare, relaxations, sink_rules, with_clean_parts  # noqa: F401  (relaxations: the API)
 
 if TYPE_CHECKING:
@@ -110,8 +110,9 @@ def _check_error(original: Graph, design: Graph, sim: SimRun, inputs, tick_size:
     program, fed one of the schedules that could explain the deliveries so far, raises alike
     (a lookup answered before its table was written, as the environment may deliver: the
     program itself fails on that delivery). Besides :func:`schedules`: what the failing stage
-    (or member) took, in the order it took it, and nothing after (the failure came first). Otherwise the design point fails where the
-    program does not: a mismatch naming the error."""
+    (or member) took, in the order it took it, and nothing after (the failure came first); and
+    the same cut at the failing operator (:func:`_cut_at_failure`). Otherwise the design point
+    fails where the program does not: a mismatch naming the error."""
     stage = sim.error_stage
     reached = {ev for arrivals in sim.reached[stage].values() for ev in arrivals}
     prefix = replace(sim, events=[ev for ev in sim.events if ev.id in reached])
@@ -119,7 +120,8 @@ def _check_error(original: Graph, design: Graph, sim: SimRun, inputs, tick_size:
     members = range(design.members_of(stage)) if design.members_of(stage) > 1 else []
     failing_stage = [arrival_schedule(prefix, stage, feeding)] + [
         arrival_schedule(prefix, stage, feeding, member=m) for m in members]
-    for ticks in failing_stage + [t for _, t in schedules(design, sim, inputs, tick_size)]:
+    cut = [t for m in (members or [None]) for t in _cut_at_failure(design, sim, m)]
+    for ticks in failing_stage + cut + [t for _, t in schedules(design, sim, inputs, tick_size)]:
         try:
             run(original, ticks=ticks)
         except UserCodeError as exc:
@@ -127,6 +129,53 @@ def _check_error(original: Graph, design: Graph, sim: SimRun, inputs, tick_size:
                 return None
     return Mismatch("", [], [], sim.seed, "every schedule that explains its deliveries",
                     [line for _, line in sim.trace][-TRACE_LINES:], error=str(sim.error))
+
+
+def _cut_at_failure(design: Graph, sim: SimRun, member: int | None) -> list[list[dict[str, list]]]:
+    """The failing stage's arrivals (at ``member``) of what could reach the failing operator F:
+    only the events that reached the stage (at any member) through entries leading to F, in
+    the ticks and order the stage took them. The others never reached F, so in one process
+    they may come after its failure (another operator, which the design runs elsewhere or
+    later, would otherwise fail on them first). When every operator between the stage's
+    entries and F is monotone (so cutting a tick changes nothing F sees), also with the
+    failing tick one input record at a time in arrival order: F's failing record may come
+    before another operator's failing record of the same event."""
+    stage = sim.error_stage
+    node = next((n for n in design.nodes() if n.location == stage
+                 and f"{n.kind} '{n.name}'" == _operator(sim.error)), None)
+    to_f = feeding_entries(design, stage, node) if node is not None else feeding_entries(design, stage)
+    arrivals = {}   # event -> its arrivals through to_f: member -> (tick, position)
+    for entry in to_f:
+        for ev, at in sim.reached[stage].get(entry, {}).items():
+            for m, tick_position in at.items():
+                arrivals.setdefault(ev, {})[m] = max(arrivals.get(ev, {}).get(m, (-1, -1)), tick_position)
+    if not arrivals:
+        return []
+    seen = replace(sim, events=[ev for ev in sim.events if ev.id in arrivals])
+    whole = arrival_schedule(seen, stage, to_f, member=member)
+    last = len(sim.ticks[stage]) - 1
+    if node is None or last >= len(whole) or not _monotone_up_to(design, stage, node):
+        return [whole]
+    placed = {ev.id: first_arrival(arrivals[ev.id], member)[:2] for ev in seen.events}
+    fed, one_by_one = set(), []
+    for ev in sorted(seen.events, key=lambda ev: (placed[ev.id], ev.id)):
+        fresh = [(i, r) for i, r in zip(ev.indices, ev.records) if (ev.source, i) not in fed]
+        fed |= {(ev.source, i) for i in ev.indices}
+        if placed[ev.id][0] == last:
+            one_by_one += [{ev.source: [r]} for _, r in fresh]
+    same = _contents(one_by_one) == _contents([whole[last]])  # (copies placed alike)
+    return [whole] + ([whole[:last] + one_by_one + whole[last + 1:]] if len(one_by_one) > 1 and same else [])
+
+
+def _contents(ticks: list[dict[str, list]]) -> list[tuple[str, str]]:
+    return sorted((source, repr(r)) for tick in ticks for source, records in tick.items() for r in records)
+
+
+def _monotone_up_to(design: Graph, stage: str, node) -> bool:
+    """Every operator of ``stage`` upstream of ``node`` is monotone (cutting a tick into
+    several changes nothing ``node`` sees but their timing)."""
+    local = design.nx.subgraph([n.id for n in design.nodes() if n.location == stage])
+    return all(design.node(n).spec.monotone for n in nx.ancestors(local, node.id))
 
 
 def _trace_for(design: Graph, sim: SimRun, sink: str) -> list[str]:

@@ -6,7 +6,9 @@ new ones, removes recorded files it no longer generates, and leaves everything e
 (files you added, ``__pycache__`` written by Python and Numba, ``*.orig`` backups). A
 recorded file that was edited since is refused unless ``force``; with ``force`` the edited
 copy is kept as ``FILE.orig`` (said in the returned notices). A file hydropy would write that
-exists but is not recorded is refused, even with ``force``.
+exists but is not recorded is refused, even with ``force``; so is a symbolic link on the way
+to one (a linked ``stages/``, or the file itself), named with where it leads: hydropy never
+writes through a link.
 
 A directory without a manifest counts as an earlier output when its ``deploy.yaml`` carries
 hydropy's header (compiled before manifests); its files whose header hash still matches are
@@ -131,6 +133,11 @@ def _update(out: str, data: dict[str, bytes], force: bool, protect: list[str]) -
     writes, replaced, edited_files, conflicts = [], [], [], []
     for rel, content in sorted(data.items()):
         path = os.path.join(out, rel)
+        if not _safe_target(real_out, path) and (link := _link_on_the_way(out, rel)):
+            raise LoadError(f"{display_path(os.path.join(out, link))} is a symbolic link (to "
+                            f"{display_path(os.path.realpath(os.path.join(out, link)))}); hydropy "
+                            f"writes {rel} there but never through a link: replace the link with a "
+                            f"directory or compile elsewhere")
         if not _safe_target(real_out, path) or os.path.realpath(path) in protect:
             conflicts.append(rel)
         elif not os.path.lexists(path):
@@ -167,6 +174,16 @@ def _safe_target(real_out: str, path: str) -> bool:
     parent = os.path.realpath(os.path.dirname(path))
     inside = parent == real_out or parent.startswith(real_out + os.sep)
     return inside and not os.path.islink(path) and not os.path.isdir(path)
+
+
+def _link_on_the_way(out: str, rel: str) -> str | None:
+    """The first part of ``rel`` (a directory on its way, or the file itself) that is a
+    symbolic link under ``out``, or None."""
+    parts = rel.split(os.sep)
+    for i in range(1, len(parts) + 1):
+        if os.path.islink(os.path.join(out, *parts[:i])):
+            return os.path.join(*parts[:i])
+    return None
 
 
 def _commit(out: str, data: dict[str, bytes], writes: list[str], moved: list[str],

@@ -18,13 +18,19 @@ single-node program (:func:`hydropy.targets.local.run`) under one of these sched
    several members also with each member's share of a tick as a tick of its own, and with
    each member's own arrival order.
 
+and one order of the events that every timing observer on every member agrees with
+(:func:`_merged_schedule`): what a fold or snapshot took in one tick is one single-node tick;
+what a stratified reader (lookup, anti_join) took in one tick comes table side first, then
+probe side (it reads its table in full before probing), not merged into one tick that another
+observer saw apart.
+
 Every schedule feeds each input record exactly once (a record broadcast to several members
 once, where its copy arrived first, or at the member in question).
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 import networkx as nx
 
@@ -77,23 +83,66 @@ def feeding_entries(design: Graph, stage: str, node=None) -> frozenset[str]:
         node is None or e.id == node.id or nx.has_path(local, e.id, node.id)))
 
 
+class _Observer(NamedTuple):
+    """An operator that observes arrival timing, as the merged schedule reads it: on each of
+    the stage's members, the events it took in one tick through ``table`` entries (the state a
+    stratified reader reads, complete before it probes) come before those it took through
+    ``probe`` entries (the rest); events on both sides in one tick form one single-node tick,
+    and so do one tick's probe events when ``together``."""
+
+    stage: str
+    table: frozenset[str]
+    probe: frozenset[str]
+    together: bool
+
+
 def _observers(design: Graph):
-    """(stage, entries, whether same-tick arrivals must stay together) for each operator that
-    observes arrival timing: a non-monotone operator (its inputs' relative timing) and an
-    ordered stream sink (its input's order only)."""
+    """Each operator that observes arrival timing: a non-monotone operator (its inputs'
+    relative timing; a fold or snapshot keeps one tick's events together) and an ordered stream
+    sink (its input's order only). A stratified reader (lookup, anti_join: ``read_port`` and a
+    second input) reads its table side in full before probing, so one tick's table-side events
+    precede its probe-side events; its probe events stay together only when its output comes
+    back around a loop of its stage (then one tick's probes see each other's effects)."""
     for node in design.nodes():
         coll = design.node(node.inputs[0]).coll if node.kind == "sink" else None
         if node.spec.monotone and not (coll and coll.kind == STREAM and coll.ordered):
             continue
-        yield node.location, feeding_entries(design, node.location, node), not node.spec.monotone
+        stage, feeding = node.location, feeding_entries(design, node.location, node)
+        if node.spec.read_port is None or len(node.inputs) < 2:
+            yield _Observer(stage, frozenset(), feeding, not node.spec.monotone)
+            continue
+        within = _within_tick(design, stage)
+        port = node.spec.read_port
+        table = _reaching(design, stage, within, [node.inputs[port]]) & feeding
+        probe = _reaching(design, stage, within, [i for p, i in enumerate(node.inputs) if p != port])
+        looped = any(n.kind == "cycle" and n.location == stage and nx.has_path(design.nx, node.id, n.id)
+                     for n in design.nodes())
+        # an entry that reaches the reader only around a loop counts as a probe, as before
+        yield _Observer(stage, table, feeding - (table - probe), looped)
+
+
+def _reaching(design: Graph, stage: str, within: nx.DiGraph, targets: list[int]) -> frozenset[str]:
+    """The names of the entries of ``stage`` (not its loops) whose records reach one of
+    ``targets`` in the same tick."""
+    from .sim import entries, entry_name  # sim imports the criterion: not at import time
+    return frozenset(entry_name(e) for e in entries(design, stage) if e.kind != "cycle" and any(
+        e.id == t or nx.has_path(within, e.id, t) for t in targets))
+
+
+def _within_tick(design: Graph, stage: str) -> nx.DiGraph:
+    """The stage's operators and the edges records cross in the same tick (not into a loop)."""
+    local = nx.DiGraph(design.nx.subgraph([n.id for n in design.nodes() if n.location == stage]))
+    local.remove_edges_from([(u, v) for u, v in list(local.edges) if design.node(v).kind == "cycle"])
+    return local
 
 
 def _merged_schedule(design: Graph, sim: SimRun) -> list[dict[str, list]]:
     """One order of the events that every observer (:func:`_observers`) on every member agrees
-    with: a member's earlier ticks come first; events a non-monotone operator's member took in
-    one tick form one single-node tick; copies of one input record are one point. Where
-    observers contradict each other, the events involved merge into one tick (the strongly
-    connected components of the precedence graph)."""
+    with: a member's earlier ticks come first; within one tick of a stratified reader, its
+    table-side events come before its probe-side events; events a fold's (or a looped
+    reader's) member took in one tick form one single-node tick; copies of one input record
+    are one point. Where observers contradict each other, the events involved merge into one
+    tick (the strongly connected components of the precedence graph)."""
     parent = {ev.id: ev.id for ev in sim.events}
 
     def find(x: int) -> int:
@@ -114,20 +163,17 @@ def _merged_schedule(design: Graph, sim: SimRun) -> list[dict[str, list]]:
     for evs in copies.values():
         union(evs)
     sequences = []
-    for stage, feeding, together in set(_observers(design)):
-        for m in range(design.members_of(stage)):
-            at: dict[int, int] = {}
-            for e in feeding:
-                for ev, arrivals in sim.reached[stage].get(e, {}).items():
-                    if m in arrivals:
-                        at[ev] = max(at.get(ev, -1), arrivals[m][0])
-            ticks = defaultdict(list)
-            for ev, tick in at.items():
-                ticks[tick].append(ev)
-            if together:
-                for tick in ticks.values():
-                    union(tick)
-            sequences.append([ticks[t] for t in sorted(ticks)])
+    for obs in set(_observers(design)):
+        for m in range(design.members_of(obs.stage)):
+            sides = [_ticks_at(sim, obs.stage, obs.table, m), _ticks_at(sim, obs.stage, obs.probe, m)]
+            groups = defaultdict(list)   # (tick, 0 table only / 1 both sides / 2 probe only) -> events
+            for ev in sorted(set(sides[0]) | set(sides[1])):
+                ticks = [side[ev] for side in sides if ev in side]
+                groups[(max(ticks), 1 if len(ticks) == 2 else 0 if ev in sides[0] else 2)].append(ev)
+            for (_, phase), evs in groups.items():
+                if phase == 1 or (phase == 2 and obs.together):
+                    union(evs)
+            sequences.append([groups[g] for g in sorted(groups)])
     order = nx.DiGraph()
     order.add_nodes_from({find(ev.id) for ev in sim.events})
     for seq in sequences:
@@ -149,7 +195,18 @@ def _merged_schedule(design: Graph, sim: SimRun) -> list[dict[str, list]]:
     return out or [{}]
 
 
-def _arrival(arrivals: dict[int, tuple[int, int]], member: int | None) -> tuple[int, int, int]:
+def _ticks_at(sim: SimRun, stage: str, feeding: frozenset[str], member: int) -> dict[int, int]:
+    """Event -> the tick of ``stage`` in which ``member`` had it through every ``feeding``
+    entry it came by (the latest of them)."""
+    at: dict[int, int] = {}
+    for e in feeding:
+        for ev, arrivals in sim.reached[stage].get(e, {}).items():
+            if member in arrivals:
+                at[ev] = max(at.get(ev, -1), arrivals[member][0])
+    return at
+
+
+def first_arrival(arrivals: dict[int, tuple[int, int]], member: int | None) -> tuple[int, int, int]:
     """(tick, position, member) of an event's arrival at an entry: at ``member`` when it got
     there, else where it first arrived."""
     if member is not None and member in arrivals:
@@ -170,7 +227,7 @@ def arrival_schedule(sim: SimRun, stage: str, feeding: frozenset[str],
     for ev in sim.events:
         arrivals = [sim.reached[stage][e][ev.id] for e in feeding if ev.id in sim.reached[stage].get(e, {})]
         if arrivals:
-            at, position, m = max(_arrival(a, member) for a in arrivals)
+            at, position, m = max(first_arrival(a, member) for a in arrivals)
             here = member is None or all(member in a for a in arrivals)
         else:
             at = next((i for i, s in enumerate(steps) if s >= sim.settled[ev.id]), len(steps))

@@ -203,6 +203,17 @@ INPUT_CASES = [
          {"wc.py": WC, "plan.yaml": PLAN, "in.yaml": "lines: [a]\nlines: [b]\n"}),
     Case("check-default-inputs-alias", ["check", "{d}/wc.py", "--plan", "{d}/plan.yaml"],
          ("wc.yaml:2", "alias"), {"wc.py": WC, "plan.yaml": PLAN, "wc.yaml": "x: &x [a]\nlines: *x\n"}),
+    Case("inputs-record-does-not-fit-its-dtype", ["run", "{d}/pairs.py", "--inputs", "{d}/in.yaml"],
+         ("in.yaml:3", "input 'readings' is declared (int64, float64); its record 2 does not fit", "oops"),
+         {"pairs.py": PAIRS, "in.yaml": "readings:\n  - [1, 2.5]\n  - [2, oops]\n"}),
+    Case("inputs-tick-record-does-not-fit-its-dtype", ["run", "{d}/pairs.py", "--inputs", "{d}/in.yaml"],
+         ("in.yaml:4", "input 'readings' is declared", "record 1"),
+         {"pairs.py": PAIRS, "in.yaml": "ticks:\n  - readings: [[1, 2.5]]\n  - readings:\n    - [x, 1.0]\n"}),
+    Case("check-inputs-record-does-not-fit-its-dtype",
+         ["check", "{d}/pairs.py", "--plan", "{d}/plan.yaml", "--inputs", "{d}/in.json"],
+         ("in.json:1", "input 'readings' is declared", "record 2"),
+         {"pairs.py": PAIRS, "plan.yaml": "steps:\n  - decouple: {operators: [positive], to: b}\n",
+          "in.json": '{"readings": [[1, 2.5], [2, "x"]]}'}),
     Case("check-inputs-unknown-name", ["check", "{d}/wc.py", "--plan", "{d}/plan.yaml", "--inputs",
                                        "{d}/in.yaml"], ("in.yaml:1", "unknown input 'words'"),
          {"wc.py": WC, "plan.yaml": PLAN, "in.yaml": "words: [a]\n"}),
@@ -289,6 +300,9 @@ PLAN_CASES = [
     plan_case("plan-key-beyond-built-tuple-compile",
               "steps:\n  - decouple: {operators: [copy], to: b}\n  - partition: {stage: b, n: 2, key: [4]}\n",
               "plan.yaml:3", "2-tuple", program="tagged.py", source=TAGGED, command="compile"),
+    plan_case("plan-key-beyond-a-keyed-state", PLAN + "  - partition: {stage: agg, n: 2, key: [5]}\n",
+              "plan.yaml:3", "routing key [5] of 'ones_to_agg' is beyond its records",
+              "key index 5 is beyond the records' width 2"),
     plan_case("plan-index-bogus", "steps:\n  - lattice: {operator: count_per_word, as: sealed_set, "
               "index: [a]}\n", "plan.yaml:2", "field indices"),
     plan_case("plan-duplicates-not-bool", PLAN + "  - reorder: {channel: ones_to_agg, duplicates: maybe}\n",
@@ -683,10 +697,12 @@ def test_key_within_a_declared_tuple_is_accepted(tmp_path):
 
 
 def test_key_check_mutant_is_caught(tmp_path, monkeypatch):
-    """Without check_route_keys, a key beyond a known tuple is accepted by the plan (and would fail
-    on Ray); the table's plan-key-beyond-* cases catch the mutant."""
+    """Without check_route_keys (and partition's own check of an explicit key), a key beyond a
+    known tuple is accepted by the plan (and would fail on Ray); the table's plan-key-beyond-*
+    cases catch the mutant."""
     from hydropy.errors import HydropyError
     from hydropy.loader import load_flow
+    from hydropy.passes import partition as partition_module
     from hydropy.passes import plan as plan_module
     (tmp_path / "tagged.py").write_text(TAGGED)
     graph = load_flow(str(tmp_path / "tagged.py")).graph()
@@ -695,6 +711,7 @@ def test_key_check_mutant_is_caught(tmp_path, monkeypatch):
     with pytest.raises(HydropyError, match="2-tuple"):
         plan_module.apply_plan(graph, steps)
     monkeypatch.setattr(plan_module, "check_route_keys", lambda g: None)
+    monkeypatch.setattr(partition_module, "check_key_fits", lambda *args: None)
     plan_module.apply_plan(graph, steps)
 
 
@@ -860,3 +877,51 @@ def test_steps_given_as_python_objects_may_share_lists():
     _, graph = design_point(flow, [{"decouple": {"operators": ops, "to": "b"}},
                                    {"decouple": {"operators": ops, "to": "c"}}])
     assert graph.by_name("f").location == "c"
+
+
+# -- a compiled directory whose stages/ is a symbolic link -------------------------------------
+
+def _linked_stages(tmp_path, compiled_wc) -> Path:
+    """A copy of the compiled WC whose stages/ is a link to ``real_stages`` beside it."""
+    shutil.copytree(compiled_wc, tmp_path / "out")
+    shutil.move(tmp_path / "out" / "stages", tmp_path / "real_stages")
+    (tmp_path / "out" / "stages").symlink_to(tmp_path / "real_stages", target_is_directory=True)
+    return tmp_path / "out"
+
+
+def _one_error(argv, capsys) -> str:
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_stage_missing_behind_a_linked_stages_directory_names_where_it_really_is(tmp_path, capsys,
+                                                                                     compiled_wc):
+    out = _linked_stages(tmp_path, compiled_wc)
+    (tmp_path / "real_stages" / "agg.py").unlink()
+    err = _one_error(["run", out], capsys)
+    assert "stages/agg.py is missing" in err and "stages is a symbolic link" in err
+    assert str(tmp_path / "real_stages" / "agg.py") in err and "does not exist" in err
+
+
+def test_a_stage_that_does_not_parse_behind_a_link_is_named_at_its_real_path(tmp_path, capsys, compiled_wc):
+    out = _linked_stages(tmp_path, compiled_wc)
+    with open(tmp_path / "real_stages" / "agg.py", "a") as fh:
+        fh.write("\ndef broken(:\n")
+    err = _one_error(["run", out], capsys)
+    assert f"{tmp_path / 'real_stages' / 'agg.py'}:" in err and "does not parse" in err
+
+
+def test_compiling_into_a_linked_stages_directory_refuses_the_link(tmp_path, capsys, compiled_wc):
+    """Not 'files hydropy did not write' (it wrote them): the link, where it leads, what to do."""
+    out = _linked_stages(tmp_path, compiled_wc)
+    (tmp_path / "wc.py").write_text(WC)
+    (tmp_path / "plan.yaml").write_text(COMPILE_PLAN)
+    before = tree(tmp_path / "real_stages")
+    err = _one_error(["compile", tmp_path / "wc.py", "--plan", tmp_path / "plan.yaml", "-o", out, "--force"],
+                     capsys)
+    assert f"{out / 'stages'} is a symbolic link (to {tmp_path / 'real_stages'})" in err
+    assert "never through a link" in err and "did not write" not in err
+    assert tree(tmp_path / "real_stages") == before
