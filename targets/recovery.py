@@ -38,11 +38,12 @@ from hydropy.runtime.stage import merge_results
 
 MAX_DRAIN_ROUNDS = 10_000
 #: rounds of input ticks are sent to a member in one call until they hold this many records
-#: (Ray's cost per call, ~1-5 ms, is then small against the work of the call) ...
-RECORDS_PER_CALL = 100_000
-#: ... or this many rounds; and only as many that the run still has several calls in flight
+#: (Ray's cost per call, 5-8 ms of driver and member on 2 cores, is then small against the
+#: work of the call even where a record costs a kernel ~0.1 us: benchmarks/README.md, B2) ...
+RECORDS_PER_CALL = 1_000_000
+#: ... or this many rounds; and only as many that the run still has ``max_inflight`` calls
 #: per member (stages downstream work on a call's rounds while upstream runs the next)
-MAX_ROUNDS_PER_CALL = 16
+MAX_ROUNDS_PER_CALL = 64
 #: calls submitted to a member and not yet applied, at most (the run's backpressure)
 DEFAULT_MAX_INFLIGHT = 4
 #: deaths of one member in a row at the same round that end the run
@@ -76,7 +77,8 @@ class Rounds:
         self.deaths: dict[tuple, tuple[int, int]] = {}           # member -> (round, times)
         self.reports: list[tuple] = []                            # recoveries to print
         self._external: dict[int, dict] = {}
-        self._statuses: dict = {}                                # status ref -> its list
+        self._statuses: dict = {}     # status ref -> (member, last round, each round's status)
+        self.released = 0                                        # rounds whose refs are dropped
         self.per_call = per_call or rounds_per_call(tick_records(ticks), len(ticks), max_inflight)
 
     # -- submitting ----------------------------------------------------------------------
@@ -136,8 +138,13 @@ class Rounds:
         """What member ``label`` reported for round ``r`` (``StageHost.tick``'s status)."""
         ref, j = self.status[(r, *label)]
         if ref not in self._statuses:
-            self._statuses[ref] = self.ray.get(ref, timeout=timeout)
-        return self._statuses[ref][j]
+            self.keep_statuses(ref, r - j, label, self.ray.get(ref, timeout=timeout))
+        return self._statuses[ref][2][j]
+
+    def keep_statuses(self, ref, first: int, label: tuple[str, int], values: list) -> None:
+        """Keep what a call (its first round ``first``) of member ``label`` reported, until
+        the member has applied its rounds."""
+        self._statuses[ref] = (label, first + len(values) - 1, values)
 
     def begin_rounds(self, count: int = 1) -> None:
         rounds = list(range(self.rounds + 1, self.rounds + count + 1))
@@ -162,7 +169,8 @@ class Rounds:
                 if failure is not None:
                     self.recover_from(failure, what)
                     continue
-                self._statuses.update(zip([ref for ref, _ in calls], values))
+                for (ref, label), statuses in zip(calls, values):
+                    self.keep_statuses(ref, r - self.status[(r, *label)][1], label, statuses)
             for label in pending:
                 self.applied_round(label, r, self.status_of(r, label))
             self.d.monitor.round_settled()
@@ -213,15 +221,18 @@ class Rounds:
 
     def release(self) -> None:
         """Drop the refs of rounds no member can need again: every member has checkpointed
-        after them (without recovery: every member has applied them)."""
-        keep_after = min(self.checkpointed.values()) if self.recover else self.settled()
-        for key in [k for k in self.status if k[0] <= keep_after]:
-            self.status.pop(key, None)
-            self.outputs.pop(key, None)
-        live = {ref for ref, _ in self.status.values()}
-        for ref in [ref for ref in self._statuses if ref not in live]:
+        after them (without recovery: every member has applied them); and the statuses of
+        calls whose member has applied all their rounds."""
+        settled = self.settled()
+        keep_after = min(self.checkpointed.values()) if self.recover else settled
+        for r in range(self.released + 1, keep_after + 1):
+            for label in self.labels:
+                self.status.pop((r, *label), None)
+                self.outputs.pop((r, *label), None)
+        self.released = max(self.released, keep_after)
+        for ref in [ref for ref, (label, last, _) in self._statuses.items() if last <= self.applied[label]]:
             del self._statuses[ref]
-        for r in [r for r in self._external if r <= self.settled()]:
+        for r in [r for r in self._external if r <= settled]:
             del self._external[r]
 
     # -- recovering ------------------------------------------------------------------------
@@ -356,12 +367,12 @@ class Rounds:
 def rounds_per_call(records: int, rounds: int, max_inflight: int = DEFAULT_MAX_INFLIGHT) -> int:
     """How many of ``rounds`` input ticks (``records`` in all) go to a member in one call:
     enough that a call holds :data:`RECORDS_PER_CALL` records (the mean tick's), at most
-    :data:`MAX_ROUNDS_PER_CALL`, and few enough that the run has ``2 * max_inflight`` calls per
+    :data:`MAX_ROUNDS_PER_CALL`, and few enough that the run has ``max_inflight`` calls per
     member, so the stages of a pipeline still overlap. Each round is still one tick: only the
     calls are fewer."""
     mean = max(records / max(rounds, 1), 1)
     by_records = -(-RECORDS_PER_CALL // int(mean))
-    return max(1, min(by_records, MAX_ROUNDS_PER_CALL, rounds // (2 * max_inflight)))
+    return max(1, min(by_records, MAX_ROUNDS_PER_CALL, rounds // max_inflight))
 
 
 def tick_records(ticks: list[dict[str, list]]) -> int:

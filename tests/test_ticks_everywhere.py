@@ -129,7 +129,7 @@ def test_rounds_sent_several_to_a_call_keep_every_tick(ledger, ray_session, monk
     flow, plan = ledger
     inputs = ledger_inputs(1_200)
     ticks = split_ticks(inputs, 25)
-    assert len(ticks) == 48 and recovery.rounds_per_call(recovery.tick_records(ticks), 48, 4) == 6
+    assert len(ticks) == 48 and recovery.rounds_per_call(recovery.tick_records(ticks), 48, 4) == 12
     calls = []
     original = recovery.Rounds.submit_rounds
     monkeypatch.setattr(recovery.Rounds, "submit_rounds",
@@ -139,15 +139,15 @@ def test_rounds_sent_several_to_a_call_keep_every_tick(ledger, ray_session, monk
     assert expected != flow.run(ticks=split_ticks(inputs, 300))  # the tick cut shows in the sinks
     got = flow.run(ticks=ticks, target="ray", plan=plan)
     assert canonical(design, got) == canonical(design, expected)
-    assert max(calls) == 6
+    assert max(calls) == 12
 
 
 def test_rounds_per_call():
     from hydropy.targets.recovery import rounds_per_call
-    assert rounds_per_call(200 * 10_000, 200, 4) == 10    # 100,000 records a call
-    assert rounds_per_call(20 * 10_000, 20, 4) == 2       # several calls in flight per member
-    assert rounds_per_call(10 * 200, 10, 4) == 1
-    assert rounds_per_call(1_000 * 10, 1_000, 4) == 16
+    assert rounds_per_call(2_000 * 100_000, 2_000, 4) == 10   # 1,000,000 records a call
+    assert rounds_per_call(20 * 10_000, 20, 4) == 5           # max_inflight calls per member
+    assert rounds_per_call(3 * 200, 3, 4) == 1
+    assert rounds_per_call(1_000 * 10, 1_000, 4) == 64        # at most 64 rounds
     assert rounds_per_call(0, 1, 4) == 1
 
 
