@@ -202,6 +202,9 @@ class StageHost:
             base = compiled_dir if os.path.isdir(compiled_dir) else os.getcwd()  # cluster: working_dir
             cls = _load_or_explain(base, stage_file, class_name, module)
             self.stage = cls(member, members, receivers)
+            if any(routing == "hash" and receivers.get(c, 1) > 1 for c, (routing, _) in cls.CHANNELS_OUT.items()):
+                from .kernels import warm_split_by_hash  # a channel's columns split by key
+                self.stage.compile_seconds += warm_split_by_hash()
             self.slots = [(c, j) for c in sorted(cls.CHANNELS_OUT) for j in range(receivers.get(c, 1))]
             directory, every = checkpoints or (None, 0)
             self.recovery = MemberRecovery(self.stage, stage_name or cls.NAME, member, directory, every)
