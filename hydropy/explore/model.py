@@ -45,9 +45,10 @@ class Constants:
     """Seconds per Ray round trip, per pickled byte and per record on a channel (the profile
     model's), per actor start; per call of a member's ``ticks`` when calls queue up: the
     driver's time to submit one (``submit_s``), the member's time to take one (``call_s``),
-    the CPU that takes in all (``call_cpu_s``); per run (``run_s``) and the driver's per call
-    besides submitting (``driver_round_s``, named when a call held one round); and the
-    machine's ``cores``."""
+    the CPU that takes in all (``call_cpu_s``), and a queued call's time when its arguments
+    or results go through the object store (``large_call_s``: over :data:`INLINE_BYTES`); per
+    run (``run_s``) and the driver's per call besides submitting (``driver_round_s``, named
+    when a call held one round); and the machine's ``cores``."""
 
     round_s: float
     byte_s: float
@@ -59,6 +60,7 @@ class Constants:
     cores: int = 0
     run_s: float = 0.05
     driver_round_s: float = 5e-4
+    large_call_s: float = 2.5e-3
     source: str = "defaults (not calibrated: run hydropy explore --calibrate)"
 
 
@@ -66,7 +68,10 @@ DEFAULTS = Constants(round_s=1e-3, byte_s=2e-9, record_s=2e-6, actor_start_s=1.0
                      cores=os.cpu_count() or 1)
 CALIBRATION_FILE = "explore-calibration.json"
 KEYS = ("round_s", "byte_s", "record_s", "actor_start_s", "submit_s", "call_s", "call_cpu_s", "cores",
-        "run_s", "driver_round_s")
+        "run_s", "driver_round_s", "large_call_s")
+#: arguments or results of a Ray call above this many bytes go through the object store
+#: (Ray's ``max_direct_call_object_size``), which costs a call ``large_call_s`` in all
+INLINE_BYTES = 100 * 1024
 
 
 def cache_path() -> str:
@@ -115,6 +120,7 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
             ray.get(actor.call.remote(b""))
         round_s = (time.perf_counter() - t0) / rounds
         _, call_s, call_cpu_s = queued_calls(ray, actor, 5 * rounds)
+        large_call_s = queued_calls(ray, actor, rounds, payload=os.urandom(2 * INLINE_BYTES))[0]
         blob = os.urandom(payload)
         t0 = time.perf_counter()
         for _ in range(10):
@@ -133,7 +139,8 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
             ray.shutdown()
     found = {"round_s": round_s, "byte_s": byte_s, "record_s": record_s, "actor_start_s": actor_start,
              "submit_s": submit_s, "call_s": call_s, "call_cpu_s": call_cpu_s,
-             "cores": os.cpu_count() or 1, "run_s": run_s, "driver_round_s": driver_round_s}
+             "cores": os.cpu_count() or 1, "run_s": run_s, "driver_round_s": driver_round_s,
+             "large_call_s": large_call_s}
     path = cache_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime())
@@ -180,15 +187,15 @@ def run_overheads(rounds: int = 150, members: int = 4) -> tuple[float, float, fl
     return max(few - 10 * per_round, 0.0), max(per_round - per_member, 0.0), per_member
 
 
-def queued_calls(ray, actor, calls: int) -> tuple[float, float, float]:
+def queued_calls(ray, actor, calls: int, payload: bytes = b"x") -> tuple[float, float, float]:
     """Per call of a tick-like method submitted without waiting (as the driver keeps rounds
-    in flight): the seconds per call until all are done (the driver's per call, submitting
-    and collecting, when it is the slower), the actor's CPU per call (a member's share), and
-    the CPU per call of the driver and the actor together."""
+    in flight), with ``payload`` among its arguments: the seconds per call until all are done
+    (the driver's per call, submitting and collecting, when it is the slower), the actor's CPU
+    per call (a member's share), and the CPU per call of the driver and the actor together."""
     ray.get(actor.ticks.options(num_returns=2).remote([0], 0, [], [[]], [{}])[1])
     actor_cpu = ray.get(actor.cpu.remote())
     t0, c0 = time.perf_counter(), time.process_time()
-    refs = [actor.ticks.options(num_returns=2).remote([r], 0, ["c"], [[(0, 0)]], [{"s": [1, 2]}], [b"x"])[1]
+    refs = [actor.ticks.options(num_returns=2).remote([r], 0, ["c"], [[(0, 0)]], [{"s": [1, 2]}], [payload])[1]
             for r in range(calls)]
     for ref in refs:
         ray.get(ref)
@@ -295,7 +302,8 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
 
     A member's time over the whole inputs is its replayed ``run_tick`` time, pickling of what
     it sends and unpickling of what it receives, scaled from the sample to the whole input,
-    plus what each of its queued calls costs (``call_s``; :func:`ray_calls`). The driver's is
+    plus what each of its queued calls costs (``call_s``, or ``large_call_s`` where a call's
+    arguments or results go through the object store; :func:`ray_calls`). The driver's is
     its routing and pickling of the sources' parts (scaled) plus one submitted call per member
     and call. The run takes as long as the slowest of these, and no less than all their CPU
     over the cores that run them (the machine's, at most ``cpus``), plus filling the pipeline
@@ -308,8 +316,10 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
         times = []
         for m in members:
             moved = m.send_seconds + m.receive_seconds + m.bytes_out * constants.byte_s
-            times.append(scale * (m.seconds + moved) + calls * constants.call_s)
-            cpu += scale * (min(m.cpu_seconds, m.seconds) + moved) + calls * constants.call_cpu_s
+            per_call = call_seconds(constants, scale * max(m.bytes_in, m.bytes_out) / max(calls, 1))
+            times.append(scale * (m.seconds + moved) + calls * per_call)
+            cpu += (scale * (min(m.cpu_seconds, m.seconds) + moved)
+                    + calls * (constants.call_cpu_s + per_call - constants.call_s))
         stage_time[stage] = max(times)
     driver = (replayed.driver_seconds * replayed.driver_scale
               + calls * (constants.driver_round_s + actors * constants.submit_s))
@@ -328,6 +338,12 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
         + constants.round_s * (hops + 1),
         actors=actors, memory=profile_estimate(graph, profile, constants, cpus).memory,
         stage_seconds=stage_time, cost_source="replay")
+
+
+def call_seconds(constants: Constants, call_bytes: float) -> float:
+    """A member's time per queued call whose arguments or results hold ``call_bytes``: more
+    than Ray sends inline, and they go through the object store."""
+    return constants.large_call_s if call_bytes > INLINE_BYTES else constants.call_s
 
 
 def ray_calls(profile: Profile, drain_rounds: int = 0) -> int:

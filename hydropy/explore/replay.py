@@ -54,6 +54,7 @@ class MemberCost:
     send_seconds: float = 0.0     # pickling what it sends (Ray serializes a call's returns)
     receive_seconds: float = 0.0  # unpickling what it receives on channels
     bytes_out: int = 0            # pickled bytes it sends
+    bytes_in: int = 0             # pickled bytes it receives (its sources' parts and channels)
 
 
 @dataclass
@@ -181,7 +182,7 @@ def _replay_once(design: Graph, classes: Mapping[str, type], inputs: Mapping[str
                 parts = [pack(p) for p in route(records, node.params.get("routing", "round_robin"), n,
                                                 tuple(key) if key else None, rounds)]
                 for m, part in enumerate(parts):
-                    _pickled(part)
+                    costs[stage][m].bytes_in += _pickled(part)[0]
                     external[m][entry_name(node)] = [part]
                 driver += _busy_clock() - t0
             for m, host in enumerate(hosts[stage]):
@@ -192,7 +193,9 @@ def _replay_once(design: Graph, classes: Mapping[str, type], inputs: Mapping[str
                     for sm in range(members[sender]):
                         packed = sent[(sender, sm)][net.name][m]
                         batches.setdefault(net.name, []).append(packed)
-                        cost.receive_seconds += _pickled(packed)[2]
+                        size, _, load = _pickled(packed)
+                        cost.bytes_in += size
+                        cost.receive_seconds += load
                 received = host.received
                 t0, c0 = _busy_clock(), time.process_time()
                 routed = host.run_tick(batches)
