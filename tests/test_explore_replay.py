@@ -53,6 +53,20 @@ def test_replay_runs_every_member_on_the_records_the_design_routes_to_it():
 def test_sample_keeps_every_kth_record_and_small_inputs_whole():
     got = sample_inputs({"big": list(range(1000)), "small": list(range(30))}, 0.1)
     assert got["big"] == list(range(0, 1000, 10)) and got["small"] == list(range(30))
+    got = sample_inputs({"big": list(range(10_000)), "table": list(range(900)),
+                         "other": list(range(2_000))}, 0.1)
+    assert got["table"] == list(range(900))                 # a tenth of the largest or less: whole
+    assert got["other"] == list(range(0, 2_000, 10))        # more: sampled
+
+
+def test_a_join_with_a_small_table_keeps_its_share_of_the_pairs():
+    """Sampling the requests and keeping the client classes whole, a tenth of the requests
+    meets their class; sampling both, about a hundredth would (the share squared)."""
+    classes = [(f"c{i}", i % 2) for i in range(500)]
+    requests = [(f"c{i % 500}", i) for i in range(20_000)]
+    got = sample_inputs({"requests": requests, "classes": classes}, 0.1)
+    known = {c for c, _ in got["classes"]}
+    assert sum(1 for c, _ in got["requests"] if c in known) == len(got["requests"]) == 2_000
     graph, design = _wordcount_agg(2)
     prof = profile(graph, {"lines": LINES * 4}, tick_size=100)
     rep = replay(design, {"lines": LINES * 4}, tick_size=100,

@@ -14,7 +14,8 @@ Ray's object store does it (timed, and its bytes counted), as is what the driver
 parts) and gathers at the end (the sinks).
 
 The replay runs on a sample of the inputs (:func:`sample_inputs`: every k-th record of each
-large input, so the records' mix along the whole input stays) and :class:`Replay` scales
+large input, so the records' mix along the whole input stays; small ones, the tables a stream
+is joined with, whole) and :class:`Replay` scales
 each stage's measurements by the records that enter it in the whole single-node run over
 those that entered it in the sample.
 """
@@ -36,6 +37,8 @@ from hydropy.targets.local import split_ticks
 BUDGET_SECONDS = 0.1
 #: a sample keeps at least this many records of each input (all of a smaller one)
 MIN_RECORDS = 50
+#: an input of at most this share of the largest input's records is kept whole in a sample
+SMALL_SIDE = 0.1
 #: a sample this small is replayed SMALL_REPEATS times, the least time of each member counting
 SMALL_SAMPLE = 1000
 SMALL_REPEATS = 3
@@ -74,12 +77,18 @@ class Replay:
 
 
 def sample_inputs(inputs: Mapping[str, Any], fraction: float) -> dict[str, list]:
-    """Every k-th record of each input (k = 1/fraction), whole for an input of at most
-    :data:`MIN_RECORDS` records, at least MIN_RECORDS of a larger one."""
+    """Every k-th record of each large input (k = 1/fraction), at least :data:`MIN_RECORDS`
+    of it; whole, an input of at most MIN_RECORDS records or of at most a
+    :data:`SMALL_SIDE` of the largest input's. A join (or lookup) of a sampled stream with a
+    small table whole gives the stream's share of its pairs; with the table sampled too, the
+    share squared (on the shopping cart, whose 500 client classes joined 30,500 requests,
+    the replay predicted up to 3x the measured throughput)."""
+    sizes = {name: len(records) for name, records in inputs.items()}
+    largest = max(sizes.values(), default=0)
     out = {}
     for name, records in inputs.items():
         records = records.tolist() if isinstance(records, Columns) else list(records)
-        if fraction >= 1 or len(records) <= MIN_RECORDS:
+        if fraction >= 1 or len(records) <= max(MIN_RECORDS, SMALL_SIDE * largest):
             out[name] = records
             continue
         step = max(1, min(int(round(1 / fraction)), len(records) // MIN_RECORDS))
