@@ -213,3 +213,23 @@ def test_calls_through_the_object_store_predict_their_cost():
     small_e, large_e = (replay_estimate(design, prof, constants, 16, r) for r in (small, large))
     assert large_e.stage_seconds["agg"] - small_e.stage_seconds["agg"] == pytest.approx(
         ray_calls(prof) * (0.1 - constants.call_s))
+
+
+def test_the_replay_runs_with_the_explorers_heap_frozen(monkeypatch):
+    """A member on Ray has a small heap; the explorer's is large (every design point's graph),
+    and a collection over it in a timed tick is no cost of the stage: the replay runs with
+    what existed before it frozen (the estimate of one design point moved 2x between runs
+    without), and unfreezes it after."""
+    import gc
+
+    from hydropy.explore import replay as replay_module
+    seen = []
+    original = replay_module._replay_once
+    monkeypatch.setattr(replay_module, "_replay_once",
+                        lambda *a, **k: (seen.append(gc.get_freeze_count()), original(*a, **k))[1])
+    graph, design = _wordcount_agg(2)
+    prof = profile(graph, {"lines": LINES}, tick_size=30)
+    assert gc.get_freeze_count() == 0
+    replay(design, {"lines": LINES}, tick_size=30, whole_records=stage_records(design, prof))
+    assert seen and all(count > 0 for count in seen)
+    assert gc.get_freeze_count() == 0

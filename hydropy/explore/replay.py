@@ -21,6 +21,7 @@ those that entered it in the sample.
 """
 from __future__ import annotations
 
+import gc
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -148,8 +149,15 @@ def replay(design: Graph, inputs: Mapping[str, Any], *, tick_size: int,
     classes = emitted_stages(design, program)
     sample = sample_inputs(inputs, fraction)
     small = sum(len(v) for v in sample.values()) <= SMALL_SAMPLE
-    runs = [_replay_once(design, classes, inputs, sample, tick_size, whole_records, fraction)
-            for _ in range(SMALL_REPEATS if small else 1)]
+    freeze = gc.get_freeze_count() == 0  # (objects someone else froze stay frozen)
+    if freeze:
+        gc.freeze()  # the explorer's own heap is not a member's: collections see the replay's objects only
+    try:
+        runs = [_replay_once(design, classes, inputs, sample, tick_size, whole_records, fraction)
+                for _ in range(SMALL_REPEATS if small else 1)]
+    finally:
+        if freeze:
+            gc.unfreeze()
     best = runs[0]
     for other in runs[1:]:
         for stage, members in best.members.items():
