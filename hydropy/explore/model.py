@@ -328,8 +328,8 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
     slowest = max(stage_time, key=stage_time.get)
     busiest = max(stage_time[slowest], driver)
     hops, path_stages = longest_path(graph)
-    per_call = [stage_time[s] / max(calls, 1) for s in path_stages]
-    fill = sum(per_call) - max(per_call, default=0.0)
+    call_time = [stage_time[s] / max(calls, 1) for s in path_stages]
+    fill = sum(call_time) - max(call_time, default=0.0)
     seconds = max(busiest, cpu / cores) + fill + replayed.results_seconds + constants.run_s
     return Estimate(
         throughput=profile.input_records / seconds if seconds > 0 else float("inf"),
