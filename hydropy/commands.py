@@ -64,7 +64,7 @@ def run_command(args) -> int:
         from hydropy.deploy import read_manifest
         from hydropy.targets.ray import run_compiled
         manifest = read_manifest(args.program)
-        sources = [src["name"] for st in manifest["stages"] for src in st["sources"]]
+        sources = {src["name"]: src.get("dtype") for st in manifest["stages"] for src in st["sources"]}
         inputs = load_inputs(args.inputs, sources) if args.inputs else None
         copy = program_copy(args.program, manifest) if args.check else None
         results = run_compiled(args.program, inputs, address=args.address, stats=stats,

@@ -5,7 +5,8 @@ A compiled directory is user-editable, so its manifest is checked against the sc
 
 * ``stages``: a non-empty list of ``{name, file, class, members, sources}``, names unique;
   ``file`` a ``stages/*.py`` file of the directory that exists and parses; ``members`` an
-  integer >= 1; ``sources`` a list of ``{name, routing, key}``;
+  integer >= 1; ``sources`` a list of ``{name, routing, key}`` and, for a source that declares
+  one, its ``dtype`` (a non-empty string: the inputs of `hydropy run DIR` are checked against it);
 * ``channels``: a list of ``{name, from, to, routing, key}`` between known stages;
 * ``sinks``: a mapping ``name -> {stage, kind, ordered}``;
 * ``routing`` one of :data:`ROUTINGS`; ``key`` null or a list of integers >= 0 (required by
@@ -161,6 +162,8 @@ def _check_stage(check: _Checker, stage: Any, node, compiled_dir: str, names: se
         check.mapping(source, src_node, f"a source of stage '{name}'", ("name", "routing", "key"))
         check.text(source["name"], src_node, "a source's name")
         check.routing(source, src_node, f"source '{source['name']}'")
+        if "dtype" in source:
+            check.text(source["dtype"], yamlio.value_node(src_node, "dtype"), f"source '{source['name']}' dtype")
 
 
 def _check_members(check: _Checker, data: dict, stages_node) -> None:

@@ -85,7 +85,8 @@ def manifest(graph: Graph, program: Program, program_arg: str,
                     **({"resizable": True} if graph.members_of(s) > 1 else {}),
                     "sources": [{"name": n.params["name"],
                                  "routing": n.params.get("routing", "round_robin"),
-                                 "key": channel_key(n) and list(channel_key(n))}
+                                 "key": channel_key(n) and list(channel_key(n)),
+                                 **({"dtype": n.coll.dtype} if n.coll and n.coll.dtype else {})}
                                 for n in graph.nodes() if n.kind == "source" and n.location == s]}
                    for s in graph.locations()],
         "channels": [{"name": n.name, "from": graph.node(n.inputs[0]).location, "to": n.location,

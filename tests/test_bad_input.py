@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import yaml
 
 from hydropy.cli import main
 
@@ -925,3 +926,19 @@ def test_compiling_into_a_linked_stages_directory_refuses_the_link(tmp_path, cap
     assert f"{out / 'stages'} is a symbolic link (to {tmp_path / 'real_stages'})" in err
     assert "never through a link" in err and "did not write" not in err
     assert tree(tmp_path / "real_stages") == before
+
+
+def test_a_compiled_directory_checks_its_inputs_against_the_declared_dtypes(tmp_path, capsys, monkeypatch):
+    """deploy.yaml keeps each source's declared dtype, so `hydropy run DIR` refuses a record that
+    does not fit where the inputs file holds it, before Ray starts (as `hydropy run PROGRAM`)."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    (tmp_path / "pairs.py").write_text(PAIRS)
+    (tmp_path / "in.yaml").write_text("readings:\n  - [1, 2.5]\n  - [2, oops]\n")
+    assert main(["compile", str(tmp_path / "pairs.py"), "-o", str(tmp_path / "out")]) == 0
+    manifest = yaml.safe_load((tmp_path / "out" / "deploy.yaml").read_text())
+    assert [src.get("dtype") for st in manifest["stages"] for src in st["sources"]] == ["(int64, float64)"]
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "out"), "--inputs", str(tmp_path / "in.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "in.yaml:3" in err and "input 'readings' is declared (int64, float64)" in err, err
+    assert len(err.splitlines()) == 1
