@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from harness import digest, case, timed
+from harness import case, digest, timed
 from ray_harness import ray_up
 
 

@@ -154,7 +154,7 @@ def _check_stage(check: _Checker, stage: Any, node, compiled_dir: str, names: se
     if not os.path.isfile(stage_path):
         check.fail(f"stage '{name}' file {rel} is missing{_through_link(compiled_dir, rel)} "
                    f"(recompile with hydropy compile)", file_node)
-    _parses(_real(stage_path), f"stage '{name}'")
+    _parses(_real(compiled_dir, rel), f"stage '{name}'")
     sources_node = yamlio.value_node(node, "sources")
     for source, src_node in zip(check.listing(stage["sources"], sources_node,
                                               f"stage '{name}' sources"),
@@ -206,19 +206,21 @@ def _kind(value: Any) -> str:
 
 def _through_link(compiled_dir: str, rel: str) -> str:
     """Where ``rel`` really is when a symbolic link of the directory leads there ('' if not)."""
-    path = os.path.join(compiled_dir, rel)
-    links = [p for p in (os.path.dirname(path), path) if os.path.islink(p)]
-    if not links:
+    from hydropy.targets.output import link_on_the_way
+    link = link_on_the_way(compiled_dir, rel)
+    if link is None:
         return ""
-    real = os.path.realpath(path)
-    return (f": {display_path(links[0])} is a symbolic link, and {display_path(real)} "
-            f"{'is not a file' if os.path.lexists(real) else 'does not exist'}")
+    real = os.path.realpath(os.path.join(compiled_dir, rel))
+    return (f": {display_path(os.path.join(compiled_dir, link))} is a symbolic link, and "
+            f"{display_path(real)} {'is not a file' if os.path.lexists(real) else 'does not exist'}")
 
 
-def _real(path: str) -> str:
-    """``path``, or where it really is when it or its directory is a symbolic link (what the
+def _real(compiled_dir: str, rel: str) -> str:
+    """The path of ``rel``, or where it really is when a symbolic link leads there (what the
     user can open and edit)."""
-    return os.path.realpath(path) if any(os.path.islink(p) for p in (os.path.dirname(path), path)) else path
+    from hydropy.targets.output import link_on_the_way
+    path = os.path.join(compiled_dir, rel)
+    return os.path.realpath(path) if link_on_the_way(compiled_dir, rel) else path
 
 
 def _parses(path: str, what: str) -> None:

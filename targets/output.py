@@ -133,7 +133,7 @@ def _update(out: str, data: dict[str, bytes], force: bool, protect: list[str]) -
     writes, replaced, edited_files, conflicts = [], [], [], []
     for rel, content in sorted(data.items()):
         path = os.path.join(out, rel)
-        if not _safe_target(real_out, path) and (link := _link_on_the_way(out, rel)):
+        if not _safe_target(real_out, path) and (link := link_on_the_way(out, rel)):
             raise LoadError(f"{display_path(os.path.join(out, link))} is a symbolic link (to "
                             f"{display_path(os.path.realpath(os.path.join(out, link)))}); hydropy "
                             f"writes {rel} there but never through a link: replace the link with a "
@@ -176,7 +176,7 @@ def _safe_target(real_out: str, path: str) -> bool:
     return inside and not os.path.islink(path) and not os.path.isdir(path)
 
 
-def _link_on_the_way(out: str, rel: str) -> str | None:
+def link_on_the_way(out: str, rel: str) -> str | None:
     """The first part of ``rel`` (a directory on its way, or the file itself) that is a
     symbolic link under ``out``, or None."""
     parts = rel.split(os.sep)

@@ -21,6 +21,7 @@ from .loop import Loop  # noqa: F401  (stage modules build their generated loops
 
 UNSET = type("Unset", (), {"__repr__": lambda self: "UNSET", "__reduce__": lambda self: "UNSET"})()
 
+
 def detached(value: Any) -> Any:
     """A lattice value as it is now (a copy: the fold goes on merging into its own); other
     values as they are (a fold's function returns a new accumulator)."""
