@@ -56,7 +56,7 @@ class MemberCost:
     seconds: float = 0.0          # run_tick, wall clock (sleeps included)
     cpu_seconds: float = 0.0      # run_tick, CPU
     send_seconds: float = 0.0     # pickling what it sends (Ray serializes a call's returns)
-    receive_seconds: float = 0.0  # unpickling what it receives on channels
+    receive_seconds: float = 0.0  # unpickling what it receives (its sources' parts and channels)
     bytes_out: int = 0            # pickled bytes it sends
     bytes_in: int = 0             # pickled bytes it receives (its sources' parts and channels)
 
@@ -113,17 +113,19 @@ def _busy_clock() -> float:
         return time.perf_counter()
 
 
-def _pickled(packed: Any) -> tuple[int, float, float]:
-    """(bytes, seconds to serialize, seconds to deserialize) of a packed batch in the form
-    it is handed to Ray (:func:`~hydropy.runtime.batch.wire`: a list as one pickle), as Ray's
-    object store serializes it (cloudpickle, numpy columns out of band, not copied)."""
+def _pickled(packed: Any) -> tuple[int, float, float, Any]:
+    """(bytes, seconds to serialize, seconds to deserialize, the batch deserialized) of a
+    packed batch in the form it is handed to Ray (:func:`~hydropy.runtime.batch.wire`: a list
+    as one pickle), as Ray's object store serializes it (cloudpickle, numpy columns out of
+    band, not copied). The receiver gets the copy, as on Ray: its records are new objects
+    (strings without their hash computed, keys equal to a table's but not the same object)."""
     from ray import cloudpickle
     buffers: list = []
     t0 = _busy_clock()
     blob = cloudpickle.dumps(wire(packed), protocol=5, buffer_callback=buffers.append)
     t1 = _busy_clock()
-    pickle.loads(blob, buffers=buffers)
-    return len(blob) + sum(b.raw().nbytes for b in buffers), t1 - t0, _busy_clock() - t1
+    loaded = pickle.loads(blob, buffers=buffers)  # Pickled: a list again
+    return len(blob) + sum(b.raw().nbytes for b in buffers), t1 - t0, _busy_clock() - t1, loaded
 
 
 def stage_order(design: Graph) -> list[str]:
@@ -198,19 +200,21 @@ def _replay_once(design: Graph, classes: Mapping[str, type], inputs: Mapping[str
                 key = node.params.get("key")
                 parts = [pack(p) for p in route(records, node.params.get("routing", "round_robin"), n,
                                                 tuple(key) if key else None, rounds)]
-                for m, part in enumerate(parts):
-                    costs[stage][m].bytes_in += _pickled(part)[0]
-                    external[m][entry_name(node)] = [part]
                 driver += _busy_clock() - t0
+                for m, part in enumerate(parts):
+                    size, dump, load, copy = _pickled(part)
+                    driver += dump
+                    costs[stage][m].bytes_in += size
+                    costs[stage][m].receive_seconds += load
+                    external[m][entry_name(node)] = [copy]
             for m, host in enumerate(hosts[stage]):
                 cost = costs[stage][m]
                 batches = external[m]
                 for net in incoming[stage]:
                     sender = design.node(net.inputs[0]).location
                     for sm in range(members[sender]):
-                        packed = sent[(sender, sm)][net.name][m]
-                        batches.setdefault(net.name, []).append(packed)
-                        size, _, load = _pickled(packed)
+                        size, _, load, copy = _pickled(sent[(sender, sm)][net.name][m])
+                        batches.setdefault(net.name, []).append(copy)
                         cost.bytes_in += size
                         cost.receive_seconds += load
                 received = host.received
@@ -222,7 +226,7 @@ def _replay_once(design: Graph, classes: Mapping[str, type], inputs: Mapping[str
                 cost.ticks += 1
                 for parts in routed.values():
                     for packed in parts:
-                        size, dump, _ = _pickled(packed)
+                        size, dump, _, _ = _pickled(packed)
                         cost.bytes_out += size
                         cost.send_seconds += dump
                 sent[(stage, m)] = routed
