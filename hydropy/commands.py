@@ -314,8 +314,9 @@ def explore_command(args) -> int:
         print(f"calibrated: round {constants.round_s * 1e3:.3f} ms, {constants.byte_s * 1e9:.3f} ns/byte, "
               f"{constants.record_s * 1e6:.3f} us/record, actor start {constants.actor_start_s:.2f} s, "
               f"per member and call {constants.submit_s * 1e3:.3f} ms (driver) + "
-              f"{constants.call_s * 1e3:.3f} ms (member), {constants.large_call_s * 1e3:.3f} ms through "
-              f"the object store; cached in {model.cache_path()}")
+              f"{constants.call_s * 1e3:.3f} ms (member), {constants.large_call_s * 1e3:.3f} ms with an object "
+              f"through the object store ({constants.large_call_cpu_s * 1e3:.3f} ms of the machine's CPU); "
+              f"cached in {model.cache_path()}")
         if not args.program:
             return 0
     if not args.program:

@@ -200,19 +200,31 @@ def test_predictions_within_the_noise_share_a_rank():
     assert [p.rank for p in points] == ["3", "1=", "1=", "4"]
 
 
-def test_calls_through_the_object_store_predict_their_cost():
-    """A member whose calls carry more than Ray sends inline pays ``large_call_s`` per call,
-    not ``call_s`` (measured: 2.3 ms against 0.4 ms per queued call on 2 cores)."""
+def test_each_object_through_the_object_store_predicts_its_cost():
+    """A member pays ``large_call_s - call_s`` more per call for each of its call's objects
+    over Ray's inline limit (measured: 2.6 ms against 0.4 ms per queued call on 2 cores), and
+    the machine ``large_call_cpu_s - call_cpu_s`` more CPU, once per object: where it is
+    received, not again where it is sent."""
     graph = load_flow(str(EXAMPLES / "wordcount.py")).graph()
     prof = profile(graph, {"lines": LINES}, tick_size=30)
     design = _wordcount_agg(2)[1]
-    small, large = _synthetic(2, 0.5), _synthetic(2, 0.5)
+    calls = ray_calls(prof)
+    constants = Constants(**{**CONSTANTS.__dict__, "large_call_s": 0.1, "large_call_cpu_s": 1.0, "cores": 1})
+    small, large, sent = _synthetic(2, 0.5), _synthetic(2, 0.5), _synthetic(2, 0.5)
     for m in large.members["agg"]:
-        m.bytes_in = 10 * INLINE_BYTES * ray_calls(prof)
-    constants = Constants(**{**CONSTANTS.__dict__, "large_call_s": 0.1})
-    small_e, large_e = (replay_estimate(design, prof, constants, 16, r) for r in (small, large))
+        m.objects = {"in main_to_agg 0": 10 * INLINE_BYTES * calls, "in other 0": 10 * INLINE_BYTES * calls,
+                     "in small 0": INLINE_BYTES * calls}   # (not over the limit)
+    for m in sent.members["agg"]:
+        m.objects = {"out agg_to_x 0": 10 * INLINE_BYTES * calls}
+    small_e, large_e, sent_e = (replay_estimate(design, prof, constants, 16, r) for r in (small, large, sent))
     assert large_e.stage_seconds["agg"] - small_e.stage_seconds["agg"] == pytest.approx(
-        ray_calls(prof) * (0.1 - constants.call_s))
+        calls * 2 * (0.1 - constants.call_s))
+    assert sent_e.stage_seconds["agg"] - small_e.stage_seconds["agg"] == pytest.approx(calls * (0.1 - constants.call_s))
+    # the CPU alone (no object costs a member time): on one core the run takes all of it
+    cpu_only = Constants(**{**constants.__dict__, "large_call_s": constants.call_s})
+    small_e, large_e, sent_e = (replay_estimate(design, prof, cpu_only, 16, r) for r in (small, large, sent))
+    assert large_e.seconds - small_e.seconds == pytest.approx(2 * 2 * calls * (1.0 - constants.call_cpu_s))
+    assert sent_e.seconds == pytest.approx(small_e.seconds)
 
 
 def test_the_replay_runs_with_the_explorers_heap_frozen(monkeypatch):

@@ -45,10 +45,12 @@ class Constants:
     """Seconds per Ray round trip, per pickled byte and per record on a channel (the profile
     model's), per actor start; per call of a member's ``ticks`` when calls queue up: the
     driver's time to submit one (``submit_s``), the member's time to take one (``call_s``),
-    the CPU that takes in all (``call_cpu_s``), and a queued call's time when its arguments
-    or results go through the object store (``large_call_s``: over :data:`INLINE_BYTES`); per
-    run (``run_s``) and the driver's per call besides submitting (``driver_round_s``, named
-    when a call held one round); and the machine's ``cores``."""
+    the CPU that takes in all (``call_cpu_s``), and a queued call's time when one of its
+    arguments or results goes through the object store (``large_call_s``: over
+    :data:`INLINE_BYTES`) and the CPU that takes in all (``large_call_cpu_s``: Ray's object
+    store and raylet included): each further such object costs the difference again;
+    per run (``run_s``) and the driver's per call besides submitting (``driver_round_s``,
+    named when a call held one round); and the machine's ``cores``."""
 
     round_s: float
     byte_s: float
@@ -61,6 +63,7 @@ class Constants:
     run_s: float = 0.05
     driver_round_s: float = 5e-4
     large_call_s: float = 2.5e-3
+    large_call_cpu_s: float = 4e-3
     source: str = "defaults (not calibrated: run hydropy explore --calibrate)"
 
 
@@ -68,9 +71,9 @@ DEFAULTS = Constants(round_s=1e-3, byte_s=2e-9, record_s=2e-6, actor_start_s=1.0
                      cores=os.cpu_count() or 1)
 CALIBRATION_FILE = "explore-calibration.json"
 KEYS = ("round_s", "byte_s", "record_s", "actor_start_s", "submit_s", "call_s", "call_cpu_s", "cores",
-        "run_s", "driver_round_s", "large_call_s")
-#: arguments or results of a Ray call above this many bytes go through the object store
-#: (Ray's ``max_direct_call_object_size``), which costs a call ``large_call_s`` in all
+        "run_s", "driver_round_s", "large_call_s", "large_call_cpu_s")
+#: an argument or result of a Ray call above this many bytes goes through the object store
+#: (Ray's ``max_direct_call_object_size``), which costs ``large_call_s - call_s`` more
 INLINE_BYTES = 100 * 1024
 
 
@@ -120,7 +123,7 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
             ray.get(actor.call.remote(b""))
         round_s = (time.perf_counter() - t0) / rounds
         _, call_s, call_cpu_s = queued_calls(ray, actor, 5 * rounds)
-        large_call_s = queued_calls(ray, actor, rounds, payload=os.urandom(2 * INLINE_BYTES))[0]
+        large_call_s, _, large_call_cpu_s = queued_calls(ray, actor, rounds, payload=os.urandom(2 * INLINE_BYTES))
         blob = os.urandom(payload)
         t0 = time.perf_counter()
         for _ in range(10):
@@ -140,7 +143,7 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
     found = {"round_s": round_s, "byte_s": byte_s, "record_s": record_s, "actor_start_s": actor_start,
              "submit_s": submit_s, "call_s": call_s, "call_cpu_s": call_cpu_s,
              "cores": os.cpu_count() or 1, "run_s": run_s, "driver_round_s": driver_round_s,
-             "large_call_s": large_call_s}
+             "large_call_s": large_call_s, "large_call_cpu_s": large_call_cpu_s}
     path = cache_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime())
@@ -191,17 +194,32 @@ def queued_calls(ray, actor, calls: int, payload: bytes = b"x") -> tuple[float, 
     """Per call of a tick-like method submitted without waiting (as the driver keeps rounds
     in flight), with ``payload`` among its arguments: the seconds per call until all are done
     (the driver's per call, submitting and collecting, when it is the slower), the actor's CPU
-    per call (a member's share), and the CPU per call of the driver and the actor together."""
+    per call (a member's share), and the CPU per call in all: the machine's
+    (:func:`machine_cpu_seconds`: Ray's raylet and object store too; 3.8-4.2 ms per call
+    through the object store here, against 2.6-2.9 ms of the driver and the actor), or where
+    the system does not say, the driver's and the actor's."""
     ray.get(actor.ticks.options(num_returns=2).remote([0], 0, [], [[]], [{}])[1])
     actor_cpu = ray.get(actor.cpu.remote())
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, m0 = time.perf_counter(), time.process_time(), machine_cpu_seconds()
     refs = [actor.ticks.options(num_returns=2).remote([r], 0, ["c"], [[(0, 0)]], [{"s": [1, 2]}], [payload])[1]
             for r in range(calls)]
     for ref in refs:
         ray.get(ref)
-    elapsed, driver_cpu = time.perf_counter() - t0, time.process_time() - c0
+    elapsed, driver_cpu, m1 = time.perf_counter() - t0, time.process_time() - c0, machine_cpu_seconds()
     actor_cpu = ray.get(actor.cpu.remote()) - actor_cpu
-    return elapsed / calls, actor_cpu / calls, (driver_cpu + actor_cpu) / calls
+    machine = m1 - m0 if m0 is not None and m1 is not None else 0.0
+    return elapsed / calls, actor_cpu / calls, max(machine, driver_cpu + actor_cpu) / calls
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds every process of the machine has spent since it started (Linux's
+    /proc/stat: all but idle and I/O wait), or None where the system does not say."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            ticks = [int(x) for x in fh.readline().split()[1:9]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def channel_seconds(records: list, repeats: int = 3) -> float:
@@ -302,28 +320,34 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
 
     A member's time over the whole inputs is its replayed ``run_tick`` time, pickling of what
     it sends and unpickling of what it receives, scaled from the sample to the whole input,
-    plus what each of its queued calls costs (``call_s``, or ``large_call_s`` where a call's
-    arguments or results go through the object store; :func:`ray_calls`). The driver's is
+    plus what each of its queued calls costs (:func:`ray_calls`, :func:`call_seconds`: more
+    for each of the call's objects that goes through the object store). The driver's is
     its routing and pickling of the sources' parts (scaled) plus one submitted call per member
-    and call. The run takes as long as the slowest of these, and no less than all their CPU
-    over the cores that run them (the machine's, at most ``cpus``), plus filling the pipeline
-    (one call of each stage along the longest path but the slowest) and gathering the sinks."""
+    and call, and putting each object of sources' parts that goes through the object store.
+    The run takes as long as the slowest of these, and no less than all their CPU (each call's
+    as the whole machine spends it, :func:`call_cpu_seconds`, an object's counted once, where
+    it is received) over the cores that run them (the machine's, at most ``cpus``), plus
+    filling the pipeline (one call of each stage along the longest path but the slowest) and
+    gathering the sinks."""
     calls = ray_calls(profile, max(replayed.rounds - replayed.sample_ticks, 0))
     actors = sum(graph.members_of(s) for s in graph.locations())
-    stage_time, cpu = {}, 0.0
+    stage_time, cpu, puts = {}, 0.0, 0
     for stage, members in replayed.members.items():
         scale = replayed.scale.get(stage, 1.0)
         times = []
         for m in members:
             moved = m.send_seconds + m.receive_seconds + m.bytes_out * constants.byte_s
-            per_call = call_seconds(constants, scale * max(m.bytes_in, m.bytes_out) / max(calls, 1))
-            times.append(scale * (m.seconds + moved) + calls * per_call)
-            cpu += (scale * (min(m.cpu_seconds, m.seconds) + moved)
-                    + calls * (constants.call_cpu_s + per_call - constants.call_s))
+            large = large_objects(m.objects, scale, calls)
+            times.append(scale * (m.seconds + moved) + calls * call_seconds(constants, len(large)))
+            received = [k for k in large if not k.startswith("out ")]
+            cpu += scale * (min(m.cpu_seconds, m.seconds) + moved) + calls * call_cpu_seconds(constants, len(received))
+            puts += "sources" in large
         stage_time[stage] = max(times)
     driver = (replayed.driver_seconds * replayed.driver_scale
-              + calls * (constants.driver_round_s + actors * constants.submit_s))
-    cpu += driver
+              + calls * (constants.driver_round_s + actors * constants.submit_s
+                         + puts * (constants.large_call_s - constants.call_s)))
+    # (submitting calls and putting the sources' parts are in each call's CPU)
+    cpu += replayed.driver_seconds * replayed.driver_scale + calls * constants.driver_round_s
     cores = max(1, min(cpus, constants.cores or cpus))
     slowest = max(stage_time, key=stage_time.get)
     busiest = max(stage_time[slowest], driver)
@@ -340,10 +364,23 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
         stage_seconds=stage_time, cost_source="replay")
 
 
-def call_seconds(constants: Constants, call_bytes: float) -> float:
-    """A member's time per queued call whose arguments or results hold ``call_bytes``: more
-    than Ray sends inline, and they go through the object store."""
-    return constants.large_call_s if call_bytes > INLINE_BYTES else constants.call_s
+def large_objects(objects: dict[str, int], scale: float, calls: int) -> list[str]:
+    """The objects of a member's calls (:attr:`.replay.MemberCost.objects`: bytes on the
+    sample) that go through the object store: more than :data:`INLINE_BYTES` in a call of the
+    whole run."""
+    return [key for key, size in objects.items() if scale * size / max(calls, 1) > INLINE_BYTES]
+
+
+def call_seconds(constants: Constants, large: int) -> float:
+    """A member's time per queued call of which ``large`` arguments or results go through
+    the object store."""
+    return constants.call_s + large * (constants.large_call_s - constants.call_s)
+
+
+def call_cpu_seconds(constants: Constants, large: int) -> float:
+    """The machine's CPU (the driver's, the member's, Ray's) per queued call of which
+    ``large`` arguments or results go through the object store."""
+    return constants.call_cpu_s + large * (constants.large_call_cpu_s - constants.call_cpu_s)
 
 
 def ray_calls(profile: Profile, drain_rounds: int = 0) -> int:

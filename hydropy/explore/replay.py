@@ -58,7 +58,12 @@ class MemberCost:
     send_seconds: float = 0.0     # pickling what it sends (Ray serializes a call's returns)
     receive_seconds: float = 0.0  # unpickling what it receives (its sources' parts and channels)
     bytes_out: int = 0            # pickled bytes it sends
-    bytes_in: int = 0             # pickled bytes it receives (its sources' parts and channels)
+    #: pickled bytes per Ray object of its calls (each call has one of each): ``sources`` (the
+    #: sources' parts to it), ``in CHANNEL SENDER`` and ``out CHANNEL RECEIVER``
+    objects: dict[str, int] = field(default_factory=dict)
+
+    def took(self, key: str, size: int) -> None:
+        self.objects[key] = self.objects.get(key, 0) + size
 
 
 @dataclass
@@ -204,7 +209,7 @@ def _replay_once(design: Graph, classes: Mapping[str, type], inputs: Mapping[str
                 for m, part in enumerate(parts):
                     size, dump, load, copy = _pickled(part)
                     driver += dump
-                    costs[stage][m].bytes_in += size
+                    costs[stage][m].took("sources", size)
                     costs[stage][m].receive_seconds += load
                     external[m][entry_name(node)] = [copy]
             for m, host in enumerate(hosts[stage]):
@@ -215,7 +220,7 @@ def _replay_once(design: Graph, classes: Mapping[str, type], inputs: Mapping[str
                     for sm in range(members[sender]):
                         size, _, load, copy = _pickled(sent[(sender, sm)][net.name][m])
                         batches.setdefault(net.name, []).append(copy)
-                        cost.bytes_in += size
+                        cost.took(f"in {net.name} {sm}", size)
                         cost.receive_seconds += load
                 received = host.received
                 t0, c0 = _busy_clock(), time.process_time()
@@ -224,10 +229,11 @@ def _replay_once(design: Graph, classes: Mapping[str, type], inputs: Mapping[str
                 cost.cpu_seconds += time.process_time() - c0
                 cost.records_in += host.received - received
                 cost.ticks += 1
-                for parts in routed.values():
-                    for packed in parts:
+                for channel, parts in routed.items():
+                    for j, packed in enumerate(parts):
                         size, dump, _, _ = _pickled(packed)
                         cost.bytes_out += size
+                        cost.took(f"out {channel} {j}", size)
                         cost.send_seconds += dump
                 sent[(stage, m)] = routed
 
