@@ -21,7 +21,6 @@ those that entered it in the sample.
 """
 from __future__ import annotations
 
-import gc
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import networkx as nx
 
 from hydropy.ir import Graph
 from hydropy.runtime.batch import pack, route, wire
-from hydropy.runtime.columns import Columns
+from hydropy.runtime.columns import Columns, heap_frozen
 from hydropy.targets.local import split_ticks
 
 #: seconds of single-node work a replay's sample is cut to (about; at least MIN_RECORDS)
@@ -156,15 +155,9 @@ def replay(design: Graph, inputs: Mapping[str, Any], *, tick_size: int,
     classes = emitted_stages(design, program)
     sample = sample_inputs(inputs, fraction)
     small = sum(len(v) for v in sample.values()) <= SMALL_SAMPLE
-    freeze = gc.get_freeze_count() == 0  # (objects someone else froze stay frozen)
-    if freeze:
-        gc.freeze()  # the explorer's own heap is not a member's: collections see the replay's objects only
-    try:
+    with heap_frozen():  # the explorer's own heap is not a member's (whose start is frozen too)
         runs = [_replay_once(design, classes, inputs, sample, tick_size, whole_records, fraction)
                 for _ in range(SMALL_REPEATS if small else 1)]
-    finally:
-        if freeze:
-            gc.unfreeze()
     best = runs[0]
     for other in runs[1:]:
         for stage, members in best.members.items():

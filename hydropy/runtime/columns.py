@@ -72,6 +72,35 @@ def leaf_paths(dtype: str) -> list[tuple[int, ...]]:
     return [(i,) + p for i, f in enumerate(fields(dtype)) for p in leaf_paths(f)]
 
 
+#: True while this process keeps its heap frozen on purpose (:func:`freeze_heap`)
+_heap_frozen = False
+
+
+def freeze_heap() -> None:
+    """Freeze every object the collector tracks now: its passes no longer walk them (they are
+    still freed when nothing refers to them). For a process's long-lived objects, e.g. a stage
+    member's imports once it started; :func:`collector_paused` then leaves them frozen."""
+    global _heap_frozen
+    gc.freeze()
+    _heap_frozen = True
+
+
+@contextmanager
+def heap_frozen():
+    """The objects that exist now frozen (:func:`freeze_heap`) while the block runs, unfrozen
+    after; where the process had frozen objects already, they stay as they are."""
+    global _heap_frozen
+    if _heap_frozen or gc.get_freeze_count():
+        yield
+        return
+    freeze_heap()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        _heap_frozen = False
+
+
 @contextmanager
 def collector_paused():
     """The cyclic garbage collector off while records are built in bulk, and what was built
@@ -79,13 +108,14 @@ def collector_paused():
     run every 700 new tuples scans them again and again, and even one run of the young
     generation over millions of them costs as much as building them. (``freeze`` then
     ``unfreeze`` moves every tracked object to the oldest generation without scanning it;
-    not done when the program froze objects itself, which ``unfreeze`` would undo.)"""
+    not done where objects are frozen, which ``unfreeze`` would undo: by the program, or on
+    purpose by hydropy, which this knows without counting them, a walk over all of them.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if gc.get_freeze_count() == 0:
+        if not _heap_frozen and gc.get_freeze_count() == 0:
             gc.freeze()
             gc.unfreeze()
         if enabled:

@@ -182,10 +182,12 @@ def _load_or_explain(compiled_dir: str, stage_file: str, class_name: str, module
 
 def settle_heap() -> None:
     """Collect the garbage of a member's start (imports of the program, Numba, its kernels),
-    then freeze what is left: the collector's full passes during the run no longer walk those
-    objects. Unfrozen, one full pass over them took 60-70 ms in the middle of a run here."""
+    then freeze what is left (:func:`~.columns.freeze_heap`): the collector's full passes
+    during the run no longer walk those objects. Unfrozen, one full pass over them took
+    60-70 ms in the middle of a run here."""
+    from .columns import freeze_heap
     gc.collect()
-    gc.freeze()
+    freeze_heap()
 
 
 class StageHost:
