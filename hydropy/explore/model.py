@@ -35,6 +35,7 @@ import networkx as nx
 from hydropy.ir import Graph, Node
 from hydropy.ir.ops import ENTRIES, KEYED_STATE
 from hydropy.runtime.batch import route
+from hydropy.runtime.checkpoint import AUTO_RATIO
 
 from .profile import OperatorProfile, Profile
 from .replay import Replay
@@ -50,7 +51,9 @@ class Constants:
     :data:`INLINE_BYTES`) and the CPU that takes in all (``large_call_cpu_s``: Ray's object
     store and raylet included): each further such object costs the difference again;
     per run (``run_s``) and the driver's per call besides submitting (``driver_round_s``,
-    named when a call held one round); and the machine's ``cores``."""
+    named when a call held one round); a member's checkpoint written and synced to disk
+    (``checkpoint_s``, in the system's temporary directory, where runs keep them); and the
+    machine's ``cores``."""
 
     round_s: float
     byte_s: float
@@ -64,6 +67,7 @@ class Constants:
     driver_round_s: float = 5e-4
     large_call_s: float = 2.5e-3
     large_call_cpu_s: float = 4e-3
+    checkpoint_s: float = 3e-3
     source: str = "defaults (not calibrated: run hydropy explore --calibrate)"
 
 
@@ -71,7 +75,7 @@ DEFAULTS = Constants(round_s=1e-3, byte_s=2e-9, record_s=2e-6, actor_start_s=1.0
                      cores=os.cpu_count() or 1)
 CALIBRATION_FILE = "explore-calibration.json"
 KEYS = ("round_s", "byte_s", "record_s", "actor_start_s", "submit_s", "call_s", "call_cpu_s", "cores",
-        "run_s", "driver_round_s", "large_call_s", "large_call_cpu_s")
+        "run_s", "driver_round_s", "large_call_s", "large_call_cpu_s", "checkpoint_s")
 #: an argument or result of a Ray call above this many bytes goes through the object store
 #: (Ray's ``max_direct_call_object_size``), which costs ``large_call_s - call_s`` more
 INLINE_BYTES = 100 * 1024
@@ -143,7 +147,8 @@ def calibrate(rounds: int = 200, payload: int = 1 << 22) -> Constants:
     found = {"round_s": round_s, "byte_s": byte_s, "record_s": record_s, "actor_start_s": actor_start,
              "submit_s": submit_s, "call_s": call_s, "call_cpu_s": call_cpu_s,
              "cores": os.cpu_count() or 1, "run_s": run_s, "driver_round_s": driver_round_s,
-             "large_call_s": large_call_s, "large_call_cpu_s": large_call_cpu_s}
+             "large_call_s": large_call_s, "large_call_cpu_s": large_call_cpu_s,
+             "checkpoint_s": checkpoint_seconds()}
     path = cache_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime())
@@ -220,6 +225,27 @@ def machine_cpu_seconds() -> float | None:
         return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def checkpoint_seconds(saves: int = 10) -> float:
+    """The median time of a member's first checkpoint, a small one
+    (:class:`~hydropy.runtime.checkpoint.MemberCheckpoints`: its directory made, a file synced
+    to disk, renamed) in the system's temporary directory, where a run keeps them by default."""
+    import shutil
+    import statistics
+    import tempfile
+
+    from hydropy.runtime.checkpoint import MemberCheckpoints
+    tmp = tempfile.mkdtemp(prefix="hydropy-calibrate-")
+    try:
+        times = []
+        for member in range(saves):
+            t0 = time.perf_counter()
+            MemberCheckpoints(tmp, "stage", member).save(1, os.urandom(4096))
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def channel_seconds(records: list, repeats: int = 3) -> float:
@@ -328,7 +354,9 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
     as the whole machine spends it, :func:`call_cpu_seconds`, an object's counted once, where
     it is received) over the cores that run them (the machine's, at most ``cpus``), plus
     filling the pipeline (one call of each stage along the longest path but the slowest) and
-    gathering the sinks."""
+    gathering the sinks. Each member also checkpoints as runs do by default
+    (:class:`~hydropy.runtime.checkpoint.Cadence`): once at its first round (``checkpoint_s``),
+    then at most 1/AUTO_RATIO of its ticks' time."""
     calls = ray_calls(profile, max(replayed.rounds - replayed.sample_ticks, 0))
     actors = sum(graph.members_of(s) for s in graph.locations())
     stage_time, cpu, puts = {}, 0.0, 0
@@ -338,9 +366,11 @@ def replay_estimate(graph: Graph, profile: Profile, constants: Constants, cpus: 
         for m in members:
             moved = m.send_seconds + m.receive_seconds + m.bytes_out * constants.byte_s
             large = large_objects(m.objects, scale, calls)
-            times.append(scale * (m.seconds + moved) + calls * call_seconds(constants, len(large)))
+            checkpoints = constants.checkpoint_s + scale * m.seconds / AUTO_RATIO
+            times.append(scale * (m.seconds + moved) + calls * call_seconds(constants, len(large)) + checkpoints)
             received = [k for k in large if not k.startswith("out ")]
-            cpu += scale * (min(m.cpu_seconds, m.seconds) + moved) + calls * call_cpu_seconds(constants, len(received))
+            cpu += (scale * (min(m.cpu_seconds, m.seconds) * (1 + 1 / AUTO_RATIO) + moved)
+                    + calls * call_cpu_seconds(constants, len(received)))
             puts += "sources" in large
         stage_time[stage] = max(times)
     driver = (replayed.driver_seconds * replayed.driver_scale
