@@ -259,3 +259,20 @@ def test_each_member_pays_its_checkpoints():
                   for c in (0.0, 0.2))
     assert some.stage_seconds["agg"] - none.stage_seconds["agg"] == pytest.approx(0.2)
     assert none.stage_seconds["agg"] > 0.25 * (1 + 1 / AUTO_RATIO)   # a member's 0.25 s of ticks and its cadence
+
+
+def test_a_calibration_from_an_older_version_is_not_taken_for_this_ones(tmp_path, monkeypatch):
+    """A cache that lacks a constant this version measures gives the defaults, and the report
+    says which constants are missing and what to run; a whole one is taken as it is."""
+    import json
+    cache = tmp_path / "explore-calibration.json"
+    monkeypatch.setattr(model, "cache_path", lambda: str(cache))
+    whole = {k: 0.5 for k in model.KEYS} | {"cores": 2, "when": "2026-01-01 10:00"}
+    cache.write_text(json.dumps({k: v for k, v in whole.items() if k != "checkpoint_s"}))
+    old = model.load_constants()
+    assert old.checkpoint_s == model.DEFAULTS.checkpoint_s and old.round_s == model.DEFAULTS.round_s
+    assert "lacks checkpoint_s" in old.source and "hydropy explore --calibrate" in old.source
+    cache.write_text(json.dumps(whole))
+    assert model.load_constants() == Constants(**{k: whole[k] for k in model.KEYS}, source="calibrated 2026-01-01 10:00")
+    cache.write_text("[1, 2]")
+    assert model.load_constants() == model.DEFAULTS

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import networkx as nx
 
@@ -87,12 +87,17 @@ def cache_path() -> str:
 
 
 def load_constants() -> Constants:
-    """The calibrated constants of this machine, or :data:`DEFAULTS`."""
+    """The calibrated constants of this machine, or :data:`DEFAULTS` (saying why where a
+    cache exists but lacks constants this version measures)."""
     try:
         with open(cache_path(), encoding="utf-8") as f:
             data = json.load(f)
+        missing = [k for k in KEYS if k not in data]
+        if missing:
+            return replace(DEFAULTS, source=f"defaults (the calibration of {data.get('when', 'an older hydropy')} "
+                                            f"lacks {', '.join(missing)}: run hydropy explore --calibrate)")
         return Constants(**{k: data[k] for k in KEYS}, source=f"calibrated {data.get('when', '')}")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, TypeError, AttributeError):
         return DEFAULTS
 
 
