@@ -118,13 +118,19 @@ out.write(str(after - before))
 """
 
 
-def sender_compiles_in_first_tick(tmp_path, mutant: bool) -> int:
+def member_script(script: str, tmp_path, mutant: bool) -> int:
+    """The number ``script`` prints last, run in a fresh interpreter (no dispatcher compiled
+    or object frozen by an earlier test) on PROGRAM compiled into ``tmp_path``."""
     program = tmp_path / "route.py"
     program.write_text(PROGRAM)
-    proc = subprocess.run([sys.executable, "-c", SENDER, str(program), str(tmp_path / "out"), str(int(mutant))],
+    proc = subprocess.run([sys.executable, "-c", script, str(program), str(tmp_path / "out"), str(int(mutant))],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return int(proc.stdout.strip().splitlines()[-1])
+
+
+def sender_compiles_in_first_tick(tmp_path, mutant: bool) -> int:
+    return member_script(SENDER, tmp_path, mutant)
 
 
 def test_a_member_sending_columns_by_key_splits_its_first_tick_without_compiling(tmp_path):
@@ -156,12 +162,7 @@ out.write(str(len(gc.get_objects())))
 def objects_a_full_collection_walks(tmp_path, mutant: bool) -> int:
     """What the collector walks in a full pass right after a member started (in a fresh
     interpreter: Numba and the stage loaded there, nothing else)."""
-    program = tmp_path / "route.py"
-    program.write_text(PROGRAM)
-    proc = subprocess.run([sys.executable, "-c", HEAP, str(program), str(tmp_path / "out"), str(int(mutant))],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return int(proc.stdout.strip().splitlines()[-1])
+    return member_script(HEAP, tmp_path, mutant)
 
 
 def test_a_started_member_leaves_its_imports_out_of_the_collectors_passes(tmp_path):
